@@ -1,0 +1,116 @@
+"""Model catalogues: what each model outputs and how it is billed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+Kind = Literal["image", "video", "audio"]
+Billing = Literal["tokens", "duration", "per_call"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One model family: the media it produces and the unit it is billed in."""
+
+    kind: Kind
+    billing: Billing
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Glob patterns to model families, first match wins."""
+
+    entries: tuple[tuple[str, ModelInfo], ...]
+
+    def lookup(self, model: str) -> ModelInfo | None:
+        return next((info for glob, info in self.entries if fnmatchcase(model, glob)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a finished task consumed, in the unit its model is billed in."""
+
+    type: Literal["tokens", "duration"]
+    input_token_details: dict[str, int] = field(default_factory=dict)
+    output_token_details: dict[str, int] = field(default_factory=dict)
+    output_tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(self.input_token_details.values())
+
+
+_RESOLUTION_PIXELS = {
+    "480p": 854 * 480,
+    "540p": 960 * 540,
+    "720p": 1280 * 720,
+    "1080p": 1920 * 1080,
+}
+_IMAGE_INPUT_KEYS = ("image", "image_url", "image_urls", "first_frame", "last_frame", "images")
+DEFAULT_VIDEO_SECONDS = 5.0
+
+
+def requested_seconds(params: dict[str, Any]) -> float | None:
+    """The output duration a request asks for; documented examples send it as a string or a number."""
+    value = params.get("duration")
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value) if isinstance(value, int | float | str) else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def usage_for(info: ModelInfo, prompt: str, params: dict[str, Any]) -> Usage | None:
+    """Plausible, deterministic usage for a finished task (``None`` for per-call models)."""
+    seconds = requested_seconds(params) or (DEFAULT_VIDEO_SECONDS if info.kind == "video" else 0.0)
+    if info.billing == "duration":
+        return Usage(type="duration", seconds=seconds)
+    if info.billing == "per_call":
+        return None
+    image_inputs = sum(1 for k in _IMAGE_INPUT_KEYS if params.get(k))
+    input_details = {"text_tokens": len(prompt) // 4 + 1 if prompt else 0}
+    input_details["image_tokens"] = 1024 * image_inputs
+    if info.kind == "video":
+        pixels = _RESOLUTION_PIXELS.get(str(params.get("resolution", "720p")), 1280 * 720)
+        output = int(pixels * 24 * seconds / 1024)
+        return Usage("tokens", input_details, {"image_tokens": output}, output_tokens=output)
+    if info.kind == "image":
+        return Usage("tokens", input_details, {"image_tokens": 4096}, output_tokens=4096)
+    audio = int(max(seconds, 30.0) * 25)
+    return Usage("tokens", input_details, {"audio_tokens": audio}, output_tokens=audio)
+
+
+def _family(kind: Kind, billing: Billing, *globs: str) -> tuple[tuple[str, ModelInfo], ...]:
+    return tuple((glob, ModelInfo(kind, billing)) for glob in globs)
+
+
+# The families the RixAPI task pages name, with the billing unit the page gives for each
+# ("tokens": Doubao, Vidu, Ali, Kling, Gemini; "duration": Sora, Xai video; per call: Flux,
+# Replicate, Midjourney). Families the page is silent on are treated as per call (no usage).
+RIXAPI_CATALOGUE = Catalogue(
+    _family("image", "tokens", "kling-*image*", "kling-*kolors*")
+    + _family("video", "tokens", "kling-*")
+    + _family("image", "per_call", "luma-photon*")
+    + _family("video", "per_call", "luma-*", "runway*", "veo-*", "veo3*", "minimax-*", "hailuo*")
+    + _family("video", "tokens", "vidu*")
+    + _family("image", "per_call", "jimeng-*image*", "jimeng-*t2i*")
+    + _family("video", "per_call", "jimeng-*")
+    + _family("image", "tokens", "doubao-seedream*", "seedream*")
+    + _family("video", "tokens", "doubao-seedance*", "seedance*")
+    + _family("image", "per_call", "flux*", "midjourney*", "mj-*", "mj_*")
+    + _family("video", "per_call", "replicate/*video*")
+    + _family("image", "per_call", "replicate/*")
+    + _family("video", "duration", "grok-*video*", "xai-*video*", "grok-imagine*")
+    + _family("image", "per_call", "grok-*")
+    + _family("video", "tokens", "wanx*video*", "wan2*", "wanx*-t2v*", "wanx*-i2v*")
+    + _family("image", "tokens", "wanx*", "qwen-image*")
+    + _family("video", "duration", "sora*")
+    + _family("video", "tokens", "gemini-*veo*")
+    + _family("image", "tokens", "gemini-*", "nano-banana*")
+    + _family("audio", "per_call", "suno*", "udio*")
+)

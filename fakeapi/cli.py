@@ -1,0 +1,96 @@
+"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+
+from fakeapi.errors import ScenarioError
+from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
+from fakeapi.server import FakeServer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fakeapi`` console script."""
+    parser = argparse.ArgumentParser(prog="fakeapi", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve every emulated API until Ctrl-C or SIGTERM")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--scenario", default="default", help="bundled scenario name or file path")
+    serve.add_argument("--seed", type=int, default=None, help="overrides the scenario's seed")
+    serve.add_argument("--speed", type=float, default=None, help="clock speed factor, e.g. 60")
+    serve.add_argument("--virtual-clock", action="store_true", help="a clock that stands still")
+
+    scenarios = commands.add_parser("scenarios", help="list, validate or describe scenario files")
+    actions = scenarios.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="the bundled scenarios and what each is for")
+    validate = actions.add_parser("validate", help="check scenario files; every error is listed")
+    validate.add_argument("paths", nargs="+")
+    actions.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            if args.speed is not None and args.speed <= 0:
+                parser.error("--speed must be positive")
+            return asyncio.run(_serve(args))
+        if args.action == "list":
+            for name in bundled_names():
+                description = " ".join(load_scenario(name).description.split())
+                print(f"{name:<14} {description}")
+            return 0
+        if args.action == "schema":
+            print(json.dumps(scenario_json_schema(), indent=2))
+            return 0
+        return _validate(args.paths)
+    except ScenarioError as exc:
+        print(f"fakeapi: {exc}", file=sys.stderr)
+        return 2
+
+
+def _validate(paths: list[str]) -> int:
+    failed = 0
+    for path in paths:
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+        else:
+            print(f"{path}: ok")
+    return 1 if failed else 0
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    server = FakeServer(
+        load_scenario(args.scenario),
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        clock="virtual" if args.virtual_clock else None,
+        speed=args.speed,
+    )
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"fakeapi: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    engine = server.engine
+    print(f"fakeapi serving scenario {args.scenario!r} (seed {engine.seed})", flush=True)
+    for provider in server.providers:
+        print(f"  {provider.profile.name:<8} {server.url_for(provider.profile.name)}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    await stop.wait()
+    await server.stop()
+    print("fakeapi stopped.", flush=True)
+    return 0

@@ -1,0 +1,120 @@
+"""``FakeApi``: the fake driven from a test (or any sync code) while it serves in a thread.
+
+Every method runs on the server's loop; the ``a``-prefixed twins of the clock operations are for
+async tests whose own loop must keep running (e.g. a callback receiver served by the test itself).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fakeapi.engine import JournalEntry, TaskView
+from fakeapi.server import BackgroundServer, ScenarioRef
+from fakeapi.webhooks import DeliveryAttempt
+
+
+class SurpriseError(AssertionError):
+    """The fake saw something a test did not expect: a request to no route, or a crash."""
+
+
+class ClockControl:
+    """The fake's clock: read it, shift it, move it; shifting runs everything that falls due."""
+
+    def __init__(self, background: BackgroundServer) -> None:
+        self._bg = background
+
+    def now(self) -> float:
+        return self._bg.call(lambda: self._bg.server.engine.clock.now())
+
+    def shift(self, seconds: float) -> None:
+        """Move time forward; every transition and callback due on the way runs first, in order."""
+        self._bg.run(self._bg.server.engine.shift(seconds))
+
+    def move_to(self, t: float) -> None:
+        """Move time to Unix time ``t`` (never backwards)."""
+        self._bg.run(self._bg.server.engine.advance_to(t))
+
+    async def ashift(self, seconds: float) -> None:
+        await self._bg.arun(self._bg.server.engine.shift(seconds))
+
+    async def amove_to(self, t: float) -> None:
+        await self._bg.arun(self._bg.server.engine.advance_to(t))
+
+
+class FakeApi:
+    """What the ``fakeapi`` fixture gives a test: URLs, clock, tasks, logs and control."""
+
+    def __init__(self, background: BackgroundServer) -> None:
+        self._bg = background
+        self.clock = ClockControl(background)
+
+    @property
+    def base_url(self) -> str:
+        return self._bg.server.base_url
+
+    def url_for(self, api: str) -> str:
+        """The base URL to configure a client of ``api`` with, e.g. ``url_for("rixapi")``."""
+        return self._bg.server.url_for(api)
+
+    @property
+    def seed(self) -> int:
+        return self._bg.call(lambda: self._bg.server.engine.seed)
+
+    def load_scenario(self, scenario: ScenarioRef | None = None, *, seed: int | None = None) -> None:
+        """Start over with a scenario (bundled name, path, dict or ``Scenario``) and seed."""
+        if isinstance(scenario, Path):
+            scenario = str(scenario)
+        self._bg.run(self._bg.server.reset(scenario, seed))
+
+    def reset(self, *, seed: int | None = None) -> None:
+        """Start over with the current scenario: no tasks, fresh accounts, clock and logs."""
+        self._bg.run(self._bg.server.reset(None, seed))
+
+    @property
+    def tasks(self) -> list[TaskView]:
+        """Every task, as it stands now (reading does not count as a poll)."""
+        engine = self._bg.server.engine
+        return self._bg.call(lambda: [engine.view(t) for t in engine.tasks.values()])
+
+    def task(self, task_id: str) -> TaskView:
+        engine = self._bg.server.engine
+        return self._bg.call(lambda: engine.view(engine.get(task_id)))
+
+    def timeline(self, task_id: str) -> list[tuple[str, float]]:
+        """The canonical states a task has entered so far, with their clock times."""
+        engine = self._bg.server.engine
+        return self._bg.call(lambda: engine.timeline(engine.get(task_id)))
+
+    def complete(self, task_id: str) -> TaskView:
+        """Finish a task successfully now."""
+        return self._bg.call(lambda: self._bg.server.engine.complete(task_id))
+
+    def fail(self, task_id: str, message: str = "generation failed", code: str | None = None) -> TaskView:
+        """Fail a task now with this error message (and code, for APIs that have one)."""
+        return self._bg.call(lambda: self._bg.server.engine.fail(task_id, message, code))
+
+    @property
+    def journal(self) -> list[JournalEntry]:
+        """Every request answered since the last reset, oldest first."""
+        return self._bg.call(lambda: list(self._bg.server.engine.journal))
+
+    @property
+    def deliveries(self) -> list[DeliveryAttempt]:
+        """Every callback delivery attempt since the last reset, oldest first."""
+        return self._bg.call(lambda: list(self._bg.server.engine.deliveries))
+
+    def balance(self, key: str) -> float | None:
+        """A key's remaining balance (``None``: unlimited)."""
+        engine = self._bg.server.engine
+        return self._bg.call(lambda: engine.accounts.authenticate(key).balance)
+
+    @property
+    def surprises(self) -> list[str]:
+        return self._bg.call(lambda: list(self._bg.server.surprises))
+
+    def check(self) -> None:
+        """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset."""
+        surprises = self.surprises
+        if surprises:
+            self._bg.call(self._bg.server.surprises.clear)
+            raise SurpriseError("the fake saw unexpected requests:\n- " + "\n- ".join(surprises))

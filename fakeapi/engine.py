@@ -1,0 +1,499 @@
+"""The task engine: tasks, their scripted phases, the due-time heap, accounts and logs. No HTTP.
+
+A task stores its phases, the start times of the phases it has reached by an event (submit, a
+poll that ended a poll-counted phase, a forced outcome, a timed phase end) and its poll count; its
+status and progress are derived on read from those and the clock. Events that must happen without
+a read (callback deliveries and the phase ends that trigger them) sit in one due-time heap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakeapi.accounts import Account, AccountBook
+from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, requested_seconds, usage_for
+from fakeapi.clock import Clock
+from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
+from fakeapi.randomness import Randomness
+from fakeapi.scenario import FailureSpec, Scenario
+from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
+
+JOURNAL_LIMIT = 10_000
+DELIVERY_LOG_LIMIT = 10_000
+EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiProfile:
+    """The facts of one API that the engine needs: id format, catalogue, callback policy."""
+
+    name: str
+    make_id: Callable[[Randomness, float], str]
+    catalogue: Catalogue
+    callbacks: CallbackPolicy
+    render_callback: Callable[[TaskView], bytes]
+    result_ttl: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """A submit, already parsed from the API's wire format."""
+
+    api: str
+    key: str | None
+    model: str
+    prompt: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    callback_url: str | None = None
+    outputs: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A scenario phase with its jitter resolved."""
+
+    state: str
+    duration: float | None = None
+    polls: int | None = None
+    error: FailureSpec | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+
+@dataclass(slots=True, eq=False)
+class Task:
+    """A task's stored facts; its status is derived from them (see ``TaskEngine.view``)."""
+
+    id: str
+    api: str
+    key: str
+    model: str
+    kind: Kind
+    prompt: str
+    params: Mapping[str, Any]
+    callback_url: str | None
+    created_at: float
+    steps: list[Step]
+    rule: str | None
+    cost: float
+    usage: Usage | None
+    outputs: int
+    starts: list[float]
+    polls: int = 0
+    poll_step: int = -1
+    polls_in_step: int = 0
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as it stands at one moment, in canonical words; providers render this."""
+
+    id: str
+    api: str
+    model: str
+    kind: Kind
+    key: str
+    state: str
+    progress: int
+    created_at: float
+    finished_at: float | None
+    outputs: tuple[str, ...]
+    error: FailureSpec | None
+    usage: Usage | None
+    cost: float
+    polls: int
+    params: Mapping[str, Any]
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One request the fake answered."""
+
+    at: float
+    method: str
+    path: str
+    query: str
+    status: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class _PhaseEnd:
+    task_id: str
+    step: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    task_id: str
+    url: str
+    body: bytes
+    state: str
+    attempt: int
+
+
+class TaskEngine:
+    """Everything the fake knows and decides, for one scenario run."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: Clock,
+        profiles: Mapping[str, ApiProfile],
+        sender: Sender,
+        *,
+        seed: int | None = None,
+        base_url: str = "http://127.0.0.1",
+    ) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.profiles = profiles
+        self.base_url = base_url
+        self.random = Randomness(scenario.seed if seed is None else seed)
+        self.accounts = AccountBook(scenario.accounts)
+        self.tasks: dict[str, Task] = {}
+        self.journal: deque[JournalEntry] = deque(maxlen=JOURNAL_LIMIT)
+        self.deliveries: deque[DeliveryAttempt] = deque(maxlen=DELIVERY_LOG_LIMIT)
+        self.wakeup: Callable[[], None] = lambda: None
+        self._sender = sender
+        self._heap: list[tuple[float, int, _PhaseEnd | _Delivery]] = []
+        self._order = itertools.count()
+        self._lock = asyncio.Lock()
+
+    @property
+    def seed(self) -> int:
+        return self.random.seed
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def authorize(self, key: str | None) -> Account:
+        """Authenticate a request's key and count it against the key's rate window."""
+        account = self.accounts.authenticate(key)
+        account.admit_request(self.clock.now())
+        return account
+
+    def submit(self, request: SubmitRequest) -> TaskView:
+        """Create a task (the request's key must already be authorized)."""
+        profile = self.profiles[request.api]
+        account = self.accounts.authenticate(request.key)
+        info = self._model_info(profile, request.model)
+        self._check_concurrency(account)
+        price = self.scenario.price_for(request.model)
+        cost = price.per_call + price.per_second * (requested_seconds(request.params) or 0.0)
+        account.charge(cost)
+        rule = self.scenario.rule_for(
+            api=request.api, model=request.model, kind=info.kind, prompt=request.prompt
+        )
+        now = self.clock.now()
+        task = Task(
+            id=self._new_id(profile, now),
+            api=request.api,
+            key=account.key,
+            model=request.model,
+            kind=info.kind,
+            prompt=request.prompt,
+            params=request.params,
+            callback_url=request.callback_url,
+            created_at=now,
+            steps=[self._resolve(p.state, p.duration, p.jitter, p.polls, p.error) for p in rule.phases],
+            rule=rule.name,
+            cost=cost,
+            usage=usage_for(info, request.prompt, dict(request.params)),
+            outputs=request.outputs,
+            starts=[now],
+        )
+        self.tasks[task.id] = task
+        account.active[task.id] = None
+        self._entered(task, 0, now)
+        return self.view(task)
+
+    def query(self, api: str, task_id: str, key: str | None) -> TaskView:
+        """Read a task as its owner polls it; the read counts toward poll-counted phases."""
+        task = self.tasks.get(task_id)
+        if task is None or task.api != api or task.key != key:
+            raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
+        self._count_poll(task)
+        return self.view(task)
+
+    def get(self, task_id: str) -> Task:
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise KeyError(f"no task {task_id!r}; tasks: {', '.join(self.tasks) or 'none'}")
+        return task
+
+    # -- control --------------------------------------------------------------------------------
+
+    def complete(self, task_id: str) -> TaskView:
+        """Finish a task successfully now, whatever its phases said."""
+        return self._force(task_id, Step("succeeded"))
+
+    def fail(self, task_id: str, message: str = "generation failed", code: str | None = None) -> TaskView:
+        """Fail a task now with this error, whatever its phases said."""
+        return self._force(task_id, Step("failed", error=FailureSpec(message=message, code=code)))
+
+    async def advance_to(self, t: float) -> None:
+        """Move the clock to ``t``, running every phase end and delivery due on the way, in order."""
+        async with self._lock:
+            if t < self.clock.now():
+                raise ValueError(f"the clock cannot go back from {self.clock.now()} to {t}")
+            while self._heap and self._heap[0][0] <= t:
+                due, _, event = heapq.heappop(self._heap)
+                if due > self.clock.now():
+                    self.clock.set(due)
+                await self._handle(event, due)
+            if t > self.clock.now():
+                self.clock.set(t)
+
+    async def shift(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (see ``advance_to``)."""
+        if seconds < 0:
+            raise ValueError("shift takes a non-negative number of seconds")
+        await self.advance_to(self.clock.now() + seconds)
+
+    async def run_due(self) -> None:
+        """Run every event already due; the server's runner calls this."""
+        async with self._lock:
+            while self._heap and self._heap[0][0] <= self.clock.now():
+                due, _, event = heapq.heappop(self._heap)
+                await self._handle(event, due)
+
+    def next_due(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    # -- derivation -----------------------------------------------------------------------------
+
+    def view(self, task: Task, at: float | None = None, step: int | None = None) -> TaskView:
+        """The task as it stands at time ``at`` (default now), or as it entered ``step``."""
+        at = self.clock.now() if at is None else at
+        if step is None:
+            step, start = self._locate(task, at)
+        else:
+            start = task.starts[step] if step < len(task.starts) else at
+        current = task.steps[step]
+        finished = start if current.terminal else None
+        outputs: tuple[str, ...] = ()
+        if current.state == "succeeded":
+            ext = EXTENSIONS[task.kind]
+            outputs = tuple(f"{self.base_url}/files/{task.id}/{i}.{ext}" for i in range(task.outputs))
+        return TaskView(
+            id=task.id,
+            api=task.api,
+            model=task.model,
+            kind=task.kind,
+            key=task.key,
+            state=current.state,
+            progress=self._progress(task, step, start, at),
+            created_at=task.created_at,
+            finished_at=finished,
+            outputs=outputs,
+            error=(current.error or FailureSpec()) if current.state == "failed" else None,
+            usage=task.usage if current.terminal else None,
+            cost=task.cost,
+            polls=task.polls,
+            params=task.params,
+        )
+
+    def timeline(self, task: Task) -> list[tuple[str, float]]:
+        """The phases the task has entered so far, with their start times."""
+        step, _ = self._locate(task, self.clock.now())
+        self._materialize(task, step)
+        return [(task.steps[i].state, task.starts[i]) for i in range(step + 1)]
+
+    def _locate(self, task: Task, at: float) -> tuple[int, float]:
+        starts = task.starts
+        known = bisect_right(starts, at) - 1
+        if known < 0:
+            return 0, starts[0]
+        if known < len(starts) - 1:
+            return known, starts[known]
+        step, start = known, starts[known]
+        while True:
+            current = task.steps[step]
+            if current.duration is None or start + current.duration > at:
+                return step, start
+            step, start = step + 1, start + current.duration
+
+    def _materialize(self, task: Task, step: int) -> None:
+        while len(task.starts) <= step:
+            previous = task.steps[len(task.starts) - 1]
+            assert previous.duration is not None
+            task.starts.append(task.starts[-1] + previous.duration)
+
+    def _progress(self, task: Task, step: int, start: float, at: float) -> int:
+        current = task.steps[step]
+        if current.state == "succeeded":
+            return 100
+        if current.state != "running":
+            return 0
+        running = [i for i, s in enumerate(task.steps) if s.state == "running"]
+        if current.duration:
+            fraction = (at - start) / current.duration
+        elif current.polls is not None:
+            seen = task.polls_in_step if task.poll_step == step else 0
+            fraction = seen / (current.polls + 1)
+        else:
+            fraction = 0.0
+        fraction = min(max(fraction, 0.0), 1.0)
+        return min(99, int(100 * (running.index(step) + fraction) / len(running)))
+
+    def projected_end(self, task: Task) -> float | None:
+        """When the task will finish if nothing but time moves it; ``None`` if it waits on polls."""
+        step, start = self._locate(task, self.clock.now())
+        while not task.steps[step].terminal:
+            duration = task.steps[step].duration
+            if duration is None:
+                return None
+            step, start = step + 1, start + duration
+        return start
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _model_info(self, profile: ApiProfile, model: str) -> ModelInfo:
+        info = profile.catalogue.lookup(model)
+        if info is not None:
+            return info
+        if self.scenario.models.accept_unknown:
+            return ModelInfo(self.scenario.models.unknown_kind, "per_call")
+        raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
+
+    def _check_concurrency(self, account: Account) -> None:
+        if account.max_concurrent is None:
+            return
+        for task_id in list(account.active):
+            if self.view(self.tasks[task_id]).terminal:
+                del account.active[task_id]
+        if len(account.active) < account.max_concurrent:
+            return
+        now = self.clock.now()
+        ends = [self.projected_end(self.tasks[t]) for t in account.active]
+        known = [e for e in ends if e is not None]
+        raise FakeApiError(
+            ErrorKind.TOO_MANY_TASKS,
+            f"concurrency limit of {account.max_concurrent} unfinished tasks reached",
+            retry_after=max(1, math.ceil(min(known) - now)) if known else 1,
+        )
+
+    def _new_id(self, profile: ApiProfile, now: float) -> str:
+        while (task_id := profile.make_id(self.random, now)) in self.tasks:
+            pass
+        return task_id
+
+    def _resolve(
+        self,
+        state: str,
+        duration: float | None,
+        jitter: float | None,
+        polls: int | None,
+        error: FailureSpec | None,
+    ) -> Step:
+        if duration is not None and jitter:
+            duration = max(0.0, duration + self.random.uniform(-jitter, jitter))
+        return Step(state, duration, polls, error)
+
+    def _count_poll(self, task: Task) -> None:
+        task.polls += 1
+        now = self.clock.now()
+        while True:
+            step, _ = self._locate(task, now)
+            current = task.steps[step]
+            if current.polls is None:
+                return
+            self._materialize(task, step)
+            if task.poll_step != step:
+                task.poll_step, task.polls_in_step = step, 0
+            if task.polls_in_step < current.polls:
+                task.polls_in_step += 1
+                return
+            task.starts.append(now)
+            self._entered(task, step + 1, now)
+
+    def _force(self, task_id: str, outcome: Step) -> TaskView:
+        task = self.get(task_id)
+        now = self.clock.now()
+        step, _ = self._locate(task, now)
+        if task.steps[step].terminal:
+            raise TaskStateError(f"task {task_id} has already {task.steps[step].state}")
+        self._materialize(task, step)
+        task.steps[step + 1 :] = [outcome]
+        task.starts.append(now)
+        task.version += 1
+        self._entered(task, step + 1, now)
+        return self.view(task)
+
+    def _entered(self, task: Task, step: int, at: float) -> None:
+        if task.callback_url is None:
+            return
+        current = task.steps[step]
+        if current.duration is not None:
+            self._push(at + current.duration, _PhaseEnd(task.id, step, task.version))
+        if step > 0 and task.steps[step - 1].state == current.state:
+            return
+        policy = self._policy(task.api)
+        if policy.on == "terminal" and not current.terminal:
+            return
+        body = self.profiles[task.api].render_callback(self.view(task, at=at, step=step))
+        self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
+
+    def _policy(self, api: str) -> CallbackPolicy:
+        policy = self.profiles[api].callbacks
+        override = self.scenario.webhooks
+        return CallbackPolicy(
+            on=policy.on,
+            timeout=policy.timeout if override.timeout is None else override.timeout,
+            retry_delays=policy.retry_delays
+            if override.retry_delays is None
+            else tuple(override.retry_delays),
+            accept=policy.accept,
+        )
+
+    def _push(self, due: float, event: _PhaseEnd | _Delivery) -> None:
+        heapq.heappush(self._heap, (due, next(self._order), event))
+        self.wakeup()
+
+    async def _handle(self, event: _PhaseEnd | _Delivery, due: float) -> None:
+        if isinstance(event, _PhaseEnd):
+            task = self.tasks.get(event.task_id)
+            if task is not None and task.version == event.version:
+                self._materialize(task, event.step + 1)
+                self._entered(task, event.step + 1, task.starts[event.step + 1])
+            return
+        policy = self._policy(self.tasks[event.task_id].api)
+        status: int | None = None
+        error: str | None = None
+        try:
+            status = await self._sender(event.url, event.body, policy.timeout)
+        except DeliveryError as exc:
+            error = str(exc)
+        delivered = status is not None and policy.delivered(status)
+        self.deliveries.append(
+            DeliveryAttempt(
+                task_id=event.task_id,
+                url=event.url,
+                attempt=event.attempt,
+                at=due,
+                state=event.state,
+                body=event.body.decode(),
+                status=status,
+                error=error,
+                delivered=delivered,
+            )
+        )
+        if not delivered and event.attempt <= len(policy.retry_delays):
+            retry = _Delivery(event.task_id, event.url, event.body, event.state, event.attempt + 1)
+            self._push(self.clock.now() + policy.retry_delays[event.attempt - 1], retry)

@@ -1,0 +1,87 @@
+"""HTTP plumbing shared by the providers: the current engine, bearer keys, bodies, JSON answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from fakeapi.engine import ApiProfile, TaskEngine
+from fakeapi.errors import ErrorKind, FakeApiError
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class EngineRef:
+    """The engine the server is running now; a reset swaps it, handlers read it per request."""
+
+    def __init__(self, engine: TaskEngine) -> None:
+        self.engine = engine
+
+
+ENGINE = web.AppKey("fakeapi.engine", EngineRef)
+BODY = "fakeapi.body"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route of a provider, relative to its mount point."""
+
+    method: str
+    path: str
+    handler: Handler
+
+
+class Provider(Protocol):
+    """An emulated API: its profile, its routes, and how it words every error."""
+
+    profile: ApiProfile
+    mount: str
+
+    def routes(self) -> list[Route]: ...
+
+    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response: ...
+
+
+def engine_of(request: web.Request) -> TaskEngine:
+    return request.app[ENGINE].engine
+
+
+def bearer_key(request: web.Request) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or ``None``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body parsed as JSON; malformed JSON is an ``invalid_request``."""
+    raw = await request.read()
+    request[BODY] = raw
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FakeApiError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON: {exc}") from None
+
+
+def parse_body(model: type[M], data: Any) -> M:
+    """Validate a JSON body; the first problem becomes an ``invalid_request`` naming its field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise FakeApiError(
+            ErrorKind.INVALID_REQUEST,
+            f"{field}: {first['msg']}" if field else first["msg"],
+            param=field or None,
+        ) from None
+
+
+def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)

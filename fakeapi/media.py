@@ -1,0 +1,58 @@
+"""Small, valid media files for result URLs: PNG images, MP4 videos, WAV audio."""
+
+from __future__ import annotations
+
+import io
+import struct
+import wave
+import zlib
+from functools import cache
+from importlib import resources
+
+CONTENT_TYPES: dict[str, str] = {"png": "image/png", "mp4": "video/mp4", "wav": "audio/wav"}
+
+
+@cache
+def png(width: int = 64, height: int = 64, rgb: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+    """A solid-colour RGB PNG of exactly ``width`` x ``height`` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(row * height, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+@cache
+def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """Mono 16-bit PCM silence of the given length."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\x00\x00" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+@cache
+def mp4() -> bytes:
+    """A one-second 64x64 H.264 MP4 (made once with ffmpeg and shipped with the package)."""
+    return (resources.files("fakeapi") / "assets" / "blank.mp4").read_bytes()
+
+
+def colour_for(task_id: str) -> tuple[int, int, int]:
+    """A stable colour per task, so different results are different files."""
+    value = zlib.crc32(task_id.encode())
+    return (value & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF)
+
+
+def file_for(task_id: str, ext: str) -> bytes:
+    """The bytes served for one result of a task."""
+    if ext == "png":
+        return png(rgb=colour_for(task_id))
+    if ext == "mp4":
+        return mp4()
+    return wav()

@@ -1,0 +1,10 @@
+"""The emulated APIs, one module each; ``all_providers()`` builds one of every kind."""
+
+from __future__ import annotations
+
+from fakeapi.http import Provider
+from fakeapi.providers.rixapi import RixApi
+
+
+def all_providers() -> list[Provider]:
+    return [RixApi()]

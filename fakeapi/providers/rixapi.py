@@ -1,0 +1,208 @@
+"""RixAPI's unified async task API (also served by ElkAPI and ePhone), mounted at ``/rixapi``.
+
+RixAPI is a new-api / one-api derivative: errors use that family's envelope with ``type``
+``rix_api_error`` and, like new-api, a ``(request id: ...)`` suffix on the message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from fakeapi.catalogue import RIXAPI_CATALOGUE, Usage
+from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
+from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.http import Route, bearer_key, engine_of, json_response, parse_body, read_json
+from fakeapi.randomness import Randomness
+from fakeapi.webhooks import CallbackPolicy
+
+STATUS_WORDS = {
+    "queued": "queued",
+    "running": "in_progress",
+    "succeeded": "completed",
+    "failed": "failed",
+}
+
+
+class SubmitBody(BaseModel):
+    """``POST /v1/task/submit``. Unknown top-level fields are accepted, as the real API does."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1)
+    input: dict[str, Any]
+    callback_url: str | None = None
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("callback_url must be an http(s) URL")
+        return value
+
+
+class TokenDetails(BaseModel):
+    text_tokens: int | None = None
+    audio_tokens: int | None = None
+    image_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+class UsageOut(BaseModel):
+    type: Literal["tokens", "duration"]
+    input_tokens: int | None = None
+    input_token_details: TokenDetails | None = None
+    output_tokens: int | None = None
+    output_token_details: TokenDetails | None = None
+    total_tokens: int | None = None
+    seconds: float | None = None
+
+
+class TaskOut(BaseModel):
+    """The task object: the submit answer, the query answer and the callback body."""
+
+    id: str
+    status: str
+    created_at: int
+    completed_at: int | None = None
+    outputs: list[str] | None = None
+    usage: UsageOut | None = None
+    error: str | None = None
+
+
+def _details(values: dict[str, int]) -> TokenDetails | None:
+    # The docs: zero-valued sub-fields are dropped, and an all-zero details object is dropped whole.
+    kept = {k: v for k, v in values.items() if v}
+    return TokenDetails(**kept) if kept else None
+
+
+def _usage(usage: Usage) -> UsageOut:
+    if usage.type == "duration":
+        return UsageOut(type="duration", seconds=usage.seconds)
+    return UsageOut(
+        type="tokens",
+        input_tokens=usage.input_tokens,
+        input_token_details=_details(usage.input_token_details),
+        output_tokens=usage.output_tokens,
+        output_token_details=_details(usage.output_token_details),
+        total_tokens=usage.input_tokens + usage.output_tokens,
+    )
+
+
+def render_task(view: TaskView) -> bytes:
+    """The task in RixAPI's words."""
+    out = TaskOut(id=view.id, status=STATUS_WORDS[view.state], created_at=int(view.created_at))
+    if view.finished_at is not None:
+        out.completed_at = int(view.finished_at)
+        out.usage = _usage(view.usage) if view.usage else None
+    if view.state == "succeeded":
+        out.outputs = list(view.outputs)
+    elif view.state == "failed" and view.error is not None:
+        out.error = view.error.message
+    return out.model_dump_json(exclude_none=True).encode()
+
+
+def _make_id(random: Randomness, now: float) -> str:
+    # The docs show only "task_abc123"; the real format is unknown, so keep the prefix.
+    return "task_" + random.token(12)
+
+
+PROFILE = ApiProfile(
+    name="rixapi",
+    make_id=_make_id,
+    catalogue=RIXAPI_CATALOGUE,
+    # Undocumented: we retry a failed delivery 3 times, 10 s, 60 s and 300 s of clock time apart.
+    callbacks=CallbackPolicy(on="every_change", timeout=10.0, retry_delays=(10.0, 60.0, 300.0)),
+    render_callback=render_task,
+)
+
+_ERRORS: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.UNAUTHORIZED: (401, ""),
+    ErrorKind.INVALID_REQUEST: (400, "invalid_request"),
+    ErrorKind.UNKNOWN_MODEL: (400, ""),
+    ErrorKind.NOT_FOUND: (404, "task_not_exist"),
+    ErrorKind.ROUTE_NOT_FOUND: (404, ""),
+    ErrorKind.METHOD_NOT_ALLOWED: (404, ""),
+    ErrorKind.PAYLOAD_TOO_LARGE: (413, "invalid_request"),
+    ErrorKind.INSUFFICIENT_CREDITS: (403, "insufficient_user_quota"),
+    ErrorKind.RATE_LIMITED: (429, ""),
+    ErrorKind.TOO_MANY_TASKS: (429, ""),
+    ErrorKind.EXPIRED: (404, ""),
+    ErrorKind.SERVER_ERROR: (500, ""),
+    ErrorKind.UNAVAILABLE: (503, ""),
+}
+
+
+class RixApi:
+    """The RixAPI provider."""
+
+    profile = PROFILE
+    mount = "/rixapi"
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", "/v1/task/submit", self.submit),
+            Route("GET", "/v1/task/{task_id}", self.query),
+        ]
+
+    async def submit(self, request: web.Request) -> web.Response:
+        engine = engine_of(request)
+        key = bearer_key(request)
+        engine.authorize(key)
+        body = parse_body(SubmitBody, await read_json(request))
+        prompt = body.input.get("prompt")
+        count = body.input.get("n")
+        view = engine.submit(
+            SubmitRequest(
+                api=PROFILE.name,
+                key=key,
+                model=body.model,
+                prompt=prompt if isinstance(prompt, str) else "",
+                params=body.input,
+                callback_url=body.callback_url,
+                outputs=count if isinstance(count, int) and 1 <= count <= 10 else 1,
+            )
+        )
+        return json_response(render_task(view))
+
+    async def query(self, request: web.Request) -> web.Response:
+        engine = engine_of(request)
+        key = bearer_key(request)
+        engine.authorize(key)
+        return json_response(render_task(engine.query(PROFILE.name, request.match_info["task_id"], key)))
+
+    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
+        status, code = _ERRORS[error.kind]
+        message = _MESSAGES.get(error.kind, error.message)
+        if error.kind is ErrorKind.INSUFFICIENT_CREDITS:
+            body: dict[str, Any] = {
+                "message": message,
+                "type": "rix_api_error",
+                "param": "",
+                "code": code,
+            }
+        else:
+            body = {"message": message, "type": "rix_api_error", "code": code}
+        body["message"] += f" (request id: {_request_id(engine)})"
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        return json_response(_json({"error": body}), status, headers)
+
+
+_MESSAGES = {
+    # The one recorded real answer for an empty account (contracts.md section 1).
+    ErrorKind.INSUFFICIENT_CREDITS: "预扣费额度失败, 用户剩余额度不足",
+    ErrorKind.UNKNOWN_MODEL: "Model not support",
+}
+
+
+def _request_id(engine: TaskEngine) -> str:
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(engine.clock.now()))
+    return stamp + engine.random.token(8)
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,33 @@
+"""One seeded source for everything random: ids, jitter, faker text."""
+
+from __future__ import annotations
+
+import random
+import string
+from functools import cache
+
+from faker import Faker
+
+BASE36 = string.digits + string.ascii_lowercase
+
+
+@cache
+def _shared_faker() -> Faker:
+    # Building a Faker costs tens of milliseconds; one instance reseeded per reset keeps resets cheap.
+    return Faker()
+
+
+class Randomness:
+    """A ``random.Random`` and a ``Faker`` seeded together, so one seed reproduces a whole run."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.random = random.Random(seed)
+        self.faker = _shared_faker()
+        self.faker.seed_instance(seed)
+
+    def token(self, length: int, alphabet: str = BASE36) -> str:
+        return "".join(self.random.choices(alphabet, k=length))
+
+    def uniform(self, low: float, high: float) -> float:
+        return self.random.uniform(low, high)

@@ -1,0 +1,300 @@
+"""Scenario files: what the fake does, as validated data.
+
+A scenario is YAML (or JSON) checked by the pydantic models below with ``extra="forbid"``. Bundled
+scenarios load by name, user scenarios by path; a wrong file gets a ``ScenarioError`` naming the
+file, the line and the path inside it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from fnmatch import fnmatchcase
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from fakeapi.clock import DEFAULT_START
+from fakeapi.errors import ScenarioError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """``30``, ``"30s"``, ``"1.5m"``, ``"250ms"``, ``"2h"`` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string such as '30s' or '2m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError("a duration is a number of seconds or a string such as '30s' or '2m'")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+CanonicalState = Literal["queued", "running", "succeeded", "failed"]
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class FailureSpec(_Model):
+    """How a task fails: the message (and, where the API has one, the code) the client sees."""
+
+    message: str = "generation failed"
+    code: str | None = None
+
+
+class Phase(_Model):
+    """One step of a task's life: a state held for a time, for a number of polls, or until told."""
+
+    state: CanonicalState
+    duration: Duration | None = Field(default=None, alias="for")
+    jitter: Duration | None = None
+    polls: int | None = Field(default=None, ge=0)
+    error: FailureSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Phase:
+        if self.state in TERMINAL_STATES:
+            if self.duration is not None or self.polls is not None or self.jitter is not None:
+                raise ValueError(f"a '{self.state}' phase is terminal: it takes no for/polls/jitter")
+        elif self.duration is not None and self.polls is not None:
+            raise ValueError("a phase progresses by time ('for') or by polls ('polls'), not both")
+        if self.jitter is not None and self.duration is None:
+            raise ValueError("'jitter' needs 'for'")
+        if self.error is not None and self.state != "failed":
+            raise ValueError("only a 'failed' phase takes 'error'")
+        return self
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+class Match(_Model):
+    """Which submits a rule applies to; every given field must match (an empty match takes all)."""
+
+    api: str | None = None
+    model: str | None = Field(default=None, description="glob, e.g. 'kling-*'")
+    model_pattern: str | None = Field(default=None, description="regular expression on the model")
+    kind: Literal["image", "video", "audio"] | None = None
+    prompt: str | None = Field(default=None, description="regular expression searched in the prompt")
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> Match:
+        for name in ("model_pattern", "prompt"):
+            pattern = getattr(self, name)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{name}: not a regular expression: {exc}") from exc
+        return self
+
+    @property
+    def is_fallback(self) -> bool:
+        return self == Match()
+
+    def matches(self, *, api: str, model: str, kind: str, prompt: str) -> bool:
+        return (
+            (self.api is None or self.api == api)
+            and (self.model is None or fnmatchcase(model, self.model))
+            and (self.model_pattern is None or re.fullmatch(self.model_pattern, model) is not None)
+            and (self.kind is None or self.kind == kind)
+            and (self.prompt is None or re.search(self.prompt, prompt) is not None)
+        )
+
+
+class Rule(_Model):
+    """A match and the phases a matching task goes through; the first matching rule wins."""
+
+    name: str | None = None
+    match: Match = Match()
+    phases: list[Phase] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ends_once_in_a_terminal_state(self) -> Rule:
+        if not self.phases[-1].terminal:
+            raise ValueError("the last phase must be 'succeeded' or 'failed'")
+        if any(p.terminal for p in self.phases[:-1]):
+            raise ValueError("only the last phase may be terminal")
+        return self
+
+
+class KeySpec(_Model):
+    """An API key's account: balance (``None``: unlimited) and optional caps."""
+
+    balance: float | None = None
+    rpm: int | None = Field(default=None, gt=0, description="requests per minute")
+    max_concurrent: int | None = Field(default=None, gt=0, description="unfinished tasks at once")
+
+
+class Accounts(_Model):
+    """Which keys are accepted. ``open``: any non-empty key, each with the ``open_key`` account."""
+
+    open: bool = True
+    open_key: KeySpec = KeySpec()
+    keys: dict[str, KeySpec] = {}
+
+
+def _price_from_number(value: object) -> object:
+    return {"per_call": value} if isinstance(value, int | float) else value
+
+
+class Price(_Model):
+    """What a task costs: per call, plus per billed second of output for duration models."""
+
+    per_call: float = Field(default=0.0, ge=0)
+    per_second: float = Field(default=0.0, ge=0)
+
+
+PriceSpec = Annotated[Price, BeforeValidator(_price_from_number)]
+
+
+class ClockSpec(_Model):
+    """The clock; ``mode`` unset lets the host choose (virtual in pytest, system for ``serve``)."""
+
+    mode: Literal["virtual", "system"] | None = None
+    start: datetime | float = DEFAULT_START
+    speed: float = Field(default=1.0, gt=0)
+
+    @property
+    def start_seconds(self) -> float:
+        return self.start.timestamp() if isinstance(self.start, datetime) else float(self.start)
+
+
+class ModelsSpec(_Model):
+    """Model catalogue policy: unknown models are refused unless ``accept_unknown``."""
+
+    accept_unknown: bool = False
+    unknown_kind: Literal["image", "video", "audio"] = "image"
+
+
+class WebhookSpec(_Model):
+    """Override an API's callback delivery policy (receiver timeout, delays between retries)."""
+
+    timeout: Duration | None = None
+    retry_delays: list[Duration] | None = None
+
+
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    description: str = ""
+    seed: int = 0
+    clock: ClockSpec = ClockSpec()
+    accounts: Accounts = Accounts()
+    prices: dict[str, PriceSpec] = Field(default={}, description="model glob -> price")
+    models: ModelsSpec = ModelsSpec()
+    webhooks: WebhookSpec = WebhookSpec()
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_fallback(self) -> Scenario:
+        if not self.rules[-1].match.is_fallback:
+            raise ValueError("the last rule must be a fallback with an empty 'match'")
+        return self
+
+    def rule_for(self, *, api: str, model: str, kind: str, prompt: str) -> Rule:
+        """The first rule matching this submit (the fallback always does)."""
+        return next(r for r in self.rules if r.match.matches(api=api, model=model, kind=kind, prompt=prompt))
+
+    def price_for(self, model: str) -> Price:
+        return next((p for g, p in self.prices.items() if fnmatchcase(model, g)), Price())
+
+
+def bundled_names() -> list[str]:
+    """Names of the scenarios shipped with the package."""
+    folder = resources.files("fakeapi.scenarios")
+    return sorted(e.name.removesuffix(".yaml") for e in folder.iterdir() if e.name.endswith(".yaml"))
+
+
+def load_scenario(ref: str | Path) -> Scenario:
+    """Load a bundled scenario by name, or a scenario file by path."""
+    path = Path(ref)
+    if path.is_file():
+        return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
+    resource = resources.files("fakeapi.scenarios") / f"{ref}.yaml"
+    if isinstance(ref, str) and "/" not in ref and resource.is_file():
+        return parse_scenario(resource.read_text(encoding="utf-8"), source=f"{ref} (bundled)")
+    raise ScenarioError(
+        f"{ref}: no such scenario file, and no bundled scenario of that name "
+        f"(bundled: {', '.join(bundled_names())})"
+    )
+
+
+def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
+    """Validate scenario text (YAML or JSON); errors name ``source``, the line and the path."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
+    return validate_scenario(data, source=source, lines=dict(_node_lines(root, ())))
+
+
+def validate_scenario(
+    data: Any, *, source: str = "<inline>", lines: dict[tuple[str | int, ...], int] | None = None
+) -> Scenario:
+    """Validate already-parsed scenario data (a dict, e.g. from the fixture or the marker)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario is a mapping of settings, not {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            line = _nearest_line(lines or {}, loc)
+            where = f"{source}:{line}" if line else source
+            problems.append(f"{where}: {_dotted(loc) or '(top level)'}: {err['msg']}")
+        raise ScenarioError("\n".join(problems)) from None
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario format, for editors."""
+    return Scenario.model_json_schema(by_alias=True)
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _nearest_line(lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _node_lines(
+    node: yaml.Node | None, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], int]]:
+    if node is None:
+        return
+    yield path, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, str(key.value))
+            yield child, key.start_mark.line + 1
+            yield from ((p, n) for p, n in _node_lines(value, child) if p != child)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _node_lines(item, (*path, index))

@@ -1,0 +1,120 @@
+"""``CallbackSink``: a real HTTP receiver for callbacks, with a way to wait for and inspect them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedCallback:
+    """One request the sink received, and the status it answered with."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    answered: int
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class CallbackSink:
+    """An HTTP server that records every request; pass ``sink.url`` as a ``callback_url``.
+
+    By default it answers 200. ``fail_next(n, status)`` makes the next ``n`` answers fail, to
+    exercise a provider's retries; ``delay`` holds every answer back, to exercise timeouts.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.delay = 0.0
+        self._received: list[ReceivedCallback] = []
+        self._planned: deque[int] = deque()
+        self._changed = threading.Condition()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/callback"
+
+    def url_for(self, name: str) -> str:
+        """A URL on the sink with its own path, to tell several receivers apart."""
+        return f"http://{self.host}:{self.port}/{name.lstrip('/')}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._receive)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def clear(self) -> None:
+        """Forget what was received and planned; answer 200 again with no delay."""
+        with self._changed:
+            self._received.clear()
+            self._planned.clear()
+            self.delay = 0.0
+
+    def fail_next(self, times: int = 1, status: int = 500) -> None:
+        """Answer the next ``times`` requests with ``status`` instead of 200."""
+        with self._changed:
+            self._planned.extend([status] * times)
+
+    @property
+    def received(self) -> list[ReceivedCallback]:
+        with self._changed:
+            return list(self._received)
+
+    def bodies(self) -> list[Any]:
+        """The JSON bodies received, oldest first."""
+        return [r.json() for r in self.received]
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedCallback]:
+        """Block until at least ``count`` requests arrived (real time); return all received."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._received) >= count, timeout):
+                raise TimeoutError(
+                    f"the callback sink received {len(self._received)} requests, not {count}, "
+                    f"within {timeout:g}s"
+                )
+            return list(self._received)
+
+    async def await_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedCallback]:
+        """``wait_for`` for async tests: waits without blocking the test's loop."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                return self.wait_for(count, 0)
+            await asyncio.sleep(0.005)
+        return self.received
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self._changed:
+            status = self._planned.popleft() if self._planned else 200
+            self._received.append(
+                ReceivedCallback(request.method, request.path, dict(request.headers), body, status)
+            )
+            self._changed.notify_all()
+        return web.Response(status=status, text="ok" if status < 400 else "error")

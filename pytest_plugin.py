@@ -1,0 +1,73 @@
+"""The fakeapi pytest plugin: a ``fakeapi`` fixture and a ``callback_sink`` fixture.
+
+One fake server per test session (port 0, so each pytest-xdist worker has its own), reset before
+each test to the scenario the ``fakeapi`` marker, ``--fakeapi-scenario`` or the ``fakeapi_scenario``
+ini option names. The clock is virtual: it stands still until the test shifts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fakeapi.control import FakeApi, SurpriseError
+from fakeapi.server import BackgroundServer, FakeServer
+from fakeapi.sink import CallbackSink
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fakeapi")
+    group.addoption(
+        "--fakeapi-scenario",
+        default=None,
+        help="scenario (bundled name or path) the fakeapi fixture starts each test with",
+    )
+    parser.addini("fakeapi_scenario", "default scenario of the fakeapi fixture", default="default")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fakeapi(scenario=None, seed=None): the scenario (bundled name, path or dict) and seed "
+        "the fakeapi fixture starts this test with",
+    )
+
+
+@pytest.fixture(scope="session")
+def fakeapi_server(pytestconfig: pytest.Config) -> Iterator[BackgroundServer]:
+    """The session's fake server, running in a background thread on a free port."""
+    scenario = pytestconfig.getoption("fakeapi_scenario") or pytestconfig.getini("fakeapi_scenario")
+    with BackgroundServer(FakeServer(scenario, clock="virtual")) as background:
+        yield background
+
+
+@pytest.fixture
+def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) -> Iterator[FakeApi]:
+    """The fake, reset for this test; see ``fakeapi.control.FakeApi`` for what it offers."""
+    config = request.config
+    marker = request.node.get_closest_marker("fakeapi")
+    options = marker.kwargs if marker is not None else {}
+    default = config.getoption("fakeapi_scenario") or config.getini("fakeapi_scenario")
+    handle = FakeApi(fakeapi_server)
+    handle.load_scenario(options.get("scenario", default), seed=options.get("seed"))
+    yield handle
+    try:
+        handle.check()
+    except SurpriseError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def _fakeapi_sink(fakeapi_server: BackgroundServer) -> Iterator[CallbackSink]:
+    sink = CallbackSink()
+    fakeapi_server.run(sink.start())
+    yield sink
+    fakeapi_server.run(sink.stop())
+
+
+@pytest.fixture
+def callback_sink(_fakeapi_sink: CallbackSink) -> CallbackSink:
+    """A real HTTP receiver: pass ``callback_sink.url`` as a callback URL, then ``wait_for``."""
+    _fakeapi_sink.clear()
+    return _fakeapi_sink

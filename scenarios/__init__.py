@@ -1,0 +1,1 @@
+"""Bundled scenario files (this folder is installed as ``fakeapi.scenarios``)."""
