@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -53,7 +54,7 @@ _IMAGE_INPUT_KEYS = ("image", "image_url", "image_urls", "first_frame", "last_fr
 DEFAULT_VIDEO_SECONDS = 5.0
 
 
-def requested_seconds(params: dict[str, Any]) -> float | None:
+def requested_seconds(params: Mapping[str, Any]) -> float | None:
     """The output duration a request asks for; documented examples send it as a string or a number."""
     value = params.get("duration")
     if isinstance(value, bool):
@@ -65,7 +66,7 @@ def requested_seconds(params: dict[str, Any]) -> float | None:
     return seconds if seconds is not None and seconds > 0 else None
 
 
-def usage_for(info: ModelInfo, prompt: str, params: dict[str, Any]) -> Usage | None:
+def usage_for(info: ModelInfo, prompt: str, params: Mapping[str, Any]) -> Usage | None:
     """Plausible, deterministic usage for a finished task (``None`` for per-call models)."""
     seconds = requested_seconds(params) or (DEFAULT_VIDEO_SECONDS if info.kind == "video" else 0.0)
     if info.billing == "duration":

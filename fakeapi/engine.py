@@ -214,7 +214,7 @@ class TaskEngine:
             steps=[self._resolve(p.state, p.duration, p.jitter, p.polls, p.error) for p in rule.phases],
             rule=rule.name,
             cost=cost,
-            usage=usage_for(info, request.prompt, dict(request.params)),
+            usage=usage_for(info, request.prompt, request.params),
             outputs=request.outputs,
             starts=[now],
         )

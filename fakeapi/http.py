@@ -25,7 +25,7 @@ class EngineRef:
 
 
 ENGINE = web.AppKey("fakeapi.engine", EngineRef)
-BODY = "fakeapi.body"
+BODY = web.RequestKey("fakeapi.body", bytes)
 
 
 @dataclass(frozen=True, slots=True)

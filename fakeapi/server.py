@@ -186,8 +186,8 @@ class FakeServer:
         except FakeApiError as error:
             response = self._error(request, error)
         except web.HTTPRequestEntityTooLarge:
-            error = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
-            response = self._error(request, error)
+            too_large = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
+            response = self._error(request, too_large)
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
             kind = ErrorKind.ROUTE_NOT_FOUND
             if isinstance(exc, web.HTTPMethodNotAllowed):
