@@ -66,9 +66,14 @@ def requested_seconds(params: Mapping[str, Any]) -> float | None:
     return seconds if seconds is not None and seconds > 0 else None
 
 
+def billed_seconds(info: ModelInfo, params: Mapping[str, Any]) -> float:
+    """Seconds of output a task is billed for: what it asks for, else a video model's default."""
+    return requested_seconds(params) or (DEFAULT_VIDEO_SECONDS if info.kind == "video" else 0.0)
+
+
 def usage_for(info: ModelInfo, prompt: str, params: Mapping[str, Any]) -> Usage | None:
     """Plausible, deterministic usage for a finished task (``None`` for per-call models)."""
-    seconds = requested_seconds(params) or (DEFAULT_VIDEO_SECONDS if info.kind == "video" else 0.0)
+    seconds = billed_seconds(info, params)
     if info.billing == "duration":
         return Usage(type="duration", seconds=seconds)
     if info.billing == "per_call":

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakeapi.accounts import Account, AccountBook
-from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, requested_seconds, usage_for
+from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
 from fakeapi.randomness import Randomness
@@ -92,7 +92,7 @@ class Task:
     polls: int = 0
     poll_step: int = -1
     polls_in_step: int = 0
-    version: int = 0
+    announced: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,6 @@ class JournalEntry:
 class _PhaseEnd:
     task_id: str
     step: int
-    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +194,7 @@ class TaskEngine:
         info = self._model_info(profile, request.model)
         self._check_concurrency(account)
         price = self.scenario.price_for(request.model)
-        cost = price.per_call + price.per_second * (requested_seconds(request.params) or 0.0)
+        cost = price.per_call + price.per_second * billed_seconds(info, request.params)
         account.charge(cost)
         rule = self.scenario.rule_for(
             api=request.api, model=request.model, kind=info.kind, prompt=request.prompt
@@ -220,7 +219,7 @@ class TaskEngine:
         )
         self.tasks[task.id] = task
         account.active[task.id] = None
-        self._entered(task, 0, now)
+        self._announce(task, 0)
         return self.view(task)
 
     def query(self, api: str, task_id: str, key: str | None) -> TaskView:
@@ -420,8 +419,9 @@ class TaskEngine:
             if task.polls_in_step < current.polls:
                 task.polls_in_step += 1
                 return
+            self._announce(task, step)
             task.starts.append(now)
-            self._entered(task, step + 1, now)
+            self._announce(task, step + 1)
 
     def _force(self, task_id: str, outcome: Step) -> TaskView:
         task = self.get(task_id)
@@ -430,25 +430,32 @@ class TaskEngine:
         if task.steps[step].terminal:
             raise TaskStateError(f"task {task_id} has already {task.steps[step].state}")
         self._materialize(task, step)
+        self._announce(task, step)
         task.steps[step + 1 :] = [outcome]
         task.starts.append(now)
-        task.version += 1
-        self._entered(task, step + 1, now)
+        self._announce(task, step + 1)
         return self.view(task)
 
-    def _entered(self, task: Task, step: int, at: float) -> None:
+    def _announce(self, task: Task, step: int) -> None:
+        """Send, in step order, the callbacks of every step up to ``step`` not yet announced."""
+        if task.announced >= step:
+            return
+        first, task.announced = task.announced + 1, step
         if task.callback_url is None:
             return
+        policy = self._policy(task.api)
+        for entered in range(first, step + 1):
+            current = task.steps[entered]
+            if entered > 0 and task.steps[entered - 1].state == current.state:
+                continue
+            if policy.on == "terminal" and not current.terminal:
+                continue
+            at = task.starts[entered]
+            body = self.profiles[task.api].render_callback(self.view(task, at=at, step=entered))
+            self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
         current = task.steps[step]
         if current.duration is not None:
-            self._push(at + current.duration, _PhaseEnd(task.id, step, task.version))
-        if step > 0 and task.steps[step - 1].state == current.state:
-            return
-        policy = self._policy(task.api)
-        if policy.on == "terminal" and not current.terminal:
-            return
-        body = self.profiles[task.api].render_callback(self.view(task, at=at, step=step))
-        self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
+            self._push(task.starts[step] + current.duration, _PhaseEnd(task.id, step))
 
     def _policy(self, api: str) -> CallbackPolicy:
         policy = self.profiles[api].callbacks
@@ -469,9 +476,9 @@ class TaskEngine:
     async def _handle(self, event: _PhaseEnd | _Delivery, due: float) -> None:
         if isinstance(event, _PhaseEnd):
             task = self.tasks.get(event.task_id)
-            if task is not None and task.version == event.version:
+            if task is not None and task.announced == event.step:
                 self._materialize(task, event.step + 1)
-                self._entered(task, event.step + 1, task.starts[event.step + 1])
+                self._announce(task, event.step + 1)
             return
         policy = self._policy(self.tasks[event.task_id].api)
         status: int | None = None

@@ -7,6 +7,7 @@ file, the line and the path inside it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -35,8 +36,8 @@ def parse_duration(value: object) -> float:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:
         raise ValueError("a duration is a number of seconds or a string such as '30s' or '2m'")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("a duration must be a finite, non-negative number of seconds")
     return seconds
 
 
@@ -258,7 +259,7 @@ def validate_scenario(
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            loc = _data_path(data, err["loc"])
             line = _nearest_line(lines or {}, loc)
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: {_dotted(loc) or '(top level)'}: {err['msg']}")
@@ -268,6 +269,27 @@ def validate_scenario(
 def scenario_json_schema() -> dict[str, Any]:
     """The JSON Schema of the scenario format, for editors."""
     return Scenario.model_json_schema(by_alias=True)
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The parts of a pydantic error location that name keys or indexes of the data.
+
+    Pydantic adds tags of its own (union members, validator names) that are not in the data; a
+    missing key is kept, since it is what the error is about.
+    """
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and "[" not in part:
+            node = None
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

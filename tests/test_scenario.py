@@ -1,0 +1,397 @@
+"""Scenario files: bundled and user files load, and a wrong file is named with its line and path."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakeapi.errors import ScenarioError
+from fakeapi.scenario import (
+    Price,
+    Scenario,
+    bundled_names,
+    load_scenario,
+    parse_duration,
+    parse_scenario,
+    scenario_json_schema,
+    validate_scenario,
+)
+
+FALLBACK: dict[str, Any] = {"phases": [{"state": "succeeded"}]}
+
+
+def invalid(data: dict[str, Any]) -> str:
+    with pytest.raises(ScenarioError) as error:
+        validate_scenario(data)
+    return str(error.value)
+
+
+def invalid_text(text: str, source: str = "s.yaml") -> str:
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(text, source=source)
+    return str(error.value)
+
+
+def rules(*phases: dict[str, Any]) -> dict[str, Any]:
+    return {"rules": [{"phases": list(phases)}]}
+
+
+# -- loading -------------------------------------------------------------------------------------------
+
+
+def test_the_bundled_scenarios_are_listed() -> None:
+    names = bundled_names()
+    assert {"default", "instant", "manual", "poll-count"} <= set(names)
+    assert names == sorted(names)
+    assert not any(n.endswith(".yaml") for n in names)
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_every_bundled_scenario_loads_by_name(name: str) -> None:
+    scenario = load_scenario(name)
+    assert isinstance(scenario, Scenario)
+    assert scenario.description
+    assert scenario.rules[-1].match.is_fallback
+    assert all(rule.phases[-1].terminal for rule in scenario.rules)
+
+
+def test_bundled_scenarios_say_what_they_do() -> None:
+    manual = load_scenario("manual").rules[0].phases
+    assert [(p.state, p.duration, p.polls) for p in manual] == [
+        ("queued", 1.0, None),
+        ("running", None, None),
+        ("succeeded", None, None),
+    ]
+    polls = load_scenario("poll-count").rules[0].phases
+    assert [(p.state, p.polls) for p in polls] == [("queued", 1), ("running", 2), ("succeeded", None)]
+    instant = load_scenario("instant").rules[0].phases
+    assert all(p.duration in (0.0, None) for p in instant)
+
+
+def test_a_scenario_loads_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "seed: 9\n"
+        "prices: {'kling-*': 0.4}\n"
+        "rules:\n"
+        "  - phases: [{state: queued, for: 3s}, {state: succeeded}]\n",
+        encoding="utf-8",
+    )
+    for ref in (path, str(path)):
+        scenario = load_scenario(ref)
+        assert scenario.seed == 9
+        assert scenario.rules[0].phases[0].duration == 3.0
+        assert scenario.price_for("kling-v2") == Price(per_call=0.4)
+
+
+def test_a_json_scenario_loads_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"description": "json", **rules({"state": "failed"})}), encoding="utf-8")
+    scenario = load_scenario(path)
+    assert scenario.description == "json"
+    assert scenario.rules[0].phases[0].state == "failed"
+
+
+def test_an_unknown_name_lists_the_bundled_names() -> None:
+    with pytest.raises(ScenarioError) as error:
+        load_scenario("no-such-scenario")
+    message = str(error.value)
+    assert "no-such-scenario" in message
+    for name in bundled_names():
+        assert name in message
+
+
+def test_a_missing_path_is_not_looked_up_among_the_bundled(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "default")
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario("somewhere/default")
+
+
+def test_the_json_schema_describes_the_format() -> None:
+    schema = scenario_json_schema()
+    assert isinstance(schema, dict)
+    assert "rules" in schema["properties"]
+    assert "rules" in schema["required"]
+    assert "for" in json.dumps(schema["$defs"]["Phase"]["properties"])
+    assert schema["$defs"]["Phase"]["additionalProperties"] is False
+    json.dumps(schema)
+
+
+# -- durations -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30.0),
+        ("2m", 120.0),
+        ("250ms", 0.25),
+        (5, 5.0),
+        (2.5, 2.5),
+        ("1.5m", 90.0),
+        ("2h", 7200.0),
+        ("10", 10.0),
+        (" 3 s ", 3.0),
+        (0, 0.0),
+    ],
+)
+def test_durations_parse(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "5 minutes", "-5s", "1d", "", True, None, [1], -1])
+def test_bad_durations_are_refused(text: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_durations_parse_inside_a_scenario() -> None:
+    scenario = validate_scenario(
+        {
+            "webhooks": {"retry_delays": ["250ms", "2m", 5], "timeout": "30s"},
+            **rules({"state": "queued", "for": "250ms", "jitter": "100ms"}, {"state": "succeeded"}),
+        }
+    )
+    phase = scenario.rules[0].phases[0]
+    assert (phase.duration, phase.jitter) == (0.25, 0.1)
+    assert scenario.webhooks.retry_delays == [0.25, 120.0, 5.0]
+    assert scenario.webhooks.timeout == 30.0
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf"])
+def test_non_finite_durations_are_refused(text: str) -> None:
+    invalid_text(f"rules:\n  - phases: [{{state: queued, for: {text}}}, {{state: succeeded}}]\n")
+
+
+# -- error messages: file, line, path ------------------------------------------------------------------
+
+BAD_FOR = """\
+description: a slow video
+rules:
+  - name: slow
+    phases:
+      - state: queued
+        for: 1s
+      - state: running
+        for: soon
+      - state: succeeded
+"""
+
+
+def test_an_error_names_the_file_the_line_and_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_FOR, encoding="utf-8")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    message = str(error.value)
+    assert f"{path}:8: rules[0].phases[1].for: " in message
+    assert "a duration is a number of seconds" in message
+
+
+def test_an_error_in_flow_style_names_its_line() -> None:
+    text = """\
+rules:
+  - match: {kind: video}
+    phases:
+      - {state: queued, for: 1s}
+      - {state: running, for: 4s}
+      - {state: succeeded}
+  - phases:
+      - {state: queued, for: 1s}
+      - {state: running, for: later}
+      - {state: succeeded}
+"""
+    assert invalid_text(text).startswith("s.yaml:9: rules[1].phases[1].for: ")
+
+
+def test_every_problem_is_listed_on_its_own_line() -> None:
+    text = """\
+seed: many
+rules:
+  - phases:
+      - {state: waiting}
+      - {state: succeeded}
+"""
+    lines = invalid_text(text).splitlines()
+    assert lines[0].startswith("s.yaml:1: seed: ")
+    assert lines[1].startswith("s.yaml:4: rules[0].phases[0].state: ")
+    assert len(lines) == 2
+
+
+def test_an_inline_error_names_the_path_without_a_line() -> None:
+    message = invalid(rules({"state": "queued", "for": "soon"}, {"state": "succeeded"}))
+    assert message.startswith("<inline>: rules[0].phases[0].for: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"colour": "red", "rules": [FALLBACK]}, "colour"),
+        (rules({"state": "succeeded", "color": 1}), "rules[0].phases[0].color"),
+        ({"rules": [{"match": {"models": "x"}, **FALLBACK}, FALLBACK]}, "rules[0].match.models"),
+        ({"accounts": {"keys": {"k1": {"credits": 3}}}, "rules": [FALLBACK]}, "accounts.keys.k1.credits"),
+        ({"webhooks": {"retries": 3}, "rules": [FALLBACK]}, "webhooks.retries"),
+    ],
+)
+def test_unknown_keys_are_rejected(data: dict[str, Any], path: str) -> None:
+    message = invalid(data)
+    assert f": {path}: Extra inputs are not permitted" in message
+
+
+def test_an_unknown_key_names_its_line() -> None:
+    text = "rules:\n  - phases:\n      - state: succeeded\n        colour: red\n"
+    assert invalid_text(text).startswith("s.yaml:4: rules[0].phases[0].colour: Extra inputs")
+
+
+def test_the_last_rule_must_be_a_fallback() -> None:
+    message = invalid({"rules": [{"match": {"kind": "video"}, **FALLBACK}]})
+    assert "(top level)" in message
+    assert "the last rule must be a fallback" in message
+    validate_scenario({"rules": [{"match": {"kind": "video"}, **FALLBACK}, FALLBACK]})
+
+
+def test_a_rule_must_end_in_a_terminal_phase() -> None:
+    text = (
+        "rules:\n  - name: stuck\n    phases:\n      - {state: queued, for: 1s}\n      - {state: running}\n"
+    )
+    message = invalid_text(text)
+    assert message.startswith("s.yaml:2: rules[0]: ")
+    assert "the last phase must be 'succeeded' or 'failed'" in message
+
+
+def test_only_the_last_phase_may_be_terminal() -> None:
+    message = invalid(rules({"state": "succeeded"}, {"state": "failed"}))
+    assert "rules[0]: " in message
+    assert "only the last phase may be terminal" in message
+
+
+def test_for_and_polls_together_are_rejected() -> None:
+    text = "rules:\n  - phases:\n      - {state: queued, for: 1s, polls: 2}\n      - {state: succeeded}\n"
+    message = invalid_text(text)
+    assert message.startswith("s.yaml:3: rules[0].phases[0]: ")
+    assert "not both" in message
+
+
+@pytest.mark.parametrize(
+    ("phase", "words"),
+    [
+        ({"state": "succeeded", "for": "1s"}, "is terminal"),
+        ({"state": "failed", "polls": 1}, "is terminal"),
+        ({"state": "queued", "jitter": "1s"}, "'jitter' needs 'for'"),
+        ({"state": "running", "error": {"message": "x"}}, "only a 'failed' phase takes 'error'"),
+        ({"state": "queued", "polls": -1}, "greater than or equal to 0"),
+        ({"state": "cancelled"}, "Input should be"),
+    ],
+)
+def test_inconsistent_phases_are_rejected(phase: dict[str, Any], words: str) -> None:
+    message = invalid(rules(phase, {"state": "succeeded"}))
+    assert "rules[0].phases[0]" in message
+    assert words in message
+
+
+@pytest.mark.parametrize("field", ["prompt", "model_pattern"])
+def test_a_bad_regex_in_a_match_is_rejected(field: str) -> None:
+    text = (
+        "rules:\n"
+        f'  - match: {{{field}: "(?i)nsfw("}}\n'
+        "    phases: [{state: failed}]\n"
+        "  - {phases: [{state: succeeded}]}\n"
+    )
+    message = invalid_text(text)
+    assert message.startswith("s.yaml:2: rules[0].match: ")
+    assert f"{field}: not a regular expression" in message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"rules": []},
+        {"rules": [{"phases": []}]},
+        {"description": "no rules"},
+        {"accounts": {"keys": {"k": {"max_concurrent": 0}}}, "rules": [FALLBACK]},
+        {"accounts": {"keys": {"k": {"rpm": 0}}}, "rules": [FALLBACK]},
+        {"prices": {"x": -1}, "rules": [FALLBACK]},
+        {"clock": {"speed": 0}, "rules": [FALLBACK]},
+        {"models": {"unknown_kind": "text"}, "rules": [FALLBACK]},
+    ],
+)
+def test_out_of_range_settings_are_rejected(data: dict[str, Any]) -> None:
+    assert invalid(data).startswith("<inline>: ")
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("rules:\n  - phases: [{state: succeeded}\n  - x\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert re.match(rf"{re.escape(str(path))}:3: not valid YAML", str(error.value))
+
+
+@pytest.mark.parametrize(("text", "kind"), [("- a\n- b\n", "list"), ("", "NoneType"), ("42\n", "int")])
+def test_a_scenario_must_be_a_mapping(text: str, kind: str) -> None:
+    assert invalid_text(text) == f"s.yaml: a scenario is a mapping of settings, not {kind}"
+
+
+def test_an_error_under_a_bracketed_glob_keeps_its_path() -> None:
+    text = "prices:\n  'kling-v[12]*': {per_call: -1}\nrules:\n  - phases: [{state: succeeded}]\n"
+    assert invalid_text(text).startswith("s.yaml:2: prices.kling-v[12]*.per_call: ")
+
+
+# -- what a valid scenario means -----------------------------------------------------------------------
+
+
+def test_prices_take_a_number_or_a_mapping_and_the_first_glob_wins() -> None:
+    scenario = validate_scenario(
+        {"prices": {"kling-v2*": 1, "kling-*": {"per_second": 0.1}, "*": 0.01}, "rules": [FALLBACK]}
+    )
+    assert scenario.price_for("kling-v2-master") == Price(per_call=1.0)
+    assert scenario.price_for("kling-v1") == Price(per_second=0.1)
+    assert scenario.price_for("flux-pro") == Price(per_call=0.01)
+    assert validate_scenario({"rules": [FALLBACK]}).price_for("anything") == Price()
+
+
+def test_the_first_matching_rule_wins() -> None:
+    scenario = validate_scenario(
+        {
+            "rules": [
+                {"name": "nsfw", "match": {"prompt": "(?i)nsfw"}, "phases": [{"state": "failed"}]},
+                {"name": "kling", "match": {"model": "kling-*", "kind": "video"}, **FALLBACK},
+                {"name": "exact", "match": {"model_pattern": "flux-(pro|dev)"}, **FALLBACK},
+                {"name": "other-api", "match": {"api": "apixo"}, **FALLBACK},
+                {"name": "rest", **FALLBACK},
+            ]
+        }
+    )
+
+    def pick(model: str, prompt: str = "", kind: str = "video", api: str = "rixapi") -> str | None:
+        return scenario.rule_for(api=api, model=model, kind=kind, prompt=prompt).name
+
+    assert pick("kling-v2", "an NSFW cat") == "nsfw"
+    assert pick("kling-v2", "a cat") == "kling"
+    assert pick("kling-v2-image", kind="image") == "rest"
+    assert pick("flux-pro", kind="image") == "exact"
+    assert pick("flux-pro-ultra", kind="image") == "rest", "model_pattern must match the whole name"
+    assert pick("sora-2", api="apixo") == "other-api"
+    assert pick("sora-2") == "rest"
+
+
+def test_defaults_of_an_empty_scenario() -> None:
+    scenario = validate_scenario({"rules": [FALLBACK]})
+    assert scenario.seed == 0
+    assert scenario.accounts.open is True
+    assert scenario.accounts.keys == {}
+    assert scenario.models.accept_unknown is False
+    assert (scenario.webhooks.retry_delays, scenario.webhooks.timeout) == (None, None)
+    assert scenario.clock.mode is None
+    assert scenario.clock.start_seconds == 1_767_225_600.0
+
+
+def test_scenarios_are_frozen() -> None:
+    scenario = validate_scenario({"rules": [FALLBACK]})
+    with pytest.raises(ValueError, match="frozen"):
+        scenario.seed = 3
