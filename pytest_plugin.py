@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "fakeapi(scenario=None, seed=None): the scenario (bundled name, path or dict) and seed "
+        "fakeapi(scenario=None, *, seed=None): the scenario (bundled name, path or dict) and seed "
         "the fakeapi fixture starts this test with",
     )
 
@@ -47,10 +47,12 @@ def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) ->
     """The fake, reset for this test; see ``fakeapi.control.FakeApi`` for what it offers."""
     config = request.config
     marker = request.node.get_closest_marker("fakeapi")
-    options = marker.kwargs if marker is not None else {}
-    default = config.getoption("fakeapi_scenario") or config.getini("fakeapi_scenario")
+    args, options = (marker.args, marker.kwargs) if marker is not None else ((), {})
+    scenario = options.get("scenario", args[0] if args else None)
+    if scenario is None:
+        scenario = config.getoption("fakeapi_scenario") or config.getini("fakeapi_scenario")
     handle = FakeApi(fakeapi_server)
-    handle.load_scenario(options.get("scenario", default), seed=options.get("seed"))
+    handle.load_scenario(scenario, seed=options.get("seed"))
     yield handle
     try:
         handle.check()
@@ -67,7 +69,11 @@ def _fakeapi_sink(fakeapi_server: BackgroundServer) -> Iterator[CallbackSink]:
 
 
 @pytest.fixture
-def callback_sink(_fakeapi_sink: CallbackSink) -> CallbackSink:
-    """A real HTTP receiver: pass ``callback_sink.url`` as a callback URL, then ``wait_for``."""
+def callback_sink(_fakeapi_sink: CallbackSink, fakeapi: FakeApi) -> CallbackSink:
+    """A real HTTP receiver: pass ``callback_sink.url`` as a callback URL, then ``wait_for``.
+
+    It depends on ``fakeapi`` so that the fake is reset (and the previous test's deliveries are
+    cancelled) before the sink forgets what it received.
+    """
     _fakeapi_sink.clear()
     return _fakeapi_sink

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -63,7 +64,7 @@ def requested_seconds(params: Mapping[str, Any]) -> float | None:
         seconds = float(value) if isinstance(value, int | float | str) else None
     except ValueError:
         return None
-    return seconds if seconds is not None and seconds > 0 else None
+    return seconds if seconds is not None and 0 < seconds < math.inf else None
 
 
 def billed_seconds(info: ModelInfo, params: Mapping[str, Any]) -> float:

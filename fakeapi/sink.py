@@ -40,6 +40,7 @@ class CallbackSink:
         self.delay = 0.0
         self._received: list[ReceivedCallback] = []
         self._planned: deque[int] = deque()
+        self._generation = 0
         self._changed = threading.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -73,6 +74,7 @@ class CallbackSink:
             self._received.clear()
             self._planned.clear()
             self.delay = 0.0
+            self._generation += 1
 
     def fail_next(self, times: int = 1, status: int = 500) -> None:
         """Answer the next ``times`` requests with ``status`` instead of 200."""
@@ -108,10 +110,13 @@ class CallbackSink:
         return self.received
 
     async def _receive(self, request: web.Request) -> web.Response:
+        generation = self._generation
         body = await request.read()
         if self.delay:
             await asyncio.sleep(self.delay)
         with self._changed:
+            if generation != self._generation:  # arrived before a clear(): belongs to no one now
+                return web.Response(status=200, text="ok")
             status = self._planned.popleft() if self._planned else 200
             self._received.append(
                 ReceivedCallback(request.method, request.path, dict(request.headers), body, status)

@@ -153,6 +153,19 @@ async def test_unknown_fields_and_routing_headers_are_accepted(rix: Rix) -> None
         assert r.status == 200
 
 
+@pytest.mark.parametrize("duration", ["inf", "nan", "-3", "soon", True])
+async def test_odd_durations_fall_back_to_the_default(rix: Rix, fakeapi: FakeApi, duration: object) -> None:
+    status, task = await rix.submit({"model": "sora-2", "input": {"prompt": "x", "duration": duration}})
+    assert status == 200
+    await fakeapi.clock.ashift(30)
+    assert (await rix.get(task["id"]))[1]["usage"] == {"type": "duration", "seconds": 5.0}
+
+
+@pytest.mark.fakeapi("instant")
+async def test_marker_takes_the_scenario_positionally(rix: Rix) -> None:
+    assert (await rix.submit(IMAGE))[1]["status"] == "completed"
+
+
 async def test_tasks_are_private_to_their_key(rix: Rix, fakeapi: FakeApi) -> None:
     _, task = await rix.submit(VIDEO)
     other = Rix(rix.http, rix.base, key="sk-someone-else")

@@ -1,0 +1,632 @@
+"""The pytest plugin as a downstream project uses it: test files run in an inner session by pytester.
+
+The ``fakeapi`` and ``callback_sink`` fixtures reach the inner sessions through the ``pytest11``
+entry point of the installed package, exactly as in a project that only ``pip install``-ed fakeapi.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# A downstream project's tiny RixAPI client (sync, urllib only), written next to the inner tests.
+RIXCLIENT = """
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def call(method, url, body=None, key="sk-downstream"):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def submit(fakeapi, model, prompt="a red fox in the snow", **extra):
+    url = fakeapi.url_for("rixapi") + "/v1/task/submit"
+    status, _, body = call("POST", url, {"model": model, "input": {"prompt": prompt}, **extra})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def get(fakeapi, task_id):
+    status, _, body = call("GET", fakeapi.url_for("rixapi") + "/v1/task/" + task_id)
+    return status, json.loads(body)
+
+
+def status_of(fakeapi, task_id):
+    status, task = get(fakeapi, task_id)
+    assert status == 200, task
+    return task["status"]
+"""
+
+
+@pytest.fixture
+def downstream(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester project with the downstream client module in it."""
+    pytester.makepyfile(rixclient=RIXCLIENT)
+    write_ini(pytester)
+    return pytester
+
+
+def write_ini(pytester: pytest.Pytester, *lines: str) -> None:
+    """The inner project's pytest.ini (a downstream project would set its asyncio loop scope)."""
+    pytester.makeini("\n".join(["[pytest]", "asyncio_default_fixture_loop_scope = function", *lines]))
+
+
+def test_sync_client_submit_poll_shift_download(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_sync="""
+        from __future__ import annotations
+
+        import json
+        import urllib.request
+
+        OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        HEADERS = {"Authorization": "Bearer sk-anything", "Content-Type": "application/json"}
+
+
+        def fetch(url, body=None):
+            data = None if body is None else json.dumps(body).encode()
+            method = "GET" if data is None else "POST"
+            request = urllib.request.Request(url, data=data, headers=HEADERS, method=method)
+            with OPENER.open(request, timeout=10) as response:
+                return response.status, response.headers.get("Content-Type"), response.read()
+
+
+        def test_video_lifecycle(fakeapi):
+            base = fakeapi.url_for("rixapi")
+            assert base == fakeapi.base_url + "/rixapi"
+            assert base.startswith("http://127.0.0.1:")
+            body = {"model": "kling-v2", "input": {"prompt": "a cat"}}
+            status, _, raw = fetch(base + "/v1/task/submit", body)
+            assert status == 200
+            task = json.loads(raw)
+            assert task["id"].startswith("task_")
+            assert task["status"] == "queued"
+            assert task["created_at"] == 1767225600
+
+            def poll():
+                status, ctype, raw = fetch(base + "/v1/task/" + task["id"])
+                assert (status, ctype) == (200, "application/json")
+                return json.loads(raw)
+
+            # The virtual clock stands still: polling alone never finishes the task.
+            assert [poll()["status"] for _ in range(3)] == ["queued"] * 3
+            fakeapi.clock.shift(2)
+            assert poll()["status"] == "in_progress"
+            fakeapi.clock.shift(27)
+            assert poll()["status"] == "in_progress"
+            fakeapi.clock.shift(1)
+            done = poll()
+            assert done["status"] == "completed"
+            assert done["completed_at"] - done["created_at"] == 30
+            assert fakeapi.clock.now() == 1767225600 + 30
+            (url,) = done["outputs"]
+            assert url.startswith(fakeapi.base_url + "/files/" + task["id"] + "/")
+            status, ctype, media = fetch(url)
+            assert (status, ctype) == (200, "video/mp4")
+            assert media[4:8] == b"ftyp"
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_async_client_with_ashift(downstream: pytest.Pytester) -> None:
+    write_ini(downstream, "asyncio_mode = auto")
+    downstream.makepyfile(
+        test_async="""
+        from __future__ import annotations
+
+        import aiohttp
+
+
+        async def test_image_lifecycle(fakeapi):
+            base = fakeapi.url_for("rixapi")
+            headers = {"Authorization": "Bearer sk-async"}
+            async with aiohttp.ClientSession(headers=headers) as session:
+                body = {"model": "flux-pro", "input": {"prompt": "a lighthouse"}}
+                async with session.post(base + "/v1/task/submit", json=body) as response:
+                    assert response.status == 200
+                    task = await response.json()
+                assert task["status"] == "queued"
+
+                async def status():
+                    async with session.get(base + "/v1/task/" + task["id"]) as response:
+                        assert response.status == 200
+                        return await response.json()
+
+                assert (await status())["status"] == "queued"
+                await fakeapi.clock.ashift(1)
+                assert (await status())["status"] == "in_progress"
+                await fakeapi.clock.ashift(4)
+                done = await status()
+                assert done["status"] == "completed"
+                assert done["completed_at"] - done["created_at"] == 5
+                async with session.get(done["outputs"][0]) as response:
+                    assert response.status == 200
+                    assert response.headers["Content-Type"] == "image/png"
+                    assert (await response.read()).startswith(b"\\x89PNG\\r\\n\\x1a\\n")
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_state_is_reset_between_tests(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_reset="""
+        from __future__ import annotations
+
+        import json
+
+        from rixclient import call, get, submit
+
+        created = {}
+
+
+        def test_first(fakeapi):
+            task = submit(fakeapi, "kling-v2")
+            created["id"] = task["id"]
+            fakeapi.clock.shift(100)
+            assert len(fakeapi.tasks) == 1
+            assert len(fakeapi.journal) == 1
+
+
+        def test_second_sees_none_of_it(fakeapi):
+            assert fakeapi.tasks == []
+            assert fakeapi.journal == []
+            assert fakeapi.clock.now() == 1767225600
+            status, body = get(fakeapi, created["id"])
+            assert status == 404
+            assert body["error"]["code"] == "task_not_exist"
+            assert [(e.method, e.status) for e in fakeapi.journal] == [("GET", 404)]
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_scenario_and_seed(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_marker="""
+        from __future__ import annotations
+
+        import pytest
+
+        from rixclient import submit
+
+        ids = {}
+
+
+        @pytest.mark.fakeapi(scenario="instant")
+        def test_instant(fakeapi):
+            task = submit(fakeapi, "kling-v2")
+            assert task["status"] == "completed"
+            assert len(task["outputs"]) == 1
+
+
+        def test_default_again(fakeapi):
+            assert fakeapi.seed == 0
+            assert submit(fakeapi, "kling-v2")["status"] == "queued"
+
+
+        @pytest.mark.fakeapi(seed=7)
+        def test_seed_7(fakeapi):
+            assert fakeapi.seed == 7
+            ids["a"] = [submit(fakeapi, "flux-pro")["id"] for _ in range(3)]
+
+
+        @pytest.mark.fakeapi(seed=7)
+        def test_seed_7_again(fakeapi):
+            ids["b"] = [submit(fakeapi, "flux-pro")["id"] for _ in range(3)]
+
+
+        @pytest.mark.fakeapi(seed=8)
+        def test_seed_8(fakeapi):
+            ids["c"] = [submit(fakeapi, "flux-pro")["id"] for _ in range(3)]
+
+
+        def test_compare():
+            assert ids["a"] == ids["b"]
+            assert len(set(ids["a"])) == 3
+            assert set(ids["a"]).isdisjoint(ids["c"])
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=6)
+
+
+def test_marker_scenario_as_dict(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_dict="""
+        from __future__ import annotations
+
+        import pytest
+
+        from rixclient import status_of, submit
+
+        SCENARIO = {
+            "description": "flux fails at once, the rest needs 3 s",
+            "rules": [
+                {
+                    "match": {"model": "flux-*"},
+                    "phases": [{"state": "failed", "error": {"message": "nsfw content"}}],
+                },
+                {"phases": [{"state": "queued", "for": "3s"}, {"state": "succeeded"}]},
+            ],
+        }
+
+
+        @pytest.mark.fakeapi(scenario=SCENARIO)
+        def test_dict(fakeapi):
+            failed = submit(fakeapi, "flux-pro")
+            assert failed["status"] == "failed"
+            assert failed["error"] == "nsfw content"
+            other = submit(fakeapi, "kling-v2")
+            assert other["status"] == "queued"
+            fakeapi.clock.shift(3)
+            assert status_of(fakeapi, other["id"]) == "completed"
+
+
+        @pytest.mark.fakeapi(scenario={"rules": []})
+        def test_invalid_dict(fakeapi):
+            pass
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_invalid_dict*",
+            "*ScenarioError: <inline>: rules: List should have at least 1 item*",
+        ]
+    )
+
+
+def test_marker_scenario_none_means_default(downstream: pytest.Pytester) -> None:
+    # The marker's documented signature is fakeapi(scenario=None, seed=None).
+    downstream.makepyfile(
+        test_none="""
+        from __future__ import annotations
+
+        import pytest
+
+        from rixclient import submit
+
+
+        @pytest.mark.fakeapi(scenario="instant")
+        def test_instant(fakeapi):
+            assert submit(fakeapi, "kling-v2")["status"] == "completed"
+
+
+        @pytest.mark.fakeapi(scenario=None, seed=3)
+        def test_default_with_seed(fakeapi):
+            assert submit(fakeapi, "kling-v2")["status"] == "queued"
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+SCENARIO_PROBE = """
+from __future__ import annotations
+
+import pytest
+
+from rixclient import status_of, submit
+
+
+def test_unmarked(fakeapi):
+    task = submit(fakeapi, "flux-pro")
+    seen = [task["status"]] + [status_of(fakeapi, task["id"]) for _ in range(4)]
+    print("SEEN", " ".join(seen))
+
+
+@pytest.mark.fakeapi(scenario="manual")
+def test_marked(fakeapi):
+    fakeapi.clock.shift(3600)
+    print("MARKED", status_of(fakeapi, submit(fakeapi, "flux-pro")["id"]))
+"""
+
+
+def test_command_line_option_sets_the_default(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(test_probe=SCENARIO_PROBE)
+    result = downstream.runpytest("-s", "--fakeapi-scenario", "poll-count")
+    result.assert_outcomes(passed=2)
+    # poll-count: queued for 1 poll, running for 2, the 4th poll sees it completed; no clock moves.
+    result.stdout.fnmatch_lines(["*SEEN queued queued in_progress in_progress completed*"])
+    result.stdout.fnmatch_lines(["*MARKED queued*"])  # the marker still wins
+
+
+def test_ini_option_sets_the_default_and_the_command_line_wins(downstream: pytest.Pytester) -> None:
+    write_ini(downstream, "fakeapi_scenario = instant")
+    downstream.makepyfile(test_probe=SCENARIO_PROBE)
+    result = downstream.runpytest("-s")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*SEEN completed completed completed completed completed*"])
+    result = downstream.runpytest("-s", "--fakeapi-scenario", "default")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*SEEN queued queued queued queued queued*"])
+
+
+def test_complete_fail_tasks_journal_timeline(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_control="""
+        from __future__ import annotations
+
+        import pytest
+
+        from fakeapi import TaskStateError
+        from rixclient import get, status_of, submit
+
+        START = 1767225600
+
+
+        def test_control(fakeapi):
+            good = submit(fakeapi, "kling-v2")["id"]
+            bad = submit(fakeapi, "kling-v2")["id"]
+            fakeapi.clock.shift(2)
+            assert status_of(fakeapi, good) == "in_progress"
+
+            fakeapi.complete(good)
+            _, task = get(fakeapi, good)
+            assert task["status"] == "completed"
+            assert task["completed_at"] == START + 2
+            assert len(task["outputs"]) == 1
+
+            fakeapi.fail(bad, "boom")
+            _, task = get(fakeapi, bad)
+            assert task["status"] == "failed"
+            assert task["error"] == "boom"
+            assert "outputs" not in task
+            with pytest.raises(TaskStateError):
+                fakeapi.complete(bad)
+
+            # Time moving on does not undo forced outcomes.
+            fakeapi.clock.shift(60)
+            assert status_of(fakeapi, good) == "completed"
+            assert status_of(fakeapi, bad) == "failed"
+
+            states = {t.id: (t.state, t.model, t.polls) for t in fakeapi.tasks}
+            assert states == {good: ("succeeded", "kling-v2", 3), bad: ("failed", "kling-v2", 2)}
+            assert fakeapi.task(bad).error.message == "boom"
+
+            assert fakeapi.timeline(good) == [
+                ("queued", START), ("running", START + 2), ("succeeded", START + 2)
+            ]
+            assert fakeapi.timeline(bad) == [
+                ("queued", START), ("running", START + 2), ("failed", START + 2)
+            ]
+
+            journal = [(e.method, e.path, e.status) for e in fakeapi.journal]
+            api = "/rixapi/v1/task/"
+            assert journal == [
+                ("POST", api + "submit", 200),
+                ("POST", api + "submit", 200),
+                ("GET", api + good, 200),
+                ("GET", api + good, 200),
+                ("GET", api + bad, 200),
+                ("GET", api + good, 200),
+                ("GET", api + bad, 200),
+            ]
+            assert [e.at for e in fakeapi.journal] == [START] * 2 + [START + 2] * 3 + [START + 62] * 2
+            assert '"kling-v2"' in fakeapi.journal[0].body
+
+
+        def test_timeline_of_an_untouched_task(fakeapi):
+            task = submit(fakeapi, "kling-v2")["id"]
+            fakeapi.clock.shift(45)
+            assert fakeapi.timeline(task) == [
+                ("queued", START), ("running", START + 2), ("succeeded", START + 30)
+            ]
+            with pytest.raises(KeyError):
+                fakeapi.timeline("task_nope")
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+def test_callback_sink_receives_every_change(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_sink="""
+        from __future__ import annotations
+
+        import json
+
+        from rixclient import get, submit
+
+
+        def test_callbacks(fakeapi, callback_sink):
+            assert callback_sink.url.startswith("http://127.0.0.1:")
+            task = submit(fakeapi, "kling-v2", callback_url=callback_sink.url)
+            (first,) = callback_sink.wait_for(1)
+            assert (first.method, first.path, first.answered) == ("POST", "/callback", 200)
+            assert first.headers["Content-Type"] == "application/json"
+            assert first.json() == task
+            assert first.json()["status"] == "queued"
+
+            fakeapi.clock.shift(2)
+            _, running = get(fakeapi, task["id"])
+            fakeapi.clock.shift(58)
+            _, done = get(fakeapi, task["id"])
+            received = callback_sink.wait_for(3)
+            assert len(received) == 3
+            assert [r.json()["status"] for r in received] == ["queued", "in_progress", "completed"]
+            assert callback_sink.bodies() == [task, running, done]
+            assert done["status"] == "completed"
+
+            deliveries = fakeapi.deliveries
+            assert [(d.state, d.attempt, d.status, d.delivered) for d in deliveries] == [
+                ("queued", 1, 200, True),
+                ("running", 1, 200, True),
+                ("succeeded", 1, 200, True),
+            ]
+            assert [json.loads(d.body) for d in deliveries] == [task, running, done]
+            assert {d.url for d in deliveries} == {callback_sink.url}
+
+
+        def test_sink_is_cleared(callback_sink):
+            assert callback_sink.received == []
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+def test_callback_retries_after_failed_deliveries(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_retry="""
+        from __future__ import annotations
+
+        import pytest
+
+        from fakeapi.providers.rixapi import PROFILE
+        from rixclient import submit
+
+        START = 1767225600
+        # A task that stays queued until told: exactly one callback to deliver.
+        HELD = {"rules": [{"phases": [{"state": "queued"}, {"state": "succeeded"}]}]}
+
+
+        @pytest.mark.fakeapi(scenario=HELD)
+        def test_retries(fakeapi, callback_sink):
+            first, second, third = PROFILE.callbacks.retry_delays
+            callback_sink.fail_next(2)
+            task = submit(fakeapi, "flux-pro", callback_url=callback_sink.url)
+            assert [r.answered for r in callback_sink.wait_for(1)] == [500]
+
+            fakeapi.clock.shift(first - 1)
+            assert len(callback_sink.received) == 1
+            fakeapi.clock.shift(1)
+            assert [r.answered for r in callback_sink.received] == [500, 500]
+            fakeapi.clock.shift(second - 1)
+            assert len(callback_sink.received) == 2
+            fakeapi.clock.shift(1)
+            assert [r.answered for r in callback_sink.received] == [500, 500, 200]
+            fakeapi.clock.shift(third + 1)
+            assert len(callback_sink.received) == 3  # delivered: no more attempts
+
+            assert callback_sink.bodies() == [task] * 3
+            attempts = [(d.attempt, d.at, d.status, d.delivered) for d in fakeapi.deliveries]
+            assert attempts == [
+                (1, START, 500, False),
+                (2, START + first, 500, False),
+                (3, START + first + second, 200, True),
+            ]
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_unknown_route_errors_at_teardown(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_route="""
+        from __future__ import annotations
+
+        import json
+
+        from rixclient import call
+
+
+        def test_typo(fakeapi):
+            status, _, body = call("GET", fakeapi.url_for("rixapi") + "/v1/nope")
+            assert status == 404
+            assert json.loads(body)["error"]["type"] == "rix_api_error"
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_typo*",
+            "*the fake saw unexpected requests:*",
+            "*- GET /rixapi/v1/nope matched no route; routes served: POST /rixapi/v1/task/submit,"
+            " GET /rixapi/v1/task/{task_id}, GET /files/{task_id}/{name}*",
+        ]
+    )
+
+
+def test_surprises_do_not_leak_into_the_next_test(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_leak="""
+        from __future__ import annotations
+
+        from rixclient import call, status_of, submit
+
+
+        def test_crash(fakeapi, monkeypatch):
+            def explode(*args, **kwargs):
+                raise RuntimeError("injected crash")
+
+            monkeypatch.setattr("fakeapi.engine.usage_for", explode)
+            url = fakeapi.url_for("rixapi") + "/v1/task/submit"
+            status, _, _ = call("POST", url, {"model": "flux-pro", "input": {"prompt": "x"}})
+            assert status == 500
+            assert len(fakeapi.surprises) == 1
+
+
+        def test_server_only(fakeapi_server):
+            # No fakeapi fixture, so no check at teardown: the next reset must drop this surprise.
+            status, _, _ = call("DELETE", fakeapi_server.server.url_for("rixapi") + "/v1/task/x")
+            assert status == 404
+            assert len(fakeapi_server.server.surprises) == 1
+
+
+        def test_clean(fakeapi):
+            assert fakeapi.surprises == []
+            task = submit(fakeapi, "flux-pro")
+            fakeapi.clock.shift(5)
+            assert status_of(fakeapi, task["id"]) == "completed"
+            assert fakeapi.surprises == []
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_crash*",
+            "*POST /rixapi/v1/task/submit raised in the fake:*",
+            "*RuntimeError: injected crash*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*ERROR at teardown of test_clean*")
+    result.stdout.no_fnmatch_line("*DELETE*")
+
+
+def test_callbacks_do_not_leak_into_the_next_test(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_late="""
+        from __future__ import annotations
+
+        import time
+
+        from rixclient import submit
+
+
+        def test_leaves_a_callback_in_flight(fakeapi, callback_sink):
+            callback_sink.delay = 0.5  # a slow receiver, e.g. to exercise timeouts
+            submit(fakeapi, "kling-v2", callback_url=callback_sink.url)
+            time.sleep(0.15)  # the queued callback has reached the receiver, which takes its time
+
+
+        def test_next(fakeapi, callback_sink):
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and not callback_sink.received:
+                time.sleep(0.01)
+            assert callback_sink.received == []
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
