@@ -7,6 +7,7 @@ file, the line and the path inside it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from fakeapi.clock import DEFAULT_START
 from fakeapi.errors import ScenarioError
 
+# libyaml's loader parses scenario files about ten times faster; PyYAML without it still works.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -236,15 +239,23 @@ def load_scenario(ref: str | Path) -> Scenario:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
-    """Validate scenario text (YAML or JSON); errors name ``source``, the line and the path."""
+    """Validate scenario text (YAML or JSON); errors name ``source``, the line and the path.
+
+    Results are cached by text and source (a ``Scenario`` is immutable), so reloading the same
+    scenario before every test costs no parsing.
+    """
+    loader = _YAML_LOADER(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
     return validate_scenario(data, source=source, lines=dict(_node_lines(root, ())))
 
 

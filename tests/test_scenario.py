@@ -88,6 +88,17 @@ def test_a_scenario_loads_by_path(tmp_path: Path) -> None:
         assert scenario.price_for("kling-v2") == Price(per_call=0.4)
 
 
+def test_a_file_edited_between_loads_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("seed: 1\nrules: [{phases: [{state: succeeded}]}]\n", encoding="utf-8")
+    assert load_scenario(path).seed == 1
+    path.write_text("seed: 2\nrules: [{phases: [{state: succeeded}]}]\n", encoding="utf-8")
+    assert load_scenario(path).seed == 2
+    path.write_text("seed: [\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(path)
+
+
 def test_a_json_scenario_loads_by_path(tmp_path: Path) -> None:
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"description": "json", **rules({"state": "failed"})}), encoding="utf-8")

@@ -95,14 +95,16 @@ def _usage(usage: Usage) -> UsageOut:
 
 def render_task(view: TaskView) -> bytes:
     """The task in RixAPI's words."""
-    out = TaskOut(id=view.id, status=STATUS_WORDS[view.state], created_at=int(view.created_at))
-    if view.finished_at is not None:
-        out.completed_at = int(view.finished_at)
-        out.usage = _usage(view.usage) if view.usage else None
-    if view.state == "succeeded":
-        out.outputs = list(view.outputs)
-    elif view.state == "failed" and view.error is not None:
-        out.error = view.error.message
+    finished = view.finished_at is not None
+    out = TaskOut(
+        id=view.id,
+        status=STATUS_WORDS[view.state],
+        created_at=int(view.created_at),
+        completed_at=int(view.finished_at) if view.finished_at is not None else None,
+        usage=_usage(view.usage) if finished and view.usage else None,
+        outputs=list(view.outputs) if view.state == "succeeded" else None,
+        error=view.error.message if view.state == "failed" and view.error is not None else None,
+    )
     return out.model_dump_json(exclude_none=True).encode()
 
 
