@@ -23,7 +23,7 @@ from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds,
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import FailureSpec, Scenario
+from fakeapi.scenario import TERMINAL_STATES, FailureSpec, Scenario
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
 JOURNAL_LIMIT = 10_000
@@ -67,7 +67,7 @@ class Step:
 
     @property
     def terminal(self) -> bool:
-        return self.state in ("succeeded", "failed")
+        return self.state in TERMINAL_STATES
 
 
 @dataclass(slots=True, eq=False)
@@ -117,7 +117,7 @@ class TaskView:
 
     @property
     def terminal(self) -> bool:
-        return self.state in ("succeeded", "failed")
+        return self.state in TERMINAL_STATES
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from aiohttp import web
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import JournalEntry, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import BODY, ENGINE, EngineRef, Provider
+from fakeapi.http import BODY, ENGINE, EngineRef, Provider, listen
 from fakeapi.media import CONTENT_TYPES, file_for
 from fakeapi.providers import all_providers
 from fakeapi.scenario import Scenario, load_scenario, validate_scenario
@@ -93,13 +93,7 @@ class FakeServer:
             for route in provider.routes():
                 app.router.add_route(route.method, provider.mount + route.path, route.handler)
         app.router.add_get("/files/{task_id}/{name}", self._serve_file)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await listen(app, self.host, self.port)
         self.engine.base_url = self.base_url
         self._start_events()
 

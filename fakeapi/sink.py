@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from fakeapi.http import listen
+
 
 @dataclass(frozen=True, slots=True)
 class ReceivedCallback:
@@ -55,13 +57,7 @@ class CallbackSink:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._receive)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await listen(app, self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
