@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -50,27 +51,44 @@ class Account:
         self.spent = round(self.spent + cost, 9)
 
 
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Per-key caps: requests per minute and unfinished tasks (``None``: no cap)."""
+
+    rpm: int | None = None
+    max_concurrent: int | None = None
+
+
 class AccountBook:
-    """The accounts of one scenario: which keys exist and what each may still do."""
+    """The accounts of one scenario: which keys exist and what each may still do.
 
-    def __init__(self, spec: Accounts) -> None:
+    A key has one account on each API, as real keys belong to one service each: its own balance,
+    request window and unfinished tasks there.
+    """
+
+    def __init__(self, spec: Accounts, caps_of: Callable[[str], Caps]) -> None:
         self._spec = spec
-        self._accounts: dict[str, Account] = {k: _account(k, s) for k, s in spec.keys.items()}
+        self._caps_of = caps_of
+        self._accounts: dict[tuple[str, str], Account] = {}
 
-    def authenticate(self, key: str | None) -> Account:
-        """The account behind a bearer key, or an ``unauthorized`` error."""
+    def authenticate(self, api: str, key: str | None) -> Account:
+        """The account behind a bearer key on ``api``, or an ``unauthorized`` error."""
         if not key:
             raise FakeApiError(ErrorKind.UNAUTHORIZED, "no API key was provided")
-        account = self._accounts.get(key)
+        account = self._accounts.get((api, key))
         if account is None:
-            if not self._spec.open:
+            spec = self._spec.keys.get(key)
+            if spec is None and not self._spec.open:
                 raise FakeApiError(ErrorKind.UNAUTHORIZED, "invalid API key")
-            account = self._accounts[key] = _account(key, self._spec.open_key)
+            account = self._accounts[api, key] = _account(
+                key, spec or self._spec.open_key, self._caps_of(api)
+            )
         return account
 
-    def all(self) -> list[Account]:
-        return list(self._accounts.values())
 
+def _account(key: str, spec: KeySpec, caps: Caps) -> Account:
+    def cap(name: str) -> int | None:
+        value: int | None = getattr(spec if name in spec.model_fields_set else caps, name)
+        return value
 
-def _account(key: str, spec: KeySpec) -> Account:
-    return Account(key=key, balance=spec.balance, rpm=spec.rpm, max_concurrent=spec.max_concurrent)
+    return Account(key=key, balance=spec.balance, rpm=cap("rpm"), max_concurrent=cap("max_concurrent"))

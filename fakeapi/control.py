@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fakeapi.engine import JournalEntry, TaskView
+from fakeapi.scenario import FailureReason
 from fakeapi.server import BackgroundServer, ScenarioRef
 from fakeapi.webhooks import DeliveryAttempt
 
@@ -89,9 +90,16 @@ class FakeApi:
         """Finish a task successfully now."""
         return self._bg.call(lambda: self._bg.server.engine.complete(task_id))
 
-    def fail(self, task_id: str, message: str = "generation failed", code: str | None = None) -> TaskView:
-        """Fail a task now with this error message (and code, for APIs that have one)."""
-        return self._bg.call(lambda: self._bg.server.engine.fail(task_id, message, code))
+    def fail(
+        self,
+        task_id: str,
+        message: str | None = None,
+        code: str | None = None,
+        reason: FailureReason = "generation_failed",
+    ) -> TaskView:
+        """Fail a task now: with this message, or the API's words for ``reason``, and ``code``
+        (for APIs that have one), or the API's code for ``reason``."""
+        return self._bg.call(lambda: self._bg.server.engine.fail(task_id, message, code, reason))
 
     @property
     def journal(self) -> list[JournalEntry]:
@@ -103,10 +111,10 @@ class FakeApi:
         """Every callback delivery attempt since the last reset, oldest first."""
         return self._bg.call(lambda: list(self._bg.server.engine.deliveries))
 
-    def balance(self, key: str) -> float | None:
-        """A key's remaining balance (``None``: unlimited)."""
+    def balance(self, api: str, key: str) -> float | None:
+        """A key's remaining balance on ``api`` (``None``: unlimited)."""
         engine = self._bg.server.engine
-        return self._bg.call(lambda: engine.accounts.authenticate(key).balance)
+        return self._bg.call(lambda: engine.accounts.authenticate(api, key).balance)
 
     @property
     def surprises(self) -> list[str]:

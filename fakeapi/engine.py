@@ -16,14 +16,15 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
-from fakeapi.accounts import Account, AccountBook
+from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import TERMINAL_STATES, FailureSpec, Scenario
+from fakeapi.scenario import TERMINAL_STATES, ApiSpec, FailureReason, FailureSpec, Scenario
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
 JOURNAL_LIMIT = 10_000
@@ -33,14 +34,20 @@ EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
 @dataclass(frozen=True, slots=True)
 class ApiProfile:
-    """The facts of one API that the engine needs: id format, catalogue, callback policy."""
+    """The facts of one API that the engine needs: id format, catalogue, callback policy, limits.
+
+    ``caps`` and ``result_ttl`` are the documented defaults; a scenario's ``apis`` section overrides them.
+    ``expired_status`` is what a result URL answers once ``result_ttl`` has passed.
+    """
 
     name: str
     make_id: Callable[[Randomness, float], str]
     catalogue: Catalogue
     callbacks: CallbackPolicy
-    render_callback: Callable[[TaskView], bytes]
+    render_callback: Callable[[TaskView, Scenario], bytes]
+    caps: Caps = field(default_factory=Caps)
     result_ttl: float | None = None
+    expired_status: int = 410
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +129,7 @@ class TaskView:
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One request the fake answered."""
+    """One request the fake answered; ``notes`` are the contract notes it raised."""
 
     at: float
     method: str
@@ -130,6 +137,7 @@ class JournalEntry:
     query: str
     status: int
     body: str
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +173,7 @@ class TaskEngine:
         self.profiles = profiles
         self.base_url = base_url
         self.random = Randomness(scenario.seed if seed is None else seed)
-        self.accounts = AccountBook(scenario.accounts)
+        self.accounts = AccountBook(scenario.accounts, self.caps)
         self.tasks: dict[str, Task] = {}
         self.journal: deque[JournalEntry] = deque(maxlen=JOURNAL_LIMIT)
         self.deliveries: deque[DeliveryAttempt] = deque(maxlen=DELIVERY_LOG_LIMIT)
@@ -181,16 +189,39 @@ class TaskEngine:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def authorize(self, key: str | None) -> Account:
-        """Authenticate a request's key and count it against the key's rate window."""
-        account = self.accounts.authenticate(key)
+    def authorize(self, api: str, key: str | None) -> Account:
+        """Authenticate a request's key on ``api`` and count it against the key's rate window."""
+        account = self.accounts.authenticate(api, key)
         account.admit_request(self.clock.now())
         return account
+
+    def caps(self, api: str) -> Caps:
+        """The per-key caps on ``api``: the scenario's where it sets them, else the API's defaults."""
+        spec, default = self._api_spec(api), self.profiles[api].caps
+        return Caps(
+            rpm=spec.rpm if "rpm" in spec.model_fields_set else default.rpm,
+            max_concurrent=(
+                spec.max_concurrent if "max_concurrent" in spec.model_fields_set else default.max_concurrent
+            ),
+        )
+
+    def result_ttl(self, api: str) -> float | None:
+        """How long ``api``'s result URLs stay valid after a task finishes (``None``: for ever)."""
+        spec = self._api_spec(api)
+        return spec.result_ttl if "result_ttl" in spec.model_fields_set else self.profiles[api].result_ttl
+
+    def result_expired(self, view: TaskView) -> bool:
+        ttl = self.result_ttl(view.api)
+        return ttl is not None and view.finished_at is not None and self.clock.now() > view.finished_at + ttl
+
+    def _api_spec(self, api: str) -> ApiSpec:
+        spec = getattr(self.scenario.apis, api, None)
+        return spec if isinstance(spec, ApiSpec) else ApiSpec()
 
     def submit(self, request: SubmitRequest) -> TaskView:
         """Create a task (the request's key must already be authorized)."""
         profile = self.profiles[request.api]
-        account = self.accounts.authenticate(request.key)
+        account = self.accounts.authenticate(request.api, request.key)
         info = self._model_info(profile, request.model)
         self._check_concurrency(account)
         price = self.scenario.price_for(request.model)
@@ -222,10 +253,13 @@ class TaskEngine:
         self._announce(task, 0)
         return self.view(task)
 
-    def query(self, api: str, task_id: str, key: str | None) -> TaskView:
-        """Read a task as its owner polls it; the read counts toward poll-counted phases."""
+    def query(self, api: str, task_id: str, key: str | None, model: str | None = None) -> TaskView:
+        """Read a task as its owner polls it; the read counts toward poll-counted phases.
+
+        ``model``, for APIs that name it when polling, must be the model the task was submitted to.
+        """
         task = self.tasks.get(task_id)
-        if task is None or task.api != api or task.key != key:
+        if task is None or task.api != api or task.key != key or model not in (None, task.model):
             raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
         self._count_poll(task)
         return self.view(task)
@@ -242,9 +276,19 @@ class TaskEngine:
         """Finish a task successfully now, whatever its phases said."""
         return self._force(task_id, Step("succeeded"))
 
-    def fail(self, task_id: str, message: str = "generation failed", code: str | None = None) -> TaskView:
-        """Fail a task now with this error, whatever its phases said."""
-        return self._force(task_id, Step("failed", error=FailureSpec(message=message, code=code)))
+    def fail(
+        self,
+        task_id: str,
+        message: str | None = None,
+        code: str | None = None,
+        reason: FailureReason = "generation_failed",
+    ) -> TaskView:
+        """Fail a task now with this error, whatever its phases said.
+
+        A message left out takes the API's description of ``reason``; ``code`` the API's code for it.
+        """
+        spec = FailureSpec(reason=reason, code=code, **({} if message is None else {"message": message}))
+        return self._force(task_id, Step("failed", error=spec))
 
     async def advance_to(self, t: float) -> None:
         """Move the clock to ``t``, running every phase end and delivery due on the way, in order."""
@@ -364,6 +408,8 @@ class TaskEngine:
     # -- internals ------------------------------------------------------------------------------
 
     def _model_info(self, profile: ApiProfile, model: str) -> ModelInfo:
+        if any(fnmatchcase(model, glob) for glob in self.scenario.models.unavailable):
+            raise FakeApiError(ErrorKind.UNAVAILABLE, f"model {model} is unavailable", param="model")
         info = profile.catalogue.lookup(model)
         if info is not None:
             return info
@@ -451,7 +497,9 @@ class TaskEngine:
             if policy.on == "terminal" and not current.terminal:
                 continue
             at = task.starts[entered]
-            body = self.profiles[task.api].render_callback(self.view(task, at=at, step=entered))
+            body = self.profiles[task.api].render_callback(
+                self.view(task, at=at, step=entered), self.scenario
+            )
             self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
         current = task.steps[step]
         if current.duration is not None:

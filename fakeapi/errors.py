@@ -18,7 +18,6 @@ class ErrorKind(str, Enum):
     INSUFFICIENT_CREDITS = "insufficient_credits"
     RATE_LIMITED = "rate_limited"
     TOO_MANY_TASKS = "too_many_tasks"
-    EXPIRED = "expired"
     SERVER_ERROR = "server_error"
     UNAVAILABLE = "unavailable"
 

@@ -27,6 +27,7 @@ class EngineRef:
 
 ENGINE = web.AppKey("fakeapi.engine", EngineRef)
 BODY = web.RequestKey("fakeapi.body", bytes)
+NOTES = web.RequestKey("fakeapi.notes", list[str])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,14 @@ def bearer_key(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     return key.strip() or None if scheme.lower() == "bearer" else None
+
+
+def note(request: web.Request, text: str) -> None:
+    """Record a contract note: something the real API accepts silently that the client should not rely on."""
+    notes = request.get(NOTES)
+    if notes is None:
+        notes = request[NOTES] = []
+    notes.append(text)
 
 
 async def read_json(request: web.Request) -> Any:

@@ -53,9 +53,32 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-class FailureSpec(_Model):
-    """How a task fails: the message (and, where the API has one, the code) the client sees."""
+FailureReason = Literal[
+    "generation_failed",
+    "content_violation",
+    "nsfw",
+    "input_image_sensitive",
+    "prohibited_content",
+    "prompt_too_long",
+    "invalid_prompt",
+    "invalid_image_url",
+    "image_too_large",
+    "unsupported_format",
+    "image_download_failed",
+    "timeout",
+    "model_unavailable",
+    "insufficient_credits",
+]
 
+
+class FailureSpec(_Model):
+    """How a task fails: why, and the message (and, where the API has one, the code) the client sees.
+
+    ``reason`` is API-neutral; each API words it in its own vocabulary unless ``code`` gives the
+    exact code to show. A ``message`` left out takes the API's description of the reason.
+    """
+
+    reason: FailureReason = "generation_failed"
     message: str = "generation failed"
     code: str | None = None
 
@@ -138,7 +161,10 @@ class Rule(_Model):
 
 
 class KeySpec(_Model):
-    """An API key's account: balance (``None``: unlimited) and optional caps."""
+    """An API key's account on each API: balance (``None``: unlimited) and caps.
+
+    A cap left out takes the API's default (see ``apis``); ``null`` means no cap for this key.
+    """
 
     balance: float | None = None
     rpm: int | None = Field(default=None, gt=0, description="requests per minute")
@@ -180,10 +206,39 @@ class ClockSpec(_Model):
 
 
 class ModelsSpec(_Model):
-    """Model catalogue policy: unknown models are refused unless ``accept_unknown``."""
+    """Model catalogue policy: unknown models are refused unless ``accept_unknown``; submits to an
+    ``unavailable`` model (glob) get the API's 503."""
 
     accept_unknown: bool = False
     unknown_kind: Literal["image", "video", "audio"] = "image"
+    unavailable: list[str] = Field(default=[], description="model globs whose submits answer 503")
+
+
+class ApiSpec(_Model):
+    """One API's settings. A field left out keeps the API's documented default; ``null`` turns it off."""
+
+    rpm: int | None = Field(default=None, gt=0, description="requests per minute per key")
+    max_concurrent: int | None = Field(default=None, gt=0, description="unfinished tasks per key")
+    result_ttl: Duration | None = Field(default=None, description="how long result URLs stay valid")
+
+
+class ApixoSpec(ApiSpec):
+    """APIXO's settings, with the choices its docs leave open."""
+
+    fail_codes: Literal["upper_snake", "provider"] = Field(
+        default="upper_snake",
+        description="failCode vocabulary: CONTENT_VIOLATION style (model pages) or SensitiveContent style",
+    )
+    balance_error: Literal[402, 400] = Field(
+        default=402, description="402 'Insufficient balance' (errors page) or 400 'Insufficient credits'"
+    )
+
+
+class ApisSpec(_Model):
+    """Per-API settings, by API name."""
+
+    rixapi: ApiSpec = ApiSpec()
+    apixo: ApixoSpec = ApixoSpec()
 
 
 class WebhookSpec(_Model):
@@ -203,6 +258,7 @@ class Scenario(_Model):
     prices: dict[str, PriceSpec] = Field(default={}, description="model glob -> price")
     models: ModelsSpec = ModelsSpec()
     webhooks: WebhookSpec = WebhookSpec()
+    apis: ApisSpec = ApisSpec()
     rules: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")

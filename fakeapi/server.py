@@ -8,6 +8,7 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -16,7 +17,7 @@ from aiohttp import web
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import JournalEntry, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import BODY, ENGINE, EngineRef, Provider, listen
+from fakeapi.http import BODY, ENGINE, NOTES, EngineRef, Provider, listen
 from fakeapi.media import CONTENT_TYPES, file_for
 from fakeapi.providers import all_providers
 from fakeapi.scenario import Scenario, load_scenario, validate_scenario
@@ -206,6 +207,7 @@ class FakeServer:
                 query=request.query_string,
                 status=response.status,
                 body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
+                notes=tuple(request.get(NOTES, ())),
             )
         )
         return response
@@ -235,9 +237,9 @@ class FakeServer:
         view = engine.view(task)
         if view.state != "succeeded" or int(index) >= len(view.outputs):
             return web.Response(status=404, text="Not Found")
-        ttl = engine.profiles[task.api].result_ttl
-        if ttl is not None and view.finished_at is not None and engine.clock.now() > view.finished_at + ttl:
-            return web.Response(status=410, text="Gone")
+        if engine.result_expired(view):
+            status = engine.profiles[task.api].expired_status
+            return web.Response(status=status, text=HTTPStatus(status).phrase)
         return web.Response(body=file_for(task.id, ext), content_type=CONTENT_TYPES[ext])
 
 

@@ -12,7 +12,7 @@ import pytest
 from fakeapi.clock import DEFAULT_START, ManualClock
 from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
-from fakeapi.providers.rixapi import PROFILE
+from fakeapi.providers.rixapi import PROFILE, render_task
 from fakeapi.scenario import FailureSpec, Scenario, load_scenario, validate_scenario
 from fakeapi.webhooks import DeliveryError
 
@@ -486,7 +486,7 @@ async def test_callbacks_follow_every_change_in_order_during_shift() -> None:
     assert done["outputs"] == [f"http://127.0.0.1/files/{task.id}/0.mp4"]
     assert done["usage"]["type"] == "tokens"
     final = r.view(task.id)
-    assert r.sender.calls[-1].body == PROFILE.render_callback(final)
+    assert r.sender.calls[-1].body == render_task(final)
     log = list(r.engine.deliveries)
     assert [(d.attempt, d.state, d.status, d.delivered) for d in log] == [
         (1, "queued", 200, True),
@@ -619,36 +619,36 @@ CLOSED = {"open": False, "keys": {"k1": {"balance": 1.0}}}
 def test_closed_accounts_refuse_unknown_and_empty_keys(key: str | None) -> None:
     r = rig(scenario(phases({"state": "succeeded"}), accounts=CLOSED))
     with pytest.raises(FakeApiError) as error:
-        r.engine.authorize(key)
+        r.engine.authorize("rixapi", key)
     assert kind_of(error) is ErrorKind.UNAUTHORIZED
     with pytest.raises(FakeApiError) as error:
         r.submit(key=key)
     assert kind_of(error) is ErrorKind.UNAUTHORIZED
     assert r.engine.tasks == {}
-    assert r.engine.authorize("k1").balance == 1.0
+    assert r.engine.authorize("rixapi", "k1").balance == 1.0
 
 
 def test_open_accounts_accept_any_non_empty_key() -> None:
     r = rig(scenario(phases({"state": "succeeded"}), accounts={"open": True}))
     for key in ("anything", "sk-123", "x"):
-        assert r.engine.authorize(key).key == key
+        assert r.engine.authorize("rixapi", key).key == key
         assert r.submit(key=key).key == key
     for empty in ("", None):
         with pytest.raises(FakeApiError) as error:
-            r.engine.authorize(empty)
+            r.engine.authorize("rixapi", empty)
         assert kind_of(error) is ErrorKind.UNAUTHORIZED
 
 
 def test_open_accounts_use_the_open_key_spec_and_named_keys_their_own() -> None:
     accounts = {"open": True, "open_key": {"balance": 5.0}, "keys": {"vip": {"balance": None}}}
     r = rig(scenario(phases({"state": "succeeded"}), accounts=accounts))
-    assert r.engine.authorize("anyone").balance == 5.0
-    assert r.engine.authorize("vip").balance is None
+    assert r.engine.authorize("rixapi", "anyone").balance == 5.0
+    assert r.engine.authorize("rixapi", "vip").balance is None
 
 
 def test_price_is_charged_and_an_uncovered_submit_changes_nothing() -> None:
     r = rig(scenario(phases({"state": "succeeded"}), accounts=CLOSED, prices={"kling-*": 0.4}))
-    account = r.engine.authorize("k1")
+    account = r.engine.authorize("rixapi", "k1")
     first = r.submit()
     assert first.cost == 0.4
     assert account.balance == pytest.approx(0.6)
@@ -667,7 +667,7 @@ def test_price_is_charged_and_an_uncovered_submit_changes_nothing() -> None:
 
 def test_per_second_price_follows_the_requested_duration() -> None:
     r = rig(scenario(phases({"state": "succeeded"}), accounts=CLOSED, prices={"sora*": {"per_second": 0.1}}))
-    account = r.engine.authorize("k1")
+    account = r.engine.authorize("rixapi", "k1")
     task = r.submit("sora-2", params={"duration": "4"})
     assert task.cost == pytest.approx(0.4)
     assert account.balance == pytest.approx(0.6)
@@ -682,7 +682,7 @@ def test_per_call_and_per_second_add_up() -> None:
     prices = {"sora*": {"per_call": 0.05, "per_second": 0.1}}
     r = rig(scenario(phases({"state": "succeeded"}), accounts=CLOSED, prices=prices))
     assert r.submit("sora-2", params={"duration": 3}).cost == pytest.approx(0.35)
-    assert r.engine.authorize("k1").balance == pytest.approx(0.65)
+    assert r.engine.authorize("rixapi", "k1").balance == pytest.approx(0.65)
 
 
 async def test_per_second_price_charges_the_seconds_the_usage_reports() -> None:
@@ -695,35 +695,35 @@ async def test_per_second_price_charges_the_seconds_the_usage_reports() -> None:
 
 async def test_rpm_cap_refuses_with_retry_after_and_recovers() -> None:
     r = rig(scenario(phases({"state": "succeeded"}), accounts={"open": False, "keys": {"k1": {"rpm": 2}}}))
-    r.engine.authorize("k1")
-    r.engine.authorize("k1")
+    r.engine.authorize("rixapi", "k1")
+    r.engine.authorize("rixapi", "k1")
     with pytest.raises(FakeApiError) as error:
-        r.engine.authorize("k1")
+        r.engine.authorize("rixapi", "k1")
     assert kind_of(error) is ErrorKind.RATE_LIMITED
     assert error.value.retry_after == 60
     await r.engine.shift(59)
     with pytest.raises(FakeApiError) as error:
-        r.engine.authorize("k1")
+        r.engine.authorize("rixapi", "k1")
     assert error.value.retry_after == 1
     await r.engine.shift(1)
-    r.engine.authorize("k1")
-    r.engine.authorize("k1")
+    r.engine.authorize("rixapi", "k1")
+    r.engine.authorize("rixapi", "k1")
     with pytest.raises(FakeApiError):
-        r.engine.authorize("k1")
+        r.engine.authorize("rixapi", "k1")
 
 
 async def test_rpm_retry_after_counts_from_the_oldest_request_in_the_window() -> None:
     r = rig(scenario(phases({"state": "succeeded"}), accounts={"open": True, "open_key": {"rpm": 2}}))
-    r.engine.authorize("k1")
+    r.engine.authorize("rixapi", "k1")
     await r.engine.shift(10)
-    r.engine.authorize("k1")
-    r.engine.authorize("k2")  # each key has its own window
+    r.engine.authorize("rixapi", "k1")
+    r.engine.authorize("rixapi", "k2")  # each key has its own window
     await r.engine.shift(10)
     with pytest.raises(FakeApiError) as error:
-        r.engine.authorize("k1")
+        r.engine.authorize("rixapi", "k1")
     assert error.value.retry_after == 40
     await r.engine.shift(40)
-    r.engine.authorize("k1")
+    r.engine.authorize("rixapi", "k1")
 
 
 CONCURRENT = scenario(
@@ -783,7 +783,7 @@ def test_unknown_model_is_refused_unless_accepted() -> None:
     assert kind_of(error) is ErrorKind.UNKNOWN_MODEL
     assert error.value.param == "model"
     assert r.engine.tasks == {}
-    assert r.engine.authorize("k1").balance == 1.0
+    assert r.engine.authorize("rixapi", "k1").balance == 1.0
 
     lax = rig(scenario(phases({"state": "succeeded"}), models={"accept_unknown": True}))
     view = lax.submit("no-such-model")
@@ -821,7 +821,7 @@ async def test_token_usage_appears_at_the_end(model: str, kind: str, output_key:
     assert usage.input_tokens == len(prompt) // 4 + 1
     assert usage.output_tokens > 0
     assert usage.output_token_details == {output_key: usage.output_tokens}
-    body = json.loads(PROFILE.render_callback(r.view(task.id)))
+    body = json.loads(render_task(r.view(task.id)))
     assert body["usage"]["total_tokens"] == usage.input_tokens + usage.output_tokens
     assert body["usage"]["input_tokens"] == usage.input_tokens
 
@@ -834,12 +834,12 @@ async def test_duration_usage_for_sora_and_none_for_flux() -> None:
     usage = r.view(sora.id).usage
     assert usage is not None
     assert (usage.type, usage.seconds) == ("duration", 8.0)
-    assert json.loads(PROFILE.render_callback(r.view(sora.id)))["usage"] == {
+    assert json.loads(render_task(r.view(sora.id)))["usage"] == {
         "type": "duration",
         "seconds": 8.0,
     }
     assert r.view(flux.id).usage is None
-    assert "usage" not in json.loads(PROFILE.render_callback(r.view(flux.id)))
+    assert "usage" not in json.loads(render_task(r.view(flux.id)))
 
 
 # -- determinism and ownership ---------------------------------------------------------------------------
@@ -848,9 +848,9 @@ async def test_duration_usage_for_sora_and_none_for_flux() -> None:
 async def script(r: Rig) -> tuple[list[str], list[bytes], list[bytes]]:
     ids = [r.submit(m, callback_url=CB).id for m in ("kling-v2", "flux-pro", "sora-2")]
     await r.engine.shift(3)
-    rendered = [PROFILE.render_callback(r.view(i)) for i in ids]
+    rendered = [render_task(r.view(i)) for i in ids]
     await r.engine.shift(30)
-    rendered += [PROFILE.render_callback(r.view(i)) for i in ids]
+    rendered += [render_task(r.view(i)) for i in ids]
     return ids, rendered, [c.body for c in r.sender.calls]
 
 

@@ -258,12 +258,12 @@ async def test_unknown_task_is_404(rix: Rix) -> None:
 )
 async def test_balance_that_cannot_cover_the_job_is_403(rix: Rix, fakeapi: FakeApi) -> None:
     assert (await rix.submit(VIDEO))[0] == 200  # 5 s x 0.1
-    assert fakeapi.balance("sk-test") == pytest.approx(0.5)
+    assert fakeapi.balance("rixapi", "sk-test") == pytest.approx(0.5)
     status, body = await rix.submit({**VIDEO, "input": {"prompt": "x", "duration": "6"}})
     assert status == 403
     assert body["error"]["param"] == ""
     _envelope(body, "insufficient_user_quota")
-    assert fakeapi.balance("sk-test") == pytest.approx(0.5)
+    assert fakeapi.balance("rixapi", "sk-test") == pytest.approx(0.5)
     assert len(fakeapi.tasks) == 1
 
 

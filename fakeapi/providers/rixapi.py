@@ -119,7 +119,7 @@ PROFILE = ApiProfile(
     catalogue=RIXAPI_CATALOGUE,
     # Undocumented: we retry a failed delivery 3 times, 10 s, 60 s and 300 s of clock time apart.
     callbacks=CallbackPolicy(on="every_change", timeout=10.0, retry_delays=(10.0, 60.0, 300.0)),
-    render_callback=render_task,
+    render_callback=lambda view, _scenario: render_task(view),
 )
 
 _ERRORS: dict[ErrorKind, tuple[int, str]] = {
@@ -133,7 +133,6 @@ _ERRORS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.INSUFFICIENT_CREDITS: (403, "insufficient_user_quota"),
     ErrorKind.RATE_LIMITED: (429, ""),
     ErrorKind.TOO_MANY_TASKS: (429, ""),
-    ErrorKind.EXPIRED: (404, ""),
     ErrorKind.SERVER_ERROR: (500, ""),
     ErrorKind.UNAVAILABLE: (503, ""),
 }
@@ -154,7 +153,7 @@ class RixApi:
     async def submit(self, request: web.Request) -> web.Response:
         engine = engine_of(request)
         key = bearer_key(request)
-        engine.authorize(key)
+        engine.authorize(PROFILE.name, key)
         body = parse_body(SubmitBody, await read_json(request))
         prompt = body.input.get("prompt")
         count = body.input.get("n")
@@ -174,7 +173,7 @@ class RixApi:
     async def query(self, request: web.Request) -> web.Response:
         engine = engine_of(request)
         key = bearer_key(request)
-        engine.authorize(key)
+        engine.authorize(PROFILE.name, key)
         return json_response(render_task(engine.query(PROFILE.name, request.match_info["task_id"], key)))
 
     def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
