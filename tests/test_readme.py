@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fakeapi.scenario import parse_scenario
+
 README = Path(__file__).parents[1] / "README.md"
 
 
@@ -21,3 +23,10 @@ def test_readme_fixture_examples_pass(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_from_readme="\n\n".join(runnable))
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_readme_scenario_example_is_valid() -> None:
+    [block] = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    scenario = parse_scenario(block, source="README.md")
+    assert scenario.rules[-1].match.is_fallback
+    assert scenario.apis.apixo.result_ttl == 24 * 3600
