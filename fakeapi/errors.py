@@ -40,6 +40,14 @@ class FakeApiError(Exception):
         self.retry_after = retry_after
 
 
+class FieldRule(ValueError):
+    """Raised by a validator for a rule across fields; ``field`` is the one the error names."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class TaskStateError(Exception):
     """A control operation that the task's current state does not allow (e.g. completing it twice)."""
 

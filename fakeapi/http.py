@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from fakeapi.engine import ApiProfile, TaskEngine
-from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,18 +79,25 @@ async def read_json(request: web.Request) -> Any:
         raise FakeApiError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON: {exc}") from None
 
 
-def parse_body(model: type[M], data: Any) -> M:
-    """Validate a JSON body; the first problem becomes an ``invalid_request`` naming its field."""
+def parse_body(model: type[M], data: Any, *prefix: str, missing: str | None = None) -> M:
+    """Validate a JSON body; the first problem becomes an ``invalid_request`` naming its field.
+
+    ``prefix`` is the path of ``data`` inside the body; ``missing``, a format with ``{field}``,
+    words a missing field the API's own way.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise FakeApiError(
-            ErrorKind.INVALID_REQUEST,
-            f"{field}: {first['msg']}" if field else first["msg"],
-            param=field or None,
-        ) from None
+        rule = first.get("ctx", {}).get("error")
+        loc = (rule.field,) if isinstance(rule, FieldRule) else first["loc"]
+        field = ".".join([*prefix, *(str(p) for p in loc)])
+        if missing is not None and first["type"] == "missing":
+            message = missing.format(field=field)
+        else:
+            reason = str(rule) if isinstance(rule, FieldRule) else first["msg"]
+            message = f"{field}: {reason}" if field else reason
+        raise FakeApiError(ErrorKind.INVALID_REQUEST, message, param=field or None) from None
 
 
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

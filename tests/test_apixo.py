@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -44,12 +43,6 @@ FAILING_SCENARIO: dict[str, Any] = {
         {"phases": [{"state": "queued", "for": "1s"}, {"state": "succeeded"}]},
     ]
 }
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 class Apixo:

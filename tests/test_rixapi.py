@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,12 +18,6 @@ VIDEO: dict[str, Any] = {
     "input": {"prompt": "a cat surfing", "duration": "5", "aspect_ratio": "16:9"},
 }
 IMAGE: dict[str, Any] = {"model": "flux-pro", "input": {"prompt": "a red fox"}}
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 class Rix:

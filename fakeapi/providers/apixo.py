@@ -7,23 +7,24 @@ times are Unix milliseconds and ``resultJson`` is a JSON *string*.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fakeapi.accounts import Account, Caps
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
-from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import Route, bearer_key, engine_of, json_response, note, read_json
-from fakeapi.providers.apixo_models import CATALOGUE, MODELS, FieldRule, undocumented_fields
+from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
+from fakeapi.http import Route, bearer_key, engine_of, json_response, note, parse_body, read_json
+from fakeapi.providers.apixo_models import CATALOGUE, MODELS, undocumented_fields
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import FailureReason, FailureSpec, Scenario
 from fakeapi.webhooks import CallbackPolicy
 
-B = TypeVar("B", bound=BaseModel)
 STATES = {"queued": "pending", "running": "processing", "succeeded": "success", "failed": "failed"}
 DAY = 24 * 3600.0
+# The one documented answer to a bad input (error-codes page).
+MISSING = "Missing required field: {field}"
 # An unlimited account still answers a number: this, less what the key has spent.
 UNLIMITED_BALANCE = 1_000_000.0
 
@@ -169,10 +170,10 @@ class ApixoApi:
         spec = MODELS.get(model)
         if spec is None and not engine.scenario.models.accept_unknown:
             raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} not found", param="model")
-        body = _parse(GenerateBody, await read_json(request))
+        body = parse_body(GenerateBody, await read_json(request), missing=MISSING)
         params, outputs = dict(body.input), 1
         if spec is not None:
-            parsed = _parse(spec.input, body.input, "input")
+            parsed = parse_body(spec.input, body.input, "input", missing=MISSING)
             params, outputs = parsed.model_dump(exclude_none=True), parsed.outputs
             for name in undocumented_fields(parsed):
                 note(request, f"input.{name} is not a documented field of {model}")
@@ -225,24 +226,6 @@ class ApixoApi:
             body = _envelope(data, status, message)
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
         return json_response(body, status, headers)
-
-
-def _parse(model: type[B], data: Any, *prefix: str) -> B:
-    """Validate ``data``; the first problem becomes a 400 naming its field, in APIXO's words."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        rule = first.get("ctx", {}).get("error")
-        loc = (rule.field,) if isinstance(rule, FieldRule) else first["loc"]
-        field = ".".join([*prefix, *(str(p) for p in loc)])
-        if first["type"] == "missing":
-            # The one documented answer to a bad input (error-codes page).
-            message = f"Missing required field: {field}"
-        else:
-            reason = str(rule) if isinstance(rule, FieldRule) else first["msg"]
-            message = f"{field}: {reason}" if field else reason
-        raise FakeApiError(ErrorKind.INVALID_REQUEST, message, param=field or None) from None
 
 
 _ERRORS: dict[ErrorKind, tuple[int, str]] = {

@@ -13,17 +13,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fakeapi.catalogue import Catalogue, ModelInfo
+from fakeapi.errors import FieldRule
 
 Url = Annotated[str, Field(min_length=1, pattern=r"^https?://")]
 Seed = Annotated[int, Field(ge=-1, le=2147483647)]
-
-
-class FieldRule(ValueError):
-    """A rule across fields broken; ``field`` is the one the error names."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def characters(low: int, high: int) -> Any:
