@@ -37,17 +37,15 @@ class ApiProfile:
     """The facts of one API that the engine needs: id format, catalogue, callback policy, limits.
 
     ``caps`` and ``result_ttl`` are the documented defaults; a scenario's ``apis`` section overrides them.
-    ``expired_status`` is what a result URL answers once ``result_ttl`` has passed.
     """
 
     name: str
-    make_id: Callable[[Randomness, float], str]
+    make_id: Callable[[Randomness, float, Kind], str]
     catalogue: Catalogue
     callbacks: CallbackPolicy
     render_callback: Callable[[TaskView, Scenario], bytes]
     caps: Caps = field(default_factory=Caps)
     result_ttl: float | None = None
-    expired_status: int = 410
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +230,7 @@ class TaskEngine:
         )
         now = self.clock.now()
         task = Task(
-            id=self._new_id(profile, now),
+            id=self._new_id(profile, now, info.kind),
             api=request.api,
             key=account.key,
             model=request.model,
@@ -332,8 +330,9 @@ class TaskEngine:
         finished = start if current.terminal else None
         outputs: tuple[str, ...] = ()
         if current.state == "succeeded":
-            ext = EXTENSIONS[task.kind]
-            outputs = tuple(f"{self.base_url}/files/{task.id}/{i}.{ext}" for i in range(task.outputs))
+            # A task may have no files (an LLM answer, a transcript, a voice id): outputs 0.
+            base = f"{self.base_url}/files/{task.id}"
+            outputs = tuple(f"{base}/{i}.{EXTENSIONS[task.kind]}" for i in range(task.outputs))
         return TaskView(
             id=task.id,
             api=task.api,
@@ -434,8 +433,8 @@ class TaskEngine:
             retry_after=max(1, math.ceil(min(known) - now)) if known else 1,
         )
 
-    def _new_id(self, profile: ApiProfile, now: float) -> str:
-        while (task_id := profile.make_id(self.random, now)) in self.tasks:
+    def _new_id(self, profile: ApiProfile, now: float, kind: Kind) -> str:
+        while (task_id := profile.make_id(self.random, now, kind)) in self.tasks:
             pass
         return task_id
 

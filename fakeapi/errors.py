@@ -9,6 +9,7 @@ class ErrorKind(str, Enum):
     """What went wrong, independent of any API's wording."""
 
     UNAUTHORIZED = "unauthorized"
+    MALFORMED_BODY = "malformed_body"
     INVALID_REQUEST = "invalid_request"
     UNKNOWN_MODEL = "unknown_model"
     NOT_FOUND = "not_found"

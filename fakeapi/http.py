@@ -70,13 +70,13 @@ def note(request: web.Request, text: str) -> None:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body parsed as JSON; malformed JSON is an ``invalid_request``."""
+    """The request body parsed as JSON; malformed JSON is a ``malformed_body``."""
     raw = await request.read()
     request[BODY] = raw
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FakeApiError(ErrorKind.INVALID_REQUEST, f"the request body is not valid JSON: {exc}") from None
+        raise FakeApiError(ErrorKind.MALFORMED_BODY, f"the request body is not valid JSON: {exc}") from None
 
 
 def parse_body(model: type[M], data: Any, *prefix: str, missing: str | None = None) -> M:

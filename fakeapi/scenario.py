@@ -116,7 +116,7 @@ class Match(_Model):
     api: str | None = None
     model: str | None = Field(default=None, description="glob, e.g. 'kling-*'")
     model_pattern: str | None = Field(default=None, description="regular expression on the model")
-    kind: Literal["image", "video", "audio"] | None = None
+    kind: Literal["image", "video", "audio", "text"] | None = None
     prompt: str | None = Field(default=None, description="regular expression searched in the prompt")
 
     @model_validator(mode="after")
@@ -210,7 +210,7 @@ class ModelsSpec(_Model):
     ``unavailable`` model (glob) get the API's 503."""
 
     accept_unknown: bool = False
-    unknown_kind: Literal["image", "video", "audio"] = "image"
+    unknown_kind: Literal["image", "video", "audio", "text"] = "image"
     unavailable: list[str] = Field(default=[], description="model globs whose submits answer 503")
 
 
@@ -234,11 +234,21 @@ class ApixoSpec(ApiSpec):
     )
 
 
+class FoxapiSpec(ApiSpec):
+    """FoxAPI's settings."""
+
+    public_https_callbacks: bool = Field(
+        default=False,
+        description="refuse callback URLs that are not HTTPS on a public address, as the real service does",
+    )
+
+
 class ApisSpec(_Model):
     """Per-API settings, by API name."""
 
     rixapi: ApiSpec = ApiSpec()
     apixo: ApixoSpec = ApixoSpec()
+    foxapi: FoxapiSpec = FoxapiSpec()
 
 
 class WebhookSpec(_Model):

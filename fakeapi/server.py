@@ -8,7 +8,6 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -238,8 +237,8 @@ class FakeServer:
         if view.state != "succeeded" or int(index) >= len(view.outputs):
             return web.Response(status=404, text="Not Found")
         if engine.result_expired(view):
-            status = engine.profiles[task.api].expired_status
-            return web.Response(status=status, text=HTTPStatus(status).phrase)
+            # Gone from storage, as object storage answers for a deleted object.
+            return web.Response(status=404, text="Not Found")
         return web.Response(body=file_for(task.id, ext), content_type=CONTENT_TYPES[ext])
 
 

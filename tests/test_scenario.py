@@ -328,7 +328,7 @@ def test_a_bad_regex_in_a_match_is_rejected(field: str) -> None:
         {"accounts": {"keys": {"k": {"rpm": 0}}}, "rules": [FALLBACK]},
         {"prices": {"x": -1}, "rules": [FALLBACK]},
         {"clock": {"speed": 0}, "rules": [FALLBACK]},
-        {"models": {"unknown_kind": "text"}, "rules": [FALLBACK]},
+        {"models": {"unknown_kind": "hologram"}, "rules": [FALLBACK]},
     ],
 )
 def test_out_of_range_settings_are_rejected(data: dict[str, Any]) -> None:

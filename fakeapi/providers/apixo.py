@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fakeapi.accounts import Account, Caps
+from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
 from fakeapi.http import Route, bearer_key, engine_of, json_response, note, parse_body, read_json
@@ -122,7 +123,7 @@ def task_data(view: TaskView, fail_codes: str = "upper_snake") -> dict[str, Any]
     return data
 
 
-def _make_id(random: Randomness, now: float) -> str:
+def _make_id(random: Randomness, now: float, kind: Kind) -> str:
     # The docs show task_abc123xyz789-like ids only; we use 16 lowercase hex characters.
     return "task_" + random.token(16, "0123456789abcdef")
 
@@ -141,8 +142,6 @@ PROFILE = ApiProfile(
     render_callback=_render,
     caps=Caps(rpm=60, max_concurrent=10),
     result_ttl=DAY,
-    # The docs only say URLs expire; an expired file is gone from storage, as a CDN answers it.
-    expired_status=404,
 )
 
 
@@ -214,7 +213,7 @@ class ApixoApi:
     def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
         status, message = _ERRORS[error.kind]
         data: Any = None
-        if error.kind is ErrorKind.INVALID_REQUEST:
+        if error.kind in (ErrorKind.INVALID_REQUEST, ErrorKind.MALFORMED_BODY):
             data = {"error": error.message}
         elif error.kind is ErrorKind.INSUFFICIENT_CREDITS and engine.scenario.apis.apixo.balance_error == 400:
             # A model page (gpt-image-1) shows this older answer instead of 402.
@@ -230,6 +229,7 @@ class ApixoApi:
 
 _ERRORS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.UNAUTHORIZED: (401, "Invalid or missing API key"),
+    ErrorKind.MALFORMED_BODY: (400, "Invalid request"),
     ErrorKind.INVALID_REQUEST: (400, "Invalid request"),
     ErrorKind.UNKNOWN_MODEL: (404, "Model not found"),
     ErrorKind.NOT_FOUND: (404, "Task not found"),

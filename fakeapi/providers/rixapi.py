@@ -13,7 +13,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fakeapi.catalogue import RIXAPI_CATALOGUE, Usage
+from fakeapi.catalogue import RIXAPI_CATALOGUE, Kind, Usage
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import Route, bearer_key, engine_of, json_response, parse_body, read_json
@@ -108,7 +108,7 @@ def render_task(view: TaskView) -> bytes:
     return out.model_dump_json(exclude_none=True).encode()
 
 
-def _make_id(random: Randomness, now: float) -> str:
+def _make_id(random: Randomness, now: float, kind: Kind) -> str:
     # The docs show only "task_abc123"; the real format is unknown, so keep the prefix.
     return "task_" + random.token(12)
 
@@ -124,6 +124,7 @@ PROFILE = ApiProfile(
 
 _ERRORS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.UNAUTHORIZED: (401, ""),
+    ErrorKind.MALFORMED_BODY: (400, "invalid_request"),
     ErrorKind.INVALID_REQUEST: (400, "invalid_request"),
     ErrorKind.UNKNOWN_MODEL: (400, ""),
     ErrorKind.NOT_FOUND: (404, "task_not_exist"),
