@@ -17,6 +17,18 @@ def _shared_faker() -> Faker:
     return Faker()
 
 
+@cache
+def _render_faker() -> Faker:
+    return Faker()
+
+
+def faker_for(key: str) -> Faker:
+    """A Faker seeded by ``key`` (e.g. a task id): the same text every time the same thing is rendered."""
+    fake = _render_faker()
+    fake.seed_instance(key)
+    return fake
+
+
 class Randomness:
     """A ``random.Random`` and a ``Faker`` seeded together, so one seed reproduces a whole run."""
 

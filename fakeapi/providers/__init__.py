@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fakeapi.http import Provider
 from fakeapi.providers.apixo import ApixoApi
+from fakeapi.providers.foxapi import FoxApi
 from fakeapi.providers.rixapi import RixApi
 
 
 def all_providers() -> list[Provider]:
-    return [RixApi(), ApixoApi()]
+    return [RixApi(), ApixoApi(), FoxApi()]
