@@ -100,6 +100,11 @@ def parse_body(model: type[M], data: Any, *prefix: str, missing: str | None = No
         raise FakeApiError(ErrorKind.INVALID_REQUEST, message, param=field or None) from None
 
 
+def compact_json(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON, the way the real APIs send it."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 

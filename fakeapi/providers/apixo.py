@@ -16,7 +16,16 @@ from fakeapi.accounts import Account, Caps
 from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
-from fakeapi.http import Route, bearer_key, engine_of, json_response, note, parse_body, read_json
+from fakeapi.http import (
+    Route,
+    bearer_key,
+    compact_json,
+    engine_of,
+    json_response,
+    note,
+    parse_body,
+    read_json,
+)
 from fakeapi.providers.apixo_models import CATALOGUE, MODELS, undocumented_fields
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import FailureReason, FailureSpec, Scenario
@@ -96,7 +105,7 @@ def _ms(seconds: float) -> int:
 
 
 def _envelope(data: Any, code: int = 200, message: str = "success") -> bytes:
-    return json.dumps({"code": code, "message": message, "data": data}, separators=(",", ":")).encode()
+    return compact_json({"code": code, "message": message, "data": data})
 
 
 def _fail_code(error: FailureSpec, vocabulary: str) -> str:
@@ -220,7 +229,7 @@ class ApixoApi:
             status, message = 400, "Insufficient credits"
         if error.kind is ErrorKind.UNAUTHORIZED:
             # The authentication page's answer has no data member.
-            body = json.dumps({"code": status, "message": message}, separators=(",", ":")).encode()
+            body = compact_json({"code": status, "message": message})
         else:
             body = _envelope(data, status, message)
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None

@@ -7,7 +7,6 @@ answers the task object, and ``GET /v1/tasks/{task_id}`` answers it as it stands
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
-from fakeapi.http import Route, bearer_key, engine_of, json_response, note, parse_body, read_json
+from fakeapi.http import (
+    Route,
+    bearer_key,
+    compact_json,
+    engine_of,
+    json_response,
+    note,
+    parse_body,
+    read_json,
+)
 from fakeapi.providers.foxapi_models import (
     CATALOGUE,
     KINDS,
@@ -133,11 +141,7 @@ def _number(value: float) -> float | int:
 
 
 def _render(view: TaskView, scenario: Scenario) -> bytes:
-    return _json(task_object(view))
-
-
-def _json(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json(task_object(view))
 
 
 def _make_id(random: Randomness, now: float, kind: Kind) -> str:
@@ -241,7 +245,7 @@ class FoxApi:
         end = engine.projected_end(task)
         estimate = max(0, round(end - engine.clock.now())) if end is not None else None
         task_info = {"can_cancel": not view.terminal, "estimated_time": estimate}
-        return json_response(_json(task_object(view, task_info)))
+        return json_response(compact_json(task_object(view, task_info)))
 
     def _sync_answer(self, engine: TaskEngine, view: TaskView) -> web.Response:
         # The real API waits for the model; the fake finishes the task at once.
@@ -251,7 +255,7 @@ class FoxApi:
             message = view.error.message if view.error is not None else "generation failed"
             raise FakeApiError(ErrorKind.SERVER_ERROR, message)
         [completion] = _results(view, _model_of(view))
-        return json_response(_json(completion))
+        return json_response(compact_json(completion))
 
     async def query(self, request: web.Request) -> web.Response:
         engine = engine_of(request)
@@ -260,7 +264,7 @@ class FoxApi:
         # sync_upstream asks the server to refresh a running task from upstream first; the fake's
         # stored state is always current, so it changes nothing.
         view = engine.query(PROFILE.name, request.match_info["task_id"], key)
-        return json_response(_json(task_object(view)))
+        return json_response(compact_json(task_object(view)))
 
     def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
         status, error_type, code = _ERRORS[error.kind]
@@ -268,7 +272,7 @@ class FoxApi:
         body["message"] = _MESSAGES.get(error.kind, error.message)
         body["type"] = error_type
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return json_response(_json({"error": body}), status, headers)
+        return json_response(compact_json({"error": body}), status, headers)
 
 
 _ERRORS: dict[ErrorKind, tuple[int, str, str | None]] = {

@@ -6,7 +6,6 @@ RixAPI is a new-api / one-api derivative: errors use that family's envelope with
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Literal
 
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from fakeapi.catalogue import RIXAPI_CATALOGUE, Kind, Usage
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import Route, bearer_key, engine_of, json_response, parse_body, read_json
+from fakeapi.http import Route, bearer_key, compact_json, engine_of, json_response, parse_body, read_json
 from fakeapi.randomness import Randomness
 from fakeapi.webhooks import CallbackPolicy
 
@@ -191,7 +190,7 @@ class RixApi:
             body = {"message": message, "type": "rix_api_error", "code": code}
         body["message"] += f" (request id: {_request_id(engine)})"
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return json_response(_json({"error": body}), status, headers)
+        return json_response(compact_json({"error": body}), status, headers)
 
 
 _MESSAGES = {
@@ -204,7 +203,3 @@ _MESSAGES = {
 def _request_id(engine: TaskEngine) -> str:
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(engine.clock.now()))
     return stamp + engine.random.token(8)
-
-
-def _json(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
