@@ -17,6 +17,7 @@ class ErrorKind(str, Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     INSUFFICIENT_CREDITS = "insufficient_credits"
+    PROMPT_REJECTED = "prompt_rejected"
     RATE_LIMITED = "rate_limited"
     TOO_MANY_TASKS = "too_many_tasks"
     SERVER_ERROR = "server_error"

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import wave
 import zlib
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 CONTENT_TYPES: dict[str, str] = {"png": "image/png", "mp4": "video/mp4", "wav": "audio/wav"}
 
 
-@cache
+MAX_SIDE = 4096
+_SIZE = re.compile(r"^(\d{1,5})[xX*](\d{1,5})$")
+_SQUARE = {"1K": 1024, "2K": 2048, "4K": 4096}
+
+
+def image_size(value: object) -> tuple[int, int]:
+    """The pixel size a request asks for (``"1536x1024"``, ``"2K"``); 64x64 when it names none."""
+    if isinstance(value, str):
+        if value.upper() in _SQUARE:
+            side = _SQUARE[value.upper()]
+            return side, side
+        if (m := _SIZE.match(value)) and 0 < int(m[1]) <= MAX_SIDE and 0 < int(m[2]) <= MAX_SIDE:
+            return int(m[1]), int(m[2])
+    return 64, 64
+
+
+@lru_cache(maxsize=32)
 def png(width: int = 64, height: int = 64, rgb: tuple[int, int, int] = (40, 120, 200)) -> bytes:
     """A solid-colour RGB PNG of exactly ``width`` x ``height`` pixels."""
 
@@ -21,7 +38,7 @@ def png(width: int = 64, height: int = 64, rgb: tuple[int, int, int] = (40, 120,
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(row * height, 9)
+    pixels = zlib.compress(row * height, 6)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
@@ -49,10 +66,10 @@ def colour_for(task_id: str) -> tuple[int, int, int]:
     return (value & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF)
 
 
-def file_for(task_id: str, ext: str) -> bytes:
-    """The bytes served for one result of a task."""
+def file_for(task_id: str, ext: str, size: tuple[int, int] = (64, 64)) -> bytes:
+    """The bytes served for one result of a task; images are ``size`` pixels."""
     if ext == "png":
-        return png(rgb=colour_for(task_id))
+        return png(*size, rgb=colour_for(task_id))
     if ext == "mp4":
         return mp4()
     return wav()

@@ -243,12 +243,22 @@ class FoxapiSpec(ApiSpec):
     )
 
 
+class PixapiSpec(ApiSpec):
+    """Pixapi's settings, with the choice its docs leave open."""
+
+    error_codes: Literal["numeric", "string"] = Field(
+        default="numeric",
+        description="error.code as the HTTP status with a type (async and errors pages) or a string code",
+    )
+
+
 class ApisSpec(_Model):
     """Per-API settings, by API name."""
 
     rixapi: ApiSpec = ApiSpec()
     apixo: ApixoSpec = ApixoSpec()
     foxapi: FoxapiSpec = FoxapiSpec()
+    pixapi: PixapiSpec = PixapiSpec()
 
 
 class WebhookSpec(_Model):

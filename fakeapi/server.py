@@ -17,7 +17,7 @@ from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import JournalEntry, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import BODY, ENGINE, NOTES, EngineRef, Provider, listen
-from fakeapi.media import CONTENT_TYPES, file_for
+from fakeapi.media import CONTENT_TYPES, file_for, image_size
 from fakeapi.providers import all_providers
 from fakeapi.scenario import Scenario, load_scenario, validate_scenario
 from fakeapi.webhooks import HttpSender
@@ -239,7 +239,8 @@ class FakeServer:
         if engine.result_expired(view):
             # Gone from storage, as object storage answers for a deleted object.
             return web.Response(status=404, text="Not Found")
-        return web.Response(body=file_for(task.id, ext), content_type=CONTENT_TYPES[ext])
+        size = image_size(task.params.get("size"))
+        return web.Response(body=file_for(task.id, ext, size), content_type=CONTENT_TYPES[ext])
 
 
 class BackgroundServer:

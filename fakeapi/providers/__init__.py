@@ -5,8 +5,9 @@ from __future__ import annotations
 from fakeapi.http import Provider
 from fakeapi.providers.apixo import ApixoApi
 from fakeapi.providers.foxapi import FoxApi
+from fakeapi.providers.pixapi import PixApi
 from fakeapi.providers.rixapi import RixApi
 
 
 def all_providers() -> list[Provider]:
-    return [RixApi(), ApixoApi(), FoxApi()]
+    return [RixApi(), ApixoApi(), FoxApi(), PixApi()]

@@ -246,6 +246,7 @@ _ERRORS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.METHOD_NOT_ALLOWED: (405, "Method not allowed"),
     ErrorKind.PAYLOAD_TOO_LARGE: (413, "Request entity too large"),
     ErrorKind.INSUFFICIENT_CREDITS: (402, "Insufficient balance"),
+    ErrorKind.PROMPT_REJECTED: (400, "Invalid request"),
     ErrorKind.RATE_LIMITED: (429, "Rate limit exceeded"),
     ErrorKind.TOO_MANY_TASKS: (429, "Concurrent task limit exceeded"),
     ErrorKind.SERVER_ERROR: (500, "Internal server error"),

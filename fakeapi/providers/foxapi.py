@@ -285,6 +285,7 @@ _ERRORS: dict[ErrorKind, tuple[int, str, str | None]] = {
     ErrorKind.METHOD_NOT_ALLOWED: (405, "invalid_request_error", None),
     ErrorKind.PAYLOAD_TOO_LARGE: (413, "invalid_request_error", None),
     ErrorKind.INSUFFICIENT_CREDITS: (402, "insufficient_quota", None),
+    ErrorKind.PROMPT_REJECTED: (422, "invalid_request_error", "prompt_rejected"),
     ErrorKind.RATE_LIMITED: (429, "rate_limit_error", None),
     ErrorKind.TOO_MANY_TASKS: (429, "rate_limit_error", None),
     ErrorKind.SERVER_ERROR: (500, "server_error", None),

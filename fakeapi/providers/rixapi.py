@@ -131,6 +131,7 @@ _ERRORS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.METHOD_NOT_ALLOWED: (404, ""),
     ErrorKind.PAYLOAD_TOO_LARGE: (413, "invalid_request"),
     ErrorKind.INSUFFICIENT_CREDITS: (403, "insufficient_user_quota"),
+    ErrorKind.PROMPT_REJECTED: (400, "prompt_rejected"),
     ErrorKind.RATE_LIMITED: (429, ""),
     ErrorKind.TOO_MANY_TASKS: (429, ""),
     ErrorKind.SERVER_ERROR: (500, ""),

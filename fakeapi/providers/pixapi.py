@@ -1,0 +1,330 @@
+"""Pixapi's async media tasks (and its synchronous image endpoints), mounted at ``/pixapi``.
+
+Image bodies are OpenAI-style (``model``, ``prompt``, ``n``, ``size``...); edits come as
+multipart/form-data with one or more ``image`` files. Async submits answer ``submitted`` with
+``created_at``; the task, when queried, says ``created`` (and ``completed``) instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any, Literal
+
+from aiohttp import BodyPartReader, web
+from pydantic import BaseModel, ConfigDict, Field
+from ulid import ULID
+
+from fakeapi.catalogue import Catalogue, Kind, ModelInfo
+from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
+from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.http import Route, bearer_key, compact_json, engine_of, json_response, parse_body, read_json
+from fakeapi.media import file_for, image_size
+from fakeapi.randomness import Randomness
+from fakeapi.scenario import FailureReason, Scenario
+from fakeapi.webhooks import CallbackPolicy
+
+STATUS_WORDS = {"queued": "submitted", "running": "processing", "succeeded": "completed", "failed": "failed"}
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF87a", b"GIF89a")
+SIZE_PATTERN = r"^(\d{1,5}[xX]\d{1,5}|[124][kK]|auto)$"
+
+IMAGE_MODELS = (
+    "gemini-2.5-flash-image*",
+    "gemini-3.1-flash-image-preview*",
+    "gemini-3-pro-image-preview*",
+    "nano-banana*",
+    "gpt-image-*",
+)
+VIDEO_MODELS = ("veo*", "kling*", "wan*", "sora-2*")
+CATALOGUE = Catalogue(
+    tuple((glob, ModelInfo("image", "per_call")) for glob in IMAGE_MODELS)
+    + tuple((glob, ModelInfo("video", "per_call")) for glob in VIDEO_MODELS)
+)
+# Task failures as the HTTP error the same problem gets at submit: (code, type).
+FAILURE_ERRORS: dict[FailureReason, tuple[int, str]] = {
+    "content_violation": (422, "prompt_rejected"),
+    "nsfw": (422, "prompt_rejected"),
+    "prohibited_content": (422, "prompt_rejected"),
+    "input_image_sensitive": (422, "prompt_rejected"),
+    "invalid_prompt": (422, "prompt_rejected"),
+    "prompt_too_long": (400, "invalid_request_error"),
+    "invalid_image_url": (400, "invalid_request_error"),
+    "image_too_large": (400, "invalid_request_error"),
+    "unsupported_format": (400, "invalid_request_error"),
+    "image_download_failed": (400, "invalid_request_error"),
+    "model_unavailable": (503, "model_unavailable"),
+    "insufficient_credits": (402, "insufficient_credits"),
+}
+
+
+class ImageBody(BaseModel):
+    """``images/generations`` and, from its form fields, ``images/edits``."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=32000)
+    n: int = Field(default=1, ge=1, le=10)
+    size: str = Field(default="auto", pattern=SIZE_PATTERN)
+    quality: Literal["low", "medium", "high", "auto"] | None = None
+    response_format: Literal["url", "b64_json"] = "url"
+
+
+class VideoBody(BaseModel):
+    """``async/videos/generations``."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=32000)
+    duration: int | float | None = Field(default=None, gt=0)
+    size: str | None = None
+    input_image: str | None = Field(default=None, pattern=r"^(https?://|data:image/)")
+
+
+def task_object(view: TaskView) -> dict[str, Any]:
+    """The task as ``GET /v1/tasks/{id}`` answers it."""
+    data: dict[str, Any] = {"id": view.id, "status": STATUS_WORDS[view.state]}
+    if view.state == "succeeded":
+        data["credits_cost"] = _number(view.cost)
+    data["model"] = view.model
+    data["progress"] = view.progress
+    if view.state == "succeeded":
+        data["result"] = {"type": view.kind, "data": [{"url": url} for url in view.outputs]}
+    if view.state == "failed" and view.error is not None:
+        code, error_type = FAILURE_ERRORS.get(view.error.reason, (500, "internal_error"))
+        data["error"] = {"code": code, "message": view.error.message, "type": error_type}
+    data["created"] = int(view.created_at)
+    if view.finished_at is not None:
+        data["completed"] = int(view.finished_at)
+    return data
+
+
+def _number(value: float) -> float | int:
+    rounded = round(value, 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _make_id(random: Randomness, now: float, kind: Kind) -> str:
+    # A ULID from the clock and the seeded generator, so ids sort by time and repeat per seed.
+    stamp = int(now * 1000).to_bytes(6, "big")
+    return "task_" + str(ULID.from_bytes(stamp + random.random.randbytes(10)))
+
+
+def _render(view: TaskView, scenario: Scenario) -> bytes:
+    return compact_json(task_object(view))
+
+
+PROFILE = ApiProfile(
+    name="pixapi",
+    make_id=_make_id,
+    catalogue=CATALOGUE,
+    # Pixapi documents no webhooks; the policy is never used because no submit carries a callback.
+    callbacks=CallbackPolicy(on="terminal", timeout=10.0, retry_delays=()),
+    render_callback=_render,
+)
+
+
+class PixApi:
+    """The Pixapi provider."""
+
+    profile = PROFILE
+    mount = "/pixapi"
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", "/v1/async/images/generations", self.async_images),
+            Route("POST", "/v1/async/images/edits", self.async_edits),
+            Route("POST", "/v1/async/videos/generations", self.async_videos),
+            Route("GET", "/v1/tasks/{task_id}", self.query),
+            Route("POST", "/v1/images/generations", self.sync_images),
+            Route("POST", "/v1/images/edits", self.sync_edits),
+            Route("POST", "/v1/videos/generations", self.sync_videos),
+        ]
+
+    def _engine(self, request: web.Request) -> tuple[TaskEngine, str | None]:
+        engine = engine_of(request)
+        key = bearer_key(request)
+        engine.authorize(PROFILE.name, key)
+        return engine, key
+
+    def _submit(
+        self,
+        engine: TaskEngine,
+        key: str | None,
+        kind: Kind,
+        body: ImageBody | VideoBody,
+        extra: dict[str, Any],
+    ) -> TaskView:
+        info = CATALOGUE.lookup(body.model)
+        if info is not None and info.kind != kind:
+            raise FakeApiError(
+                ErrorKind.UNKNOWN_MODEL, f"Model '{body.model}' is not a {kind} model", param="model"
+            )
+        return engine.submit(
+            SubmitRequest(
+                api=PROFILE.name,
+                key=key,
+                model=body.model,
+                prompt=body.prompt,
+                params={**body.model_dump(exclude_none=True), **extra},
+                outputs=body.n if isinstance(body, ImageBody) else 1,
+            )
+        )
+
+    @staticmethod
+    def _submitted(view: TaskView) -> web.Response:
+        return json_response(
+            compact_json(
+                {
+                    "status": "submitted",
+                    "id": view.id,
+                    "progress": 0,
+                    "created_at": int(view.created_at),
+                    "model": view.model,
+                }
+            )
+        )
+
+    async def async_images(self, request: web.Request) -> web.Response:
+        engine, key = self._engine(request)
+        body = parse_body(ImageBody, await read_json(request))
+        return self._submitted(self._submit(engine, key, "image", body, {}))
+
+    async def async_edits(self, request: web.Request) -> web.Response:
+        engine, key = self._engine(request)
+        body, images = await _read_edit(request)
+        return self._submitted(self._submit(engine, key, "image", body, {"images": images}))
+
+    async def async_videos(self, request: web.Request) -> web.Response:
+        engine, key = self._engine(request)
+        body = parse_body(VideoBody, await read_json(request))
+        return self._submitted(self._submit(engine, key, "video", body, {}))
+
+    async def query(self, request: web.Request) -> web.Response:
+        engine, key = self._engine(request)
+        view = engine.query(PROFILE.name, request.match_info["task_id"], key)
+        return json_response(compact_json(task_object(view)))
+
+    async def sync_images(self, request: web.Request) -> web.Response:
+        engine, key = self._engine(request)
+        body = parse_body(ImageBody, await read_json(request))
+        return await self._sync_answer(engine, self._submit(engine, key, "image", body, {}), body)
+
+    async def sync_edits(self, request: web.Request) -> web.Response:
+        engine, key = self._engine(request)
+        body, images = await _read_edit(request)
+        return await self._sync_answer(
+            engine, self._submit(engine, key, "image", body, {"images": images}), body
+        )
+
+    async def sync_videos(self, request: web.Request) -> web.Response:
+        self._engine(request)
+        raise FakeApiError(
+            ErrorKind.INVALID_REQUEST,
+            "Video generation is async-only. Submit it to /v1/async/videos/generations.",
+        )
+
+    async def _sync_answer(self, engine: TaskEngine, view: TaskView, body: ImageBody) -> web.Response:
+        view = await _wait_for_end(engine, view)
+        if view.state == "failed":
+            error = view.error
+            code, _ = FAILURE_ERRORS.get(error.reason, (500, "")) if error is not None else (500, "")
+            kind = {422: ErrorKind.PROMPT_REJECTED, 503: ErrorKind.UNAVAILABLE}.get(
+                code, ErrorKind.SERVER_ERROR
+            )
+            raise FakeApiError(kind, error.message if error is not None else "generation failed")
+        if body.response_format == "b64_json":
+            png = file_for(view.id, "png", image_size(body.size))
+            data = [{"b64_json": base64.b64encode(png).decode()} for _ in view.outputs]
+        else:
+            data = [{"url": url} for url in view.outputs]
+        return json_response(compact_json({"created": int(view.created_at), "data": data}))
+
+    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
+        status, error_type = _ERRORS[error.kind]
+        message = _MESSAGES.get(error.kind, error.message)
+        if engine.scenario.apis.pixapi.error_codes == "string":
+            body: dict[str, Any] = {"code": error_type, "message": message}
+        else:
+            body = {"code": status, "message": message, "type": error_type}
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        return json_response(compact_json({"error": body}), status, headers)
+
+
+async def _wait_for_end(engine: TaskEngine, view: TaskView) -> TaskView:
+    """Hold a synchronous request until its task ends: the clock runs on (virtual: it is moved)."""
+    task = engine.get(view.id)
+    end = engine.projected_end(task)
+    if end is None:
+        # Waiting on polls or on the test: a synchronous request has no polls, so finish it now.
+        return engine.complete(view.id) if not view.terminal else view
+    if engine.clock.is_virtual:
+        await engine.advance_to(max(end, engine.clock.now()))
+    else:
+        await asyncio.sleep(max(0.0, end - engine.clock.now()) / engine.clock.speed)
+    return engine.view(task)
+
+
+async def _read_edit(request: web.Request) -> tuple[ImageBody, list[dict[str, Any]]]:
+    """Parse an edits form: its fields into an ``ImageBody``, its ``image`` files checked."""
+    if request.content_type != "multipart/form-data":
+        raise FakeApiError(ErrorKind.MALFORMED_BODY, "images/edits takes multipart/form-data")
+    fields: dict[str, Any] = {}
+    images: list[dict[str, Any]] = []
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or not part.name:
+                continue
+            if part.name in ("image", "image[]"):
+                data = await part.read(decode=True)
+                images.append(_check_image(part.filename or f"image {len(images) + 1}", bytes(data)))
+            else:
+                fields[part.name] = await part.text()
+    except (ValueError, AssertionError) as exc:
+        raise FakeApiError(ErrorKind.MALFORMED_BODY, f"malformed multipart body: {exc}") from None
+    if not images:
+        raise FakeApiError(
+            ErrorKind.INVALID_REQUEST, "image: at least one image file is required", param="image"
+        )
+    if "n" in fields:
+        fields["n"] = _form_int("n", fields["n"])
+    return parse_body(ImageBody, fields), images
+
+
+def _check_image(name: str, data: bytes) -> dict[str, Any]:
+    if len(data) > MAX_IMAGE_BYTES:
+        raise FakeApiError(ErrorKind.INVALID_REQUEST, f"image: {name} is larger than 20 MB", param="image")
+    if not data.startswith(IMAGE_SIGNATURES) or (data.startswith(b"RIFF") and data[8:12] != b"WEBP"):
+        raise FakeApiError(
+            ErrorKind.INVALID_REQUEST, f"image: {name} is not a PNG, JPEG, WebP or GIF image", param="image"
+        )
+    return {"filename": name, "bytes": len(data)}
+
+
+def _form_int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise FakeApiError(ErrorKind.INVALID_REQUEST, f"{name}: must be an integer", param=name) from None
+
+
+_ERRORS: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.UNAUTHORIZED: (401, "unauthorized"),
+    ErrorKind.MALFORMED_BODY: (400, "invalid_request_error"),
+    ErrorKind.INVALID_REQUEST: (400, "invalid_request_error"),
+    ErrorKind.UNKNOWN_MODEL: (404, "model_not_found"),
+    ErrorKind.NOT_FOUND: (404, "not_found"),
+    ErrorKind.ROUTE_NOT_FOUND: (404, "not_found"),
+    ErrorKind.METHOD_NOT_ALLOWED: (405, "invalid_request_error"),
+    ErrorKind.PAYLOAD_TOO_LARGE: (413, "invalid_request_error"),
+    ErrorKind.INSUFFICIENT_CREDITS: (402, "insufficient_credits"),
+    ErrorKind.PROMPT_REJECTED: (422, "prompt_rejected"),
+    ErrorKind.RATE_LIMITED: (429, "rate_limited"),
+    ErrorKind.TOO_MANY_TASKS: (429, "rate_limited"),
+    ErrorKind.SERVER_ERROR: (500, "internal_error"),
+    ErrorKind.UNAVAILABLE: (503, "model_unavailable"),
+}
+_MESSAGES = {ErrorKind.INSUFFICIENT_CREDITS: "Not enough credits for this request."}

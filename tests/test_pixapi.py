@@ -1,0 +1,283 @@
+"""Pixapi over HTTP, through the fixture as a downstream suite would use it."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+from typing import Any
+
+import aiohttp
+import pytest
+
+from fakeapi import FakeApi, SurpriseError
+from fakeapi.media import png
+from fakeapi.providers import pixapi as pixapi_provider
+
+T0 = 1767225600
+IMAGE: dict[str, Any] = {
+    "model": "gemini-3.1-flash-image-preview",
+    "prompt": "a ceramic cup",
+    "size": "2048x2048",
+}
+VIDEO: dict[str, Any] = {"model": "veo", "prompt": "a cat surfing", "duration": 8, "size": "1280x720"}
+REJECTING: dict[str, Any] = {
+    "rules": [
+        {
+            "match": {"prompt": "forbidden"},
+            "phases": [
+                {
+                    "state": "failed",
+                    "error": {"reason": "content_violation", "message": "prompt rejected by provider"},
+                }
+            ],
+        },
+        {"phases": [{"state": "queued", "for": "2s"}, {"state": "succeeded"}]},
+    ]
+}
+
+
+class Pix:
+    """A small Pixapi client, as the code under test would have."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str, key: str | None = "sk_test") -> None:
+        self.http, self.base = http, base
+        self.headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.request(method, self.base + path, headers=self.headers, **kwargs) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def task(self, task_id: str) -> Any:
+        status, body = await self.call("GET", f"/v1/tasks/{task_id}")
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture
+def pix(http: aiohttp.ClientSession, fakeapi: FakeApi) -> Pix:
+    return Pix(http, fakeapi.url_for("pixapi"))
+
+
+def form(images: list[tuple[str, bytes, str]], **fields: str) -> aiohttp.FormData:
+    data = aiohttp.FormData(default_to_multipart=True)
+    for name, value in fields.items():
+        data.add_field(name, value)
+    for filename, content, content_type in images:
+        data.add_field("image", content, filename=filename, content_type=content_type)
+    return data
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+async def test_async_image_submit_then_query_switches_created_at_to_created(
+    pix: Pix, fakeapi: FakeApi
+) -> None:
+    status, submitted = await pix.call("POST", "/v1/async/images/generations", json={**IMAGE, "n": 2})
+    assert status == 200
+    assert submitted == {
+        "status": "submitted",
+        "id": submitted["id"],
+        "progress": 0,
+        "created_at": T0,
+        "model": IMAGE["model"],
+    }
+    assert re.fullmatch(r"task_[0-9A-HJKMNP-TV-Z]{26}", submitted["id"])
+    assert await pix.task(submitted["id"]) == {
+        "id": submitted["id"],
+        "status": "submitted",
+        "model": IMAGE["model"],
+        "progress": 0,
+        "created": T0,
+    }
+    await fakeapi.clock.ashift(3)
+    processing = await pix.task(submitted["id"])
+    assert (processing["status"], "created_at" in processing) == ("processing", False)
+    await fakeapi.clock.ashift(2)
+    completed = await pix.task(submitted["id"])
+    assert list(completed) == [
+        "id",
+        "status",
+        "credits_cost",
+        "model",
+        "progress",
+        "result",
+        "created",
+        "completed",
+    ]
+    assert (completed["progress"], completed["created"], completed["completed"]) == (100, T0, T0 + 5)
+    assert completed["result"]["type"] == "image"
+    urls = [d["url"] for d in completed["result"]["data"]]
+    assert len(urls) == 2
+    for url in urls:
+        async with pix.http.get(url) as r:
+            assert (r.status, r.content_type) == (200, "image/png")
+            assert png_size(await r.read()) == (2048, 2048)
+
+
+async def test_async_edits_take_a_real_multipart_upload_of_two_images(pix: Pix, fakeapi: FakeApi) -> None:
+    images = [("a.png", png(8, 8), "image/png"), ("b.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg")]
+    status, submitted = await pix.call(
+        "POST",
+        "/v1/async/images/edits",
+        data=form(images, model="gpt-image-2", prompt="merge them", n="1", size="1536x1024"),
+    )
+    assert status == 200, submitted
+    task = fakeapi.task(submitted["id"])
+    assert [i["filename"] for i in task.params["images"]] == ["a.png", "b.jpg"]
+    await fakeapi.clock.ashift(5)
+    [item] = (await pix.task(submitted["id"]))["result"]["data"]
+    async with pix.http.get(item["url"]) as r:
+        assert png_size(await r.read()) == (1536, 1024)
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        ([], "image: at least one image file is required"),
+        ([("notes.txt", b"hello", "text/plain")], "image: notes.txt is not a PNG, JPEG, WebP or GIF image"),
+    ],
+)
+async def test_edits_need_image_files(pix: Pix, images: list[tuple[str, bytes, str]], message: str) -> None:
+    status, body = await pix.call(
+        "POST", "/v1/async/images/edits", data=form(images, model="gpt-image-2", prompt="p")
+    )
+    assert (status, body) == (
+        400,
+        {"error": {"code": 400, "message": message, "type": "invalid_request_error"}},
+    )
+
+
+async def test_async_video(pix: Pix, fakeapi: FakeApi) -> None:
+    status, submitted = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+    assert status == 200
+    await fakeapi.clock.ashift(30)
+    completed = await pix.task(submitted["id"])
+    assert completed["result"]["type"] == "video"
+    async with pix.http.get(completed["result"]["data"][0]["url"]) as r:
+        assert (r.status, r.content_type) == (200, "video/mp4")
+        assert (await r.read())[4:8] == b"ftyp"
+
+
+async def test_sync_images_answer_after_the_scripted_delay(pix: Pix, fakeapi: FakeApi) -> None:
+    status, body = await pix.call("POST", "/v1/images/generations", json={**IMAGE, "n": 2})
+    assert status == 200
+    assert body["created"] == T0
+    assert len(body["data"]) == 2
+    assert fakeapi.clock.now() == T0 + 5, "the clock ran through the task's phases"
+    status, body = await pix.call(
+        "POST", "/v1/images/generations", json={**IMAGE, "size": "1024x1536", "response_format": "b64_json"}
+    )
+    assert status == 200
+    [item] = body["data"]
+    assert png_size(base64.b64decode(item["b64_json"])) == (1024, 1536)
+    status, body = await pix.call(
+        "POST",
+        "/v1/images/edits",
+        data=form([("a.png", png(4, 4), "image/png")], model="gpt-image-2", prompt="p"),
+    )
+    assert (status, list(body)) == (200, ["created", "data"])
+
+
+async def test_sync_video_is_refused(pix: Pix) -> None:
+    status, body = await pix.call("POST", "/v1/videos/generations", json=VIDEO)
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "/v1/async/videos/generations" in body["error"]["message"]
+
+
+@pytest.mark.fakeapi(scenario=REJECTING)
+async def test_rejected_prompt_is_422_sync_and_a_failed_task_async(pix: Pix) -> None:
+    status, body = await pix.call("POST", "/v1/images/generations", json={**IMAGE, "prompt": "forbidden"})
+    assert (status, body) == (
+        422,
+        {"error": {"code": 422, "message": "prompt rejected by provider", "type": "prompt_rejected"}},
+    )
+    _, submitted = await pix.call(
+        "POST", "/v1/async/images/generations", json={**IMAGE, "prompt": "forbidden"}
+    )
+    failed = await pix.task(submitted["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == {
+        "code": 422,
+        "message": "prompt rejected by provider",
+        "type": "prompt_rejected",
+    }
+    assert (failed["created"], failed["completed"]) == (T0, T0)
+
+
+def error(status: int, error_type: str, body: Any) -> str:
+    assert list(body) == ["error"]
+    assert (body["error"]["code"], body["error"]["type"]) == (status, error_type)
+    message: str = body["error"]["message"]
+    return message
+
+
+async def test_error_statuses(pix: Pix, http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    status, body = await pix.call("POST", "/v1/async/images/generations", json={**IMAGE, "n": 0})
+    assert status == 400
+    assert error(400, "invalid_request_error", body).startswith("n: ")
+    status, body = await pix.call("POST", "/v1/async/images/generations", json={**IMAGE, "model": "dall-e-9"})
+    assert status == 404
+    error(404, "model_not_found", body)
+    status, body = await pix.call("GET", "/v1/tasks/task_01KPQ7J7DWB7QZ3WCEK3YVPBRA")
+    assert status == 404
+    error(404, "not_found", body)
+    status, body = await Pix(http, fakeapi.url_for("pixapi"), None).call(
+        "POST", "/v1/async/videos/generations", json=VIDEO
+    )
+    assert status == 401
+    error(401, "unauthorized", body)
+
+
+@pytest.mark.fakeapi(
+    scenario={
+        "prices": {"veo": 150, "gemini-*": 4},
+        "accounts": {"keys": {"sk_test": {"balance": 200, "rpm": 4}}},
+        "rules": [{"phases": [{"state": "succeeded"}]}],
+    }
+)
+async def test_credits_402_and_429(pix: Pix, fakeapi: FakeApi) -> None:
+    _, submitted = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+    assert (await pix.task(submitted["id"]))["credits_cost"] == 150
+    status, body = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+    assert status == 402
+    assert error(402, "insufficient_credits", body) == "Not enough credits for this request."
+    assert fakeapi.balance("pixapi", "sk_test") == 50
+    assert (await pix.call("GET", f"/v1/tasks/{submitted['id']}"))[0] == 200  # the 4th request this minute
+    status, body = await pix.call("GET", f"/v1/tasks/{submitted['id']}")
+    assert status == 429
+    error(429, "rate_limited", body)
+
+
+@pytest.mark.fakeapi(
+    scenario={
+        "models": {"unavailable": ["veo*"]},
+        "apis": {"pixapi": {"error_codes": "string"}},
+        "rules": [{"phases": [{"state": "succeeded"}]}],
+    }
+)
+async def test_503_and_the_string_code_envelope(pix: Pix) -> None:
+    status, body = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+    assert status == 503
+    assert body == {"error": {"code": "model_unavailable", "message": "model veo is unavailable"}}
+
+
+async def test_a_fault_in_the_fake_is_500_internal_error(
+    pix: Pix, fakeapi: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, submitted = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+
+    def broken(*args: object) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pixapi_provider, "task_object", broken)
+    status, body = await pix.call("GET", f"/v1/tasks/{submitted['id']}")
+    assert status == 500
+    error(500, "internal_error", body)
+    with pytest.raises(SurpriseError):
+        fakeapi.check()
