@@ -105,6 +105,12 @@ def compact_json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def json_number(value: float) -> float | int:
+    """A money amount for JSON: whole numbers without ``.0``, others to six decimals."""
+    rounded = round(value, 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 

@@ -22,6 +22,7 @@ from fakeapi.http import (
     bearer_key,
     compact_json,
     engine_of,
+    json_number,
     json_response,
     note,
     parse_body,
@@ -122,7 +123,7 @@ def task_object(view: TaskView, task_info: dict[str, Any] | None = None) -> dict
         }
     if task_info is not None:
         data["task_info"] = task_info
-    data["usage"] = {"credits_reserved": _number(view.cost), "user_group": "default"}
+    data["usage"] = {"credits_reserved": json_number(view.cost), "user_group": "default"}
     return data
 
 
@@ -133,11 +134,6 @@ def _results(view: TaskView, model: FoxModel) -> list[dict[str, Any]]:
     finished = int(view.finished_at if view.finished_at is not None else view.created_at)
     tokens = max_tokens if isinstance(max_tokens, int) else None
     return [chat_completion(view.id, view.model, finished, prompt_text(view.params), tokens)]
-
-
-def _number(value: float) -> float | int:
-    rounded = round(value, 6)
-    return int(rounded) if rounded.is_integer() else rounded
 
 
 def _render(view: TaskView, scenario: Scenario) -> bytes:

@@ -18,7 +18,16 @@ from ulid import ULID
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import Route, bearer_key, compact_json, engine_of, json_response, parse_body, read_json
+from fakeapi.http import (
+    Route,
+    bearer_key,
+    compact_json,
+    engine_of,
+    json_number,
+    json_response,
+    parse_body,
+    read_json,
+)
 from fakeapi.media import file_for, image_size
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import FailureReason, Scenario
@@ -87,7 +96,7 @@ def task_object(view: TaskView) -> dict[str, Any]:
     """The task as ``GET /v1/tasks/{id}`` answers it."""
     data: dict[str, Any] = {"id": view.id, "status": STATUS_WORDS[view.state]}
     if view.state == "succeeded":
-        data["credits_cost"] = _number(view.cost)
+        data["credits_cost"] = json_number(view.cost)
     data["model"] = view.model
     data["progress"] = view.progress
     if view.state == "succeeded":
@@ -99,11 +108,6 @@ def task_object(view: TaskView) -> dict[str, Any]:
     if view.finished_at is not None:
         data["completed"] = int(view.finished_at)
     return data
-
-
-def _number(value: float) -> float | int:
-    rounded = round(value, 6)
-    return int(rounded) if rounded.is_integer() else rounded
 
 
 def _make_id(random: Randomness, now: float, kind: Kind) -> str:
