@@ -88,8 +88,6 @@ def usage_for(info: ModelInfo, prompt: str, params: Mapping[str, Any]) -> Usage 
         return Usage("tokens", input_details, {"image_tokens": output}, output_tokens=output)
     if info.kind == "image":
         return Usage("tokens", input_details, {"image_tokens": 4096}, output_tokens=4096)
-    if info.kind == "text":
-        return Usage("tokens", input_details, {"text_tokens": 256}, output_tokens=256)
     audio = int(max(seconds, 30.0) * 25)
     return Usage("tokens", input_details, {"audio_tokens": audio}, output_tokens=audio)
 

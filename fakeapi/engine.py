@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeVar
 
 from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
@@ -27,6 +27,7 @@ from fakeapi.randomness import Randomness
 from fakeapi.scenario import TERMINAL_STATES, ApiSpec, FailureReason, FailureSpec, Scenario
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
+T = TypeVar("T")
 JOURNAL_LIMIT = 10_000
 DELIVERY_LOG_LIMIT = 10_000
 EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
@@ -59,6 +60,7 @@ class SubmitRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
     outputs: int = 1
+    kind: Kind | None = None  # the kind the endpoint makes, for APIs with one endpoint per kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,32 +197,35 @@ class TaskEngine:
 
     def caps(self, api: str) -> Caps:
         """The per-key caps on ``api``: the scenario's where it sets them, else the API's defaults."""
-        spec, default = self._api_spec(api), self.profiles[api].caps
+        default = self.profiles[api].caps
         return Caps(
-            rpm=spec.rpm if "rpm" in spec.model_fields_set else default.rpm,
-            max_concurrent=(
-                spec.max_concurrent if "max_concurrent" in spec.model_fields_set else default.max_concurrent
-            ),
+            rpm=self._setting(api, "rpm", default.rpm),
+            max_concurrent=self._setting(api, "max_concurrent", default.max_concurrent),
         )
 
-    def result_ttl(self, api: str) -> float | None:
-        """How long ``api``'s result URLs stay valid after a task finishes (``None``: for ever)."""
-        spec = self._api_spec(api)
-        return spec.result_ttl if "result_ttl" in spec.model_fields_set else self.profiles[api].result_ttl
-
     def result_expired(self, view: TaskView) -> bool:
-        ttl = self.result_ttl(view.api)
+        """Whether the task's result URLs have outlived the API's result lifetime."""
+        ttl = self._setting(view.api, "result_ttl", self.profiles[view.api].result_ttl)
         return ttl is not None and view.finished_at is not None and self.clock.now() > view.finished_at + ttl
 
-    def _api_spec(self, api: str) -> ApiSpec:
+    def _setting(self, api: str, name: str, default: T) -> T:
+        """The scenario's ``apis.<api>.<name>`` where it sets it (``null`` included), else ``default``."""
         spec = getattr(self.scenario.apis, api, None)
-        return spec if isinstance(spec, ApiSpec) else ApiSpec()
+        if isinstance(spec, ApiSpec) and name in spec.model_fields_set:
+            value: T = getattr(spec, name)
+            return value
+        return default
+
+    def check_model(self, api: str, model: str) -> None:
+        """Refuse a model ``api`` does not know, unless the scenario accepts unknown models."""
+        if self.profiles[api].catalogue.lookup(model) is None and not self.scenario.models.accept_unknown:
+            raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
 
     def submit(self, request: SubmitRequest) -> TaskView:
         """Create a task (the request's key must already be authorized)."""
         profile = self.profiles[request.api]
         account = self.accounts.authenticate(request.api, request.key)
-        info = self._model_info(profile, request.model)
+        info = self._model_info(profile, request.model, request.kind)
         self._check_concurrency(account)
         price = self.scenario.price_for(request.model)
         cost = price.per_call + price.per_second * billed_seconds(info, request.params)
@@ -287,6 +292,22 @@ class TaskEngine:
         """
         spec = FailureSpec(reason=reason, code=code, **({} if message is None else {"message": message}))
         return self._force(task_id, Step("failed", error=spec))
+
+    async def run_to_end(self, task_id: str) -> TaskView:
+        """Let a task run its scripted course now, as a synchronous request waits for it.
+
+        On a virtual clock the clock moves to the task's end; on the system clock this waits. A task
+        that waits on polls or on the test has nothing to wait for and is finished at once.
+        """
+        task = self.get(task_id)
+        end = self.projected_end(task)
+        if end is None:
+            return self.view(task) if self.view(task).terminal else self.complete(task_id)
+        if self.clock.is_virtual:
+            await self.advance_to(max(end, self.clock.now()))
+        else:
+            await asyncio.sleep(max(0.0, end - self.clock.now()) / self.clock.speed)
+        return self.view(task)
 
     async def advance_to(self, t: float) -> None:
         """Move the clock to ``t``, running every phase end and delivery due on the way, in order."""
@@ -406,15 +427,18 @@ class TaskEngine:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _model_info(self, profile: ApiProfile, model: str) -> ModelInfo:
+    def _model_info(self, profile: ApiProfile, model: str, kind: Kind | None) -> ModelInfo:
         if any(fnmatchcase(model, glob) for glob in self.scenario.models.unavailable):
             raise FakeApiError(ErrorKind.UNAVAILABLE, f"model {model} is unavailable", param="model")
-        info = profile.catalogue.lookup(model)
-        if info is not None:
-            return info
-        if self.scenario.models.accept_unknown:
-            return ModelInfo(self.scenario.models.unknown_kind, "per_call")
-        raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
+        self.check_model(profile.name, model)
+        info = profile.catalogue.lookup(model) or ModelInfo(
+            kind or self.scenario.models.unknown_kind, "per_call"
+        )
+        if kind is not None and info.kind != kind:
+            raise FakeApiError(
+                ErrorKind.UNKNOWN_MODEL, f"model {model} makes {info.kind}, not {kind}", param="model"
+            )
+        return info
 
     def _check_concurrency(self, account: Account) -> None:
         if account.max_concurrent is None:

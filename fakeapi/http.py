@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from fakeapi.accounts import Account
 from fakeapi.engine import ApiProfile, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
 
@@ -59,6 +60,13 @@ def bearer_key(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     return key.strip() or None if scheme.lower() == "bearer" else None
+
+
+def authorize(request: web.Request, api: str) -> tuple[TaskEngine, str | None, Account]:
+    """The engine, the bearer key and its account on ``api``; the request counts against its rate."""
+    engine = engine_of(request)
+    key = bearer_key(request)
+    return engine, key, engine.authorize(api, key)
 
 
 def note(request: web.Request, text: str) -> None:

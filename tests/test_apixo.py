@@ -487,7 +487,7 @@ async def test_61st_request_in_a_minute_is_429_with_retry_after(apixo: Apixo, fa
     for _ in range(58):
         await fakeapi.clock.ashift(0.5)
         assert (await apixo.status(task_id))[0] == 200
-    assert await apixo.balance() is not None  # the 60th request
+    assert await apixo.balance() == 1_000_000  # the 60th request
     status, answer, headers = await apixo.call(
         "GET", "/api/v1/statusTask/vidu-q3", params={"taskId": task_id}
     )

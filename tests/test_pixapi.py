@@ -152,6 +152,24 @@ async def test_edits_need_image_files(pix: Pix, images: list[tuple[str, bytes, s
     )
 
 
+async def test_edits_refuse_an_image_over_20_mb(pix: Pix, fakeapi: FakeApi) -> None:
+    big = png(8, 8) + b"\x00" * (20 * 1024 * 1024)
+    status, body = await pix.call(
+        "POST",
+        "/v1/async/images/edits",
+        data=form([("big.png", big, "image/png")], model="gpt-image-2", prompt="p"),
+    )
+    assert (status, body["error"]["message"]) == (400, "image: big.png is larger than 20 MB")
+    assert fakeapi.tasks == []
+
+
+async def test_a_model_on_the_wrong_endpoint_is_not_found(pix: Pix, fakeapi: FakeApi) -> None:
+    status, body = await pix.call("POST", "/v1/async/images/generations", json={**IMAGE, "model": "veo"})
+    assert status == 404
+    assert error(404, "model_not_found", body) == "model veo makes video, not image"
+    assert fakeapi.tasks == []
+
+
 async def test_async_video(pix: Pix, fakeapi: FakeApi) -> None:
     status, submitted = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
     assert status == 200

@@ -12,15 +12,14 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fakeapi.accounts import Account, Caps
+from fakeapi.accounts import Caps
 from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
 from fakeapi.http import (
     Route,
-    bearer_key,
+    authorize,
     compact_json,
-    engine_of,
     json_response,
     note,
     parse_body,
@@ -167,17 +166,11 @@ class ApixoApi:
             Route("GET", "/api/v1/apikeys/current-balance", self.balance),
         ]
 
-    def _authorize(self, request: web.Request) -> tuple[TaskEngine, str | None, Account]:
-        engine = engine_of(request)
-        key = bearer_key(request)
-        return engine, key, engine.authorize(PROFILE.name, key)
-
     async def generate(self, request: web.Request) -> web.Response:
-        engine, key, _ = self._authorize(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         model = request.match_info["model"]
+        engine.check_model(PROFILE.name, model)
         spec = MODELS.get(model)
-        if spec is None and not engine.scenario.models.accept_unknown:
-            raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} not found", param="model")
         body = parse_body(GenerateBody, await read_json(request), missing=MISSING)
         params, outputs = dict(body.input), 1
         if spec is not None:
@@ -204,10 +197,9 @@ class ApixoApi:
         return json_response(_envelope({"taskId": view.id}))
 
     async def status(self, request: web.Request) -> web.Response:
-        engine, key, _ = self._authorize(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         model = request.match_info["model"]
-        if model not in MODELS and not engine.scenario.models.accept_unknown:
-            raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} not found", param="model")
+        engine.check_model(PROFILE.name, model)
         task_id = request.query.get("taskId")
         if not task_id:
             raise FakeApiError(ErrorKind.INVALID_REQUEST, "Missing required query parameter: taskId")
@@ -215,7 +207,7 @@ class ApixoApi:
         return json_response(_envelope(task_data(view, engine.scenario.apis.apixo.fail_codes)))
 
     async def balance(self, request: web.Request) -> web.Response:
-        _, _, account = self._authorize(request)
+        _, _, account = authorize(request, PROFILE.name)
         remaining = UNLIMITED_BALANCE - account.spent if account.balance is None else account.balance
         return json_response(_envelope(round(remaining, 6)))
 

@@ -19,9 +19,8 @@ from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
 from fakeapi.http import (
     Route,
-    bearer_key,
+    authorize,
     compact_json,
-    engine_of,
     json_number,
     json_response,
     note,
@@ -195,25 +194,12 @@ class FoxApi:
         return await self._submit(request, "llm")
 
     async def _submit(self, request: web.Request, task_type: TaskType) -> web.Response:
-        engine = engine_of(request)
-        key = bearer_key(request)
-        engine.authorize(PROFILE.name, key)
+        engine, key, _ = authorize(request, PROFILE.name)
         if request.content_type != "application/json":
             raise FakeApiError(ErrorKind.MALFORMED_BODY, "Content-Type must be application/json")
         data = await read_json(request)
         body = parse_body(LlmBody if task_type == "llm" else GenerationBody, data)
-        model = lookup(body.model)
-        if model is None and not engine.scenario.models.accept_unknown:
-            raise FakeApiError(
-                ErrorKind.UNKNOWN_MODEL, f"Model '{body.model}' is not supported", param="model"
-            )
-        if model is not None and model.type != task_type:
-            raise FakeApiError(
-                ErrorKind.UNKNOWN_MODEL,
-                f"Model '{body.model}' is a {model.type} model, not supported on this endpoint",
-                param="model",
-            )
-        model = model or FoxModel(task_type)
+        model = lookup(body.model) or FoxModel(task_type)
         strict_callbacks = engine.scenario.apis.foxapi.public_https_callbacks
         if body.callback_url and strict_callbacks and not _public_https(body.callback_url):
             raise FakeApiError(
@@ -233,6 +219,7 @@ class FoxApi:
                 params=params,
                 callback_url=body.callback_url,
                 outputs=model.outputs(params),
+                kind=KINDS[task_type],
             )
         )
         if isinstance(body, LlmBody) and body.sync and not body.stream:
@@ -254,9 +241,7 @@ class FoxApi:
         return json_response(compact_json(completion))
 
     async def query(self, request: web.Request) -> web.Response:
-        engine = engine_of(request)
-        key = bearer_key(request)
-        engine.authorize(PROFILE.name, key)
+        engine, key, _ = authorize(request, PROFILE.name)
         # sync_upstream asks the server to refresh a running task from upstream first; the fake's
         # stored state is always current, so it changes nothing.
         view = engine.query(PROFILE.name, request.match_info["task_id"], key)

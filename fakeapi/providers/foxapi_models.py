@@ -10,6 +10,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, Literal
 
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo
@@ -95,6 +96,7 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
 CATALOGUE = Catalogue(tuple((glob, ModelInfo(KINDS[m.type], "per_call")) for glob, m in MODELS))
 
 
+@lru_cache(maxsize=256)  # runs on every poll and callback render
 def lookup(model: str) -> FoxModel | None:
     return next((m for glob, m in MODELS if fnmatchcase(model, glob)), None)
 

@@ -7,7 +7,6 @@ multipart/form-data with one or more ``image`` files. Async submits answer ``sub
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any, Literal
 
@@ -20,9 +19,8 @@ from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import (
     Route,
-    bearer_key,
+    authorize,
     compact_json,
-    engine_of,
     json_number,
     json_response,
     parse_body,
@@ -147,12 +145,6 @@ class PixApi:
             Route("POST", "/v1/videos/generations", self.sync_videos),
         ]
 
-    def _engine(self, request: web.Request) -> tuple[TaskEngine, str | None]:
-        engine = engine_of(request)
-        key = bearer_key(request)
-        engine.authorize(PROFILE.name, key)
-        return engine, key
-
     def _submit(
         self,
         engine: TaskEngine,
@@ -161,11 +153,6 @@ class PixApi:
         body: ImageBody | VideoBody,
         extra: dict[str, Any],
     ) -> TaskView:
-        info = CATALOGUE.lookup(body.model)
-        if info is not None and info.kind != kind:
-            raise FakeApiError(
-                ErrorKind.UNKNOWN_MODEL, f"Model '{body.model}' is not a {kind} model", param="model"
-            )
         return engine.submit(
             SubmitRequest(
                 api=PROFILE.name,
@@ -174,6 +161,7 @@ class PixApi:
                 prompt=body.prompt,
                 params={**body.model_dump(exclude_none=True), **extra},
                 outputs=body.n if isinstance(body, ImageBody) else 1,
+                kind=kind,
             )
         )
 
@@ -192,46 +180,46 @@ class PixApi:
         )
 
     async def async_images(self, request: web.Request) -> web.Response:
-        engine, key = self._engine(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         body = parse_body(ImageBody, await read_json(request))
         return self._submitted(self._submit(engine, key, "image", body, {}))
 
     async def async_edits(self, request: web.Request) -> web.Response:
-        engine, key = self._engine(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         body, images = await _read_edit(request)
         return self._submitted(self._submit(engine, key, "image", body, {"images": images}))
 
     async def async_videos(self, request: web.Request) -> web.Response:
-        engine, key = self._engine(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         body = parse_body(VideoBody, await read_json(request))
         return self._submitted(self._submit(engine, key, "video", body, {}))
 
     async def query(self, request: web.Request) -> web.Response:
-        engine, key = self._engine(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         view = engine.query(PROFILE.name, request.match_info["task_id"], key)
         return json_response(compact_json(task_object(view)))
 
     async def sync_images(self, request: web.Request) -> web.Response:
-        engine, key = self._engine(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         body = parse_body(ImageBody, await read_json(request))
         return await self._sync_answer(engine, self._submit(engine, key, "image", body, {}), body)
 
     async def sync_edits(self, request: web.Request) -> web.Response:
-        engine, key = self._engine(request)
+        engine, key, _ = authorize(request, PROFILE.name)
         body, images = await _read_edit(request)
         return await self._sync_answer(
             engine, self._submit(engine, key, "image", body, {"images": images}), body
         )
 
     async def sync_videos(self, request: web.Request) -> web.Response:
-        self._engine(request)
+        authorize(request, PROFILE.name)
         raise FakeApiError(
             ErrorKind.INVALID_REQUEST,
             "Video generation is async-only. Submit it to /v1/async/videos/generations.",
         )
 
     async def _sync_answer(self, engine: TaskEngine, view: TaskView, body: ImageBody) -> web.Response:
-        view = await _wait_for_end(engine, view)
+        view = await engine.run_to_end(view.id)
         if view.state == "failed":
             error = view.error
             code, _ = FAILURE_ERRORS.get(error.reason, (500, "")) if error is not None else (500, "")
@@ -255,20 +243,6 @@ class PixApi:
             body = {"code": status, "message": message, "type": error_type}
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
         return json_response(compact_json({"error": body}), status, headers)
-
-
-async def _wait_for_end(engine: TaskEngine, view: TaskView) -> TaskView:
-    """Hold a synchronous request until its task ends: the clock runs on (virtual: it is moved)."""
-    task = engine.get(view.id)
-    end = engine.projected_end(task)
-    if end is None:
-        # Waiting on polls or on the test: a synchronous request has no polls, so finish it now.
-        return engine.complete(view.id) if not view.terminal else view
-    if engine.clock.is_virtual:
-        await engine.advance_to(max(end, engine.clock.now()))
-    else:
-        await asyncio.sleep(max(0.0, end - engine.clock.now()) / engine.clock.speed)
-    return engine.view(task)
 
 
 async def _read_edit(request: web.Request) -> tuple[ImageBody, list[dict[str, Any]]]:

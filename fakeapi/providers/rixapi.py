@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from fakeapi.catalogue import RIXAPI_CATALOGUE, Kind, Usage
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import Route, bearer_key, compact_json, engine_of, json_response, parse_body, read_json
+from fakeapi.http import (
+    Route,
+    authorize,
+    compact_json,
+    json_response,
+    parse_body,
+    read_json,
+)
 from fakeapi.randomness import Randomness
 from fakeapi.webhooks import CallbackPolicy
 
@@ -152,9 +159,7 @@ class RixApi:
         ]
 
     async def submit(self, request: web.Request) -> web.Response:
-        engine = engine_of(request)
-        key = bearer_key(request)
-        engine.authorize(PROFILE.name, key)
+        engine, key, _ = authorize(request, PROFILE.name)
         body = parse_body(SubmitBody, await read_json(request))
         prompt = body.input.get("prompt")
         count = body.input.get("n")
@@ -172,9 +177,7 @@ class RixApi:
         return json_response(render_task(view))
 
     async def query(self, request: web.Request) -> web.Response:
-        engine = engine_of(request)
-        key = bearer_key(request)
-        engine.authorize(PROFILE.name, key)
+        engine, key, _ = authorize(request, PROFILE.name)
         return json_response(render_task(engine.query(PROFILE.name, request.match_info["task_id"], key)))
 
     def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
