@@ -48,7 +48,9 @@ class Provider(Protocol):
 
     def routes(self) -> list[Route]: ...
 
-    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response: ...
+    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
+        """The error in the API's envelope and status (the server adds ``Retry-After``)."""
+        ...
 
 
 def engine_of(request: web.Request) -> TaskEngine:
@@ -119,8 +121,8 @@ def json_number(value: float) -> float | int:
     return int(rounded) if rounded.is_integer() else rounded
 
 
-def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+def json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

@@ -219,7 +219,11 @@ class FakeServer:
         provider = self._provider_for(request.path)
         if provider is None:
             return web.json_response({"error": error.message}, status=404)
-        return provider.error_response(error, self.engine)
+        response = provider.error_response(error, self.engine)
+        # No API documents a header for its 429s; every one gets Retry-After, which clients honour.
+        if error.retry_after:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     def _expected(self, path: str) -> str:
         provider = self._provider_for(path)

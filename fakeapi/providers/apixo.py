@@ -224,8 +224,7 @@ class ApixoApi:
             body = compact_json({"code": status, "message": message})
         else:
             body = _envelope(data, status, message)
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return json_response(body, status, headers)
+        return json_response(body, status)
 
 
 _ERRORS: dict[ErrorKind, tuple[int, str]] = {

@@ -252,8 +252,7 @@ class FoxApi:
         body: dict[str, Any] = {} if code is None else {"code": code}
         body["message"] = _MESSAGES.get(error.kind, error.message)
         body["type"] = error_type
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return json_response(compact_json({"error": body}), status, headers)
+        return json_response(compact_json({"error": body}), status)
 
 
 _ERRORS: dict[ErrorKind, tuple[int, str, str | None]] = {

@@ -241,8 +241,7 @@ class PixApi:
             body: dict[str, Any] = {"code": error_type, "message": message}
         else:
             body = {"code": status, "message": message, "type": error_type}
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return json_response(compact_json({"error": body}), status, headers)
+        return json_response(compact_json({"error": body}), status)
 
 
 async def _read_edit(request: web.Request) -> tuple[ImageBody, list[dict[str, Any]]]:

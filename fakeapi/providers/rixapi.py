@@ -193,8 +193,7 @@ class RixApi:
         else:
             body = {"message": message, "type": "rix_api_error", "code": code}
         body["message"] += f" (request id: {_request_id(engine)})"
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return json_response(compact_json({"error": body}), status, headers)
+        return json_response(compact_json({"error": body}), status)
 
 
 _MESSAGES = {
