@@ -22,6 +22,7 @@ class Account:
     rpm: int | None
     max_concurrent: int | None
     spent: float = 0.0
+    held: float = 0.0
     recent: deque[float] = field(default_factory=deque)
     active: dict[str, None] = field(default_factory=dict)  # ordered set of unfinished task ids
 
@@ -41,14 +42,30 @@ class Account:
         self.recent.append(now)
 
     def charge(self, cost: float) -> None:
-        if self.balance is not None and cost > self.balance + 1e-9:
+        """Take ``cost`` now, or refuse it if the balance (less what is held) cannot cover it."""
+        self.hold(cost)
+        self.settle(cost)
+
+    def hold(self, cost: float) -> None:
+        """Set ``cost`` aside for a task that pays when it succeeds, or refuse it."""
+        if self.balance is not None and cost > self.balance - self.held + 1e-9:
             raise FakeApiError(
                 ErrorKind.INSUFFICIENT_CREDITS,
-                f"insufficient balance: this task costs {cost:g}, remaining {self.balance:g}",
+                f"insufficient balance: this task costs {cost:g}, "
+                f"remaining {round(self.balance - self.held, 9):g}",
             )
+        self.held = round(self.held + cost, 9)
+
+    def settle(self, cost: float) -> None:
+        """Take a held ``cost`` from the balance."""
+        self.release(cost)
         if self.balance is not None:
             self.balance = round(self.balance - cost, 9)
         self.spent = round(self.spent + cost, 9)
+
+    def release(self, cost: float) -> None:
+        """Give a held ``cost`` back (the task it was held for failed)."""
+        self.held = round(max(0.0, self.held - cost), 9)
 
 
 @dataclass(frozen=True, slots=True)

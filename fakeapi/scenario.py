@@ -220,6 +220,10 @@ class ApiSpec(_Model):
     rpm: int | None = Field(default=None, gt=0, description="requests per minute per key")
     max_concurrent: int | None = Field(default=None, gt=0, description="unfinished tasks per key")
     result_ttl: Duration | None = Field(default=None, description="how long result URLs stay valid")
+    charge: Literal["submit", "success"] = Field(
+        default="submit",
+        description="when a task's price is taken: at submit, or held at submit and taken when it succeeds",
+    )
 
 
 class ApixoSpec(ApiSpec):
@@ -275,7 +279,9 @@ class Scenario(_Model):
     seed: int = 0
     clock: ClockSpec = ClockSpec()
     accounts: Accounts = Accounts()
-    prices: dict[str, PriceSpec] = Field(default={}, description="model glob -> price")
+    prices: dict[str, PriceSpec] = Field(
+        default={}, description="model glob -> price; unlisted models cost the API's documented price, else 0"
+    )
     models: ModelsSpec = ModelsSpec()
     webhooks: WebhookSpec = WebhookSpec()
     apis: ApisSpec = ApisSpec()
@@ -291,8 +297,9 @@ class Scenario(_Model):
         """The first rule matching this submit (the fallback always does)."""
         return next(r for r in self.rules if r.match.matches(api=api, model=model, kind=kind, prompt=prompt))
 
-    def price_for(self, model: str) -> Price:
-        return next((p for g, p in self.prices.items() if fnmatchcase(model, g)), Price())
+    def price_for(self, model: str) -> Price | None:
+        """The scenario's price for ``model``; ``None`` leaves the API's own price list to decide."""
+        return next((p for g, p in self.prices.items() if fnmatchcase(model, g)), None)
 
 
 def bundled_names() -> list[str]:

@@ -110,6 +110,7 @@ async def test_async_image_submit_then_query_switches_created_at_to_created(
         "completed",
     ]
     assert (completed["progress"], completed["created"], completed["completed"]) == (100, T0, T0 + 5)
+    assert completed["credits_cost"] == 12  # 6 credits per 2K image of this model, n = 2
     assert completed["result"]["type"] == "image"
     urls = [d["url"] for d in completed["result"]["data"]]
     assert len(urls) == 2
@@ -270,6 +271,77 @@ async def test_credits_402_and_429(pix: Pix, fakeapi: FakeApi) -> None:
     status, body = await pix.call("GET", f"/v1/tasks/{submitted['id']}")
     assert status == 429
     error(429, "rate_limited", body)
+
+
+INSTANT = {"rules": [{"phases": [{"state": "succeeded"}]}]}
+
+
+@pytest.mark.fakeapi(scenario=INSTANT)
+@pytest.mark.parametrize(
+    ("path", "body", "credits"),
+    [
+        ("images", {"model": "gpt-image-2", "size": "1536x1024", "quality": "medium", "n": 2}, 8),
+        ("images", {"model": "gpt-image-2", "size": "4K"}, 133),  # quality left out is auto, billed as high
+        ("images", {"model": "nano-banana-pro", "size": "4K"}, 16),
+        ("images", {"model": "gemini-3.1-flash-image-preview-512", "n": 3}, 12),
+        ("images", {"model": "gemini-2.5-flash-image"}, 2),
+        ("videos", {"model": "veo", "duration": 8}, 8),
+        ("videos", {"model": "kling", "duration": 5}, 11.2),
+        ("videos", {"model": "wan", "duration": 4}, 8),
+    ],
+)
+async def test_documented_prices_in_credits(
+    pix: Pix, fakeapi: FakeApi, path: str, body: dict[str, Any], credits: float
+) -> None:
+    _, submitted = await pix.call("POST", f"/v1/async/{path}/generations", json={"prompt": "p", **body})
+    assert (await pix.task(submitted["id"]))["credits_cost"] == credits
+    assert fakeapi.balance("pixapi", "sk_test") is None  # open keys are unlimited
+
+
+@pytest.mark.parametrize(("charge", "after"), [("success", 12.0), ("submit", 4.0)])
+async def test_credits_are_taken_when_a_task_succeeds(
+    pix: Pix, fakeapi: FakeApi, charge: str, after: float
+) -> None:
+    fail_later = {"state": "failed", "error": {"reason": "content_violation"}}
+    fakeapi.load_scenario(
+        {
+            "rules": [
+                {"match": {"prompt": "forbidden"}, "phases": [{"state": "running", "for": "2s"}, fail_later]},
+                {"phases": [{"state": "running", "for": "2s"}, {"state": "succeeded"}]},
+            ],
+            "accounts": {"keys": {"sk_test": {"balance": 20}}},
+            "apis": {"pixapi": {"charge": charge}},
+        }
+    )
+    rejected = {**VIDEO, "prompt": "forbidden cat"}  # veo, 8 s: 8 credits
+    _, failing = await pix.call("POST", "/v1/async/videos/generations", json=rejected)
+    status, passing = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+    assert status == 200
+    # 8 + 8 credits are set aside (or taken): a third task's 8 would overdraw the 20.
+    status, body = await pix.call("POST", "/v1/async/videos/generations", json=VIDEO)
+    assert status == 402
+    error(402, "insufficient_credits", body)
+    await fakeapi.clock.ashift(2)
+    assert (await pix.task(failing["id"]))["status"] == "failed"
+    assert (await pix.task(passing["id"]))["credits_cost"] == 8
+    assert fakeapi.balance("pixapi", "sk_test") == after
+
+
+@pytest.mark.fakeapi(scenario=INSTANT)
+async def test_legacy_generate_and_edit(pix: Pix) -> None:
+    body = {"model": "gemini-3-pro-image-preview", "prompt": "a bottle", "num": 2, "image_size": "16:9"}
+    status, answer = await pix.call("POST", "/v1/images/generate", json=body)
+    assert status == 200
+    assert (answer["code"], answer["message"], len(answer["data"]["url"])) == (0, "ok", 2)
+    async with pix.http.get(answer["data"]["url"][1]) as r:
+        assert png_size(await r.read()) == (1024, 576)
+    edit = {"model": "gemini-3-pro-image-preview", "prompt": "ivory", "image": "https://example.com/in.png"}
+    status, answer = await pix.call("POST", "/v1/images/edit", json=edit)
+    assert status == 200
+    assert isinstance(answer["data"]["url"], str)
+    status, answer = await pix.call("POST", "/v1/images/edit", json={**edit, "image": None})
+    assert status == 400
+    assert error(400, "invalid_request_error", answer) == "image: an image URL is required"
 
 
 @pytest.mark.fakeapi(

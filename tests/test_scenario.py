@@ -363,7 +363,7 @@ def test_prices_take_a_number_or_a_mapping_and_the_first_glob_wins() -> None:
     assert scenario.price_for("kling-v2-master") == Price(per_call=1.0)
     assert scenario.price_for("kling-v1") == Price(per_second=0.1)
     assert scenario.price_for("flux-pro") == Price(per_call=0.01)
-    assert validate_scenario({"rules": [FALLBACK]}).price_for("anything") == Price()
+    assert validate_scenario({"rules": [FALLBACK]}).price_for("anything") is None
 
 
 def test_the_first_matching_rule_wins() -> None:

@@ -8,13 +8,16 @@ multipart/form-data with one or more ``image`` files. Async submits answer ``sub
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict, Field
 from ulid import ULID
 
-from fakeapi.catalogue import Catalogue, Kind, ModelInfo
+from fakeapi.catalogue import DEFAULT_VIDEO_SECONDS, Catalogue, Kind, ModelInfo, requested_seconds
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import (
@@ -48,6 +51,23 @@ CATALOGUE = Catalogue(
     tuple((glob, ModelInfo("image", "per_call")) for glob in IMAGE_MODELS)
     + tuple((glob, ModelInfo("video", "per_call")) for glob in VIDEO_MODELS)
 )
+# Credits (1 credit = $0.01) from the model catalogue and GPT Image pages. Gemini images: per image
+# by size tier (512, standard, 2K, 4K); gpt-image-1.5 "from 1" is taken as 1.
+IMAGE_CREDITS: dict[str, tuple[int, int, int, int]] = {
+    "gemini-2.5-flash-image": (2, 2, 2, 2),
+    "gemini-3.1-flash-image-preview": (4, 4, 6, 8),
+    "gemini-3-pro-image-preview": (8, 8, 8, 16),
+    "gpt-image-1.5": (1, 1, 1, 1),
+}
+ALIASES = {
+    "nano-banana": "gemini-2.5-flash-image",
+    "nano-banana-2": "gemini-3.1-flash-image-preview",
+    "nano-banana-pro": "gemini-3-pro-image-preview",
+}
+TIER_SUFFIXES = {"-512": 0, "-2k": 2, "-4k": 3}
+# gpt-image-2 per image by size tier (1K, 2K, 4K) and quality; quality auto is billed as high.
+GPT_IMAGE_2_CREDITS = {"low": (1, 2, 4), "medium": (4, 17, 34), "high": (14, 67, 133)}
+VIDEO_CREDITS_PER_SECOND = {"veo*": 1.0, "kling*": 2.24, "wan*": 2.0}
 # Task failures as the HTTP error the same problem gets at submit: (code, type).
 FAILURE_ERRORS: dict[FailureReason, tuple[int, str]] = {
     "content_violation": (422, "prompt_rejected"),
@@ -90,6 +110,18 @@ class VideoBody(BaseModel):
     input_image: str | None = Field(default=None, pattern=r"^(https?://|data:image/)")
 
 
+class LegacyBody(BaseModel):
+    """The legacy Nano Banana-style ``images/generate`` and ``images/edit`` JSON bodies."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=32000)
+    num: int = Field(default=1, ge=1, le=10)
+    image_size: str | None = Field(default=None, description="an aspect ratio such as 1:1, or WxH")
+    image: str | list[str] | None = None
+
+
 def task_object(view: TaskView) -> dict[str, Any]:
     """The task as ``GET /v1/tasks/{id}`` answers it."""
     data: dict[str, Any] = {"id": view.id, "status": STATUS_WORDS[view.state]}
@@ -106,6 +138,32 @@ def task_object(view: TaskView) -> dict[str, Any]:
     if view.finished_at is not None:
         data["completed"] = int(view.finished_at)
     return data
+
+
+def price(model: str, params: Mapping[str, Any], outputs: int) -> float:
+    """A task's documented price in credits; models without a published price cost 0."""
+    for glob, per_second in VIDEO_CREDITS_PER_SECOND.items():
+        if fnmatchcase(model, glob):
+            return round(per_second * (requested_seconds(params) or DEFAULT_VIDEO_SECONDS), 9)
+    tier = _size_tier(params.get("size"))
+    if model == "gpt-image-2":
+        quality = params.get("quality") or "high"
+        per_image = GPT_IMAGE_2_CREDITS.get(quality, GPT_IMAGE_2_CREDITS["high"])[max(tier - 1, 0)]
+        return float(per_image * outputs)
+    base = ALIASES.get(model, model)
+    for suffix, suffix_tier in TIER_SUFFIXES.items():
+        if base.endswith(suffix):
+            base, tier = base.removesuffix(suffix), suffix_tier
+    credits = IMAGE_CREDITS.get(base)
+    return float(credits[tier] * outputs) if credits is not None else 0.0
+
+
+def _size_tier(size: object) -> int:
+    """0 (512), 1 (standard / 1K), 2 (2K) or 3 (4K) by the requested size's long edge."""
+    if not isinstance(size, str) or size == "auto":
+        return 1
+    long_edge = max(image_size(size))
+    return 0 if long_edge <= 512 else 1 if long_edge <= 1536 else 2 if long_edge <= 2048 else 3
 
 
 def _make_id(random: Randomness, now: float, kind: Kind) -> str:
@@ -125,6 +183,9 @@ PROFILE = ApiProfile(
     # Pixapi documents no webhooks; the policy is never used because no submit carries a callback.
     callbacks=CallbackPolicy(on="terminal", timeout=10.0, retry_delays=()),
     render_callback=_render,
+    # "Credits are consumed after successful output" (billing page): held at submit, taken on success.
+    charge="success",
+    price=price,
 )
 
 
@@ -143,6 +204,8 @@ class PixApi:
             Route("POST", "/v1/images/generations", self.sync_images),
             Route("POST", "/v1/images/edits", self.sync_edits),
             Route("POST", "/v1/videos/generations", self.sync_videos),
+            Route("POST", "/v1/images/generate", self.legacy_generate),
+            Route("POST", "/v1/images/edit", self.legacy_edit),
         ]
 
     def _submit(
@@ -218,15 +281,37 @@ class PixApi:
             "Video generation is async-only. Submit it to /v1/async/videos/generations.",
         )
 
-    async def _sync_answer(self, engine: TaskEngine, view: TaskView, body: ImageBody) -> web.Response:
-        view = await engine.run_to_end(view.id)
-        if view.state == "failed":
-            error = view.error
-            code, _ = FAILURE_ERRORS.get(error.reason, (500, "")) if error is not None else (500, "")
-            kind = {422: ErrorKind.PROMPT_REJECTED, 503: ErrorKind.UNAVAILABLE}.get(
-                code, ErrorKind.SERVER_ERROR
+    async def legacy_generate(self, request: web.Request) -> web.Response:
+        return await self._legacy(request, image_required=False)
+
+    async def legacy_edit(self, request: web.Request) -> web.Response:
+        return await self._legacy(request, image_required=True)
+
+    async def _legacy(self, request: web.Request, *, image_required: bool) -> web.Response:
+        engine, key, _ = authorize(request, PROFILE.name)
+        body = parse_body(LegacyBody, await read_json(request))
+        if image_required and not body.image:
+            raise FakeApiError(ErrorKind.INVALID_REQUEST, "image: an image URL is required", param="image")
+        size = _legacy_size(body.image_size)
+        view = engine.submit(
+            SubmitRequest(
+                api=PROFILE.name,
+                key=key,
+                model=body.model,
+                prompt=body.prompt,
+                params={**body.model_dump(exclude_none=True), "size": size},
+                outputs=body.num,
+                kind="image",
             )
-            raise FakeApiError(kind, error.message if error is not None else "generation failed")
+        )
+        view = await _finished(engine, view)
+        urls = list(view.outputs)
+        # "When num is greater than 1, legacy responses may return data.url as an array."
+        data = {"url": urls[0] if len(urls) == 1 else urls}
+        return json_response(compact_json({"code": 0, "message": "ok", "data": data}))
+
+    async def _sync_answer(self, engine: TaskEngine, view: TaskView, body: ImageBody) -> web.Response:
+        view = await _finished(engine, view)
         if body.response_format == "b64_json":
             png = file_for(view.id, "png", image_size(body.size))
             data = [{"b64_json": base64.b64encode(png).decode()} for _ in view.outputs]
@@ -242,6 +327,28 @@ class PixApi:
         else:
             body = {"code": status, "message": message, "type": error_type}
         return json_response(compact_json({"error": body}), status)
+
+
+async def _finished(engine: TaskEngine, view: TaskView) -> TaskView:
+    """Wait for a synchronous request's task to end; a failed task is the request's error."""
+    view = await engine.run_to_end(view.id)
+    if view.state == "failed":
+        error = view.error
+        code, _ = FAILURE_ERRORS.get(error.reason, (500, "")) if error is not None else (500, "")
+        kind = {422: ErrorKind.PROMPT_REJECTED, 503: ErrorKind.UNAVAILABLE}.get(code, ErrorKind.SERVER_ERROR)
+        raise FakeApiError(kind, error.message if error is not None else "generation failed")
+    return view
+
+
+def _legacy_size(image_size: str | None) -> str:
+    """A legacy ``image_size`` aspect ratio as a pixel size with a 1024-pixel long edge."""
+    if image_size is None:
+        return "auto"
+    if (m := re.fullmatch(r"(\d{1,3}):(\d{1,3})", image_size)) and int(m[1]) and int(m[2]):
+        w, h = int(m[1]), int(m[2])
+        scale = 1024 / max(w, h)
+        return f"{round(w * scale)}x{round(h * scale)}"
+    return image_size
 
 
 async def _read_edit(request: web.Request) -> tuple[ImageBody, list[dict[str, Any]]]:
