@@ -15,7 +15,7 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Literal, TypeVar
 
@@ -23,8 +23,20 @@ from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
+from fakeapi.faults import FaultBook, describe
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import TERMINAL_STATES, ApiSpec, FailureReason, FailureSpec, Scenario
+from fakeapi.scenario import (
+    TERMINAL_STATES,
+    ApiSpec,
+    Curve,
+    FailureReason,
+    FailureSpec,
+    Lognormal,
+    Phase,
+    Rule,
+    Scenario,
+    Uniform,
+)
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
 T = TypeVar("T")
@@ -65,6 +77,7 @@ class SubmitRequest:
     callback_url: str | None = None
     outputs: int = 1
     kind: Kind | None = None  # the kind the endpoint makes, for APIs with one endpoint per kind
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +88,19 @@ class Step:
     duration: float | None = None
     polls: int | None = None
     error: FailureSpec | None = None
+    curve: Curve = "linear"
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+
+CURVES: dict[Curve, Callable[[float], float]] = {
+    "linear": lambda x: x,
+    "ease_in": lambda x: x * x,
+    "ease_out": lambda x: 1 - (1 - x) ** 2,
+    "ease_in_out": lambda x: 3 * x * x - 2 * x * x * x,
+}
 
 
 @dataclass(slots=True, eq=False)
@@ -158,6 +180,7 @@ class _Delivery:
     body: bytes
     state: str
     attempt: int
+    delayed: bool = False  # a latency fault has already held it back
 
 
 class TaskEngine:
@@ -178,6 +201,8 @@ class TaskEngine:
         self.profiles = profiles
         self.base_url = base_url
         self.random = Randomness(scenario.seed if seed is None else seed)
+        self.faults = FaultBook(scenario.faults, self.random.seed)
+        self._rule_counts: dict[tuple[int, str], int] = {}
         self.accounts = AccountBook(scenario.accounts, self.caps)
         self.tasks: dict[str, Task] = {}
         self.journal: deque[JournalEntry] = deque(maxlen=JOURNAL_LIMIT)
@@ -238,9 +263,7 @@ class TaskEngine:
             account.hold(cost)
         else:
             account.charge(cost)
-        rule = self.scenario.rule_for(
-            api=request.api, model=request.model, kind=info.kind, prompt=request.prompt
-        )
+        rule = self._rule_for(request, info.kind)
         now = self.clock.now()
         task = Task(
             id=self._new_id(profile, now, info.kind),
@@ -252,7 +275,7 @@ class TaskEngine:
             params=request.params,
             callback_url=request.callback_url,
             created_at=now,
-            steps=[self._resolve(p.state, p.duration, p.jitter, p.polls, p.error) for p in rule.phases],
+            steps=[self._resolve(phase) for phase in rule.phases],
             rule=rule.name,
             cost=cost,
             usage=usage_for(info, request.prompt, request.params),
@@ -427,7 +450,7 @@ class TaskEngine:
             fraction = seen / (current.polls + 1)
         else:
             fraction = 0.0
-        fraction = min(max(fraction, 0.0), 1.0)
+        fraction = CURVES[current.curve](min(max(fraction, 0.0), 1.0))
         return min(99, int(100 * (running.index(step) + fraction) / len(running)))
 
     def projected_end(self, task: Task) -> float | None:
@@ -485,17 +508,39 @@ class TaskEngine:
             pass
         return task_id
 
-    def _resolve(
-        self,
-        state: str,
-        duration: float | None,
-        jitter: float | None,
-        polls: int | None,
-        error: FailureSpec | None,
-    ) -> Step:
-        if duration is not None and jitter:
-            duration = max(0.0, duration + self.random.uniform(-jitter, jitter))
-        return Step(state, duration, polls, error)
+    def _rule_for(self, request: SubmitRequest, kind: Kind) -> Rule:
+        """The first rule that matches the submit and, if it counts submits, takes this one."""
+        for index, rule in enumerate(self.scenario.rules):
+            match = rule.match
+            if not match.matches(
+                api=request.api,
+                model=request.model,
+                kind=kind,
+                prompt=request.prompt,
+                key=request.key,
+                headers=request.headers,
+            ):
+                continue
+            if match.counted:
+                by = {"rule": "", "prompt": request.prompt, "key": request.key or ""}[match.count_by]
+                count = self._rule_counts[index, by] = self._rule_counts.get((index, by), 0) + 1
+                if not match.admits(count):
+                    continue
+            return rule
+        raise AssertionError("a scenario's last rule matches every submit")
+
+    def _resolve(self, phase: Phase) -> Step:
+        duration: float | None
+        if isinstance(phase.duration, Uniform):
+            duration = self.random.uniform(*phase.duration.uniform)
+        elif isinstance(phase.duration, Lognormal):
+            spec = phase.duration.lognormal
+            duration = self.random.random.lognormvariate(math.log(max(spec.median, 1e-9)), spec.sigma)
+        else:
+            duration = phase.duration
+        if duration is not None and phase.jitter:
+            duration = max(0.0, duration + self.random.uniform(-phase.jitter, phase.jitter))
+        return Step(phase.state, duration, phase.polls, phase.error, phase.curve)
 
     def _count_poll(self, task: Task) -> None:
         task.polls += 1
@@ -584,11 +629,26 @@ class TaskEngine:
                 self._materialize(task, event.step + 1)
                 self._announce(task, event.step + 1)
             return
-        policy = self._policy(self.tasks[event.task_id].api)
+        task = self.tasks[event.task_id]
+        policy = self._policy(task.api)
+        fault = self.faults.pick("webhook", api=task.api, key=task.key, path=event.url)
+        if fault is not None and fault.effect == "latency" and not event.delayed:
+            assert fault.latency is not None
+            self._push(due + fault.latency, replace(event, delayed=True))
+            return
         status: int | None = None
         error: str | None = None
+        body = event.body
+        if fault is not None and fault.effect in ("truncate", "malformed"):
+            body = body[: len(body) // 2]
         try:
-            status = await self._sender(event.url, event.body, policy.timeout)
+            if fault is not None and fault.effect == "status":
+                status = fault.status
+            elif fault is not None and fault.effect in ("reset", "hang"):
+                reason = "timed out" if fault.effect == "hang" else "connection reset"
+                raise DeliveryError(f"{describe(fault)}: {reason}")
+            else:
+                status = await self._sender(event.url, body, policy.timeout)
         except DeliveryError as exc:
             error = str(exc)
         delivered = status is not None and policy.delivered(status)
@@ -599,7 +659,7 @@ class TaskEngine:
                 attempt=event.attempt,
                 at=due,
                 state=event.state,
-                body=event.body.decode(),
+                body=body.decode("utf-8", "replace"),
                 status=status,
                 error=error,
                 delivered=delivered,

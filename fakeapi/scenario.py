@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from fnmatch import fnmatchcase
 from importlib import resources
@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from fakeapi.clock import DEFAULT_START
 from fakeapi.errors import ScenarioError
@@ -83,13 +92,59 @@ class FailureSpec(_Model):
     code: str | None = None
 
 
+class Uniform(_Model):
+    """A duration drawn (seeded) uniformly between two bounds: ``{uniform: [2s, 5s]}``."""
+
+    uniform: tuple[Duration, Duration]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.uniform[0] > self.uniform[1]:
+            raise ValueError("uniform: the first bound must not exceed the second")
+        return self
+
+
+class LognormalSpec(_Model):
+    median: Duration
+    sigma: float = Field(default=0.5, ge=0, le=5)
+
+
+class Lognormal(_Model):
+    """A long-tailed duration (seeded): ``{lognormal: {median: 30s, sigma: 0.5}}``."""
+
+    lognormal: LognormalSpec
+
+
+Curve = Literal["linear", "ease_in", "ease_out", "ease_in_out"]
+
+
+def _duration_form(value: object) -> str:
+    if isinstance(value, dict | Uniform | Lognormal):
+        return "lognormal" if isinstance(value, Lognormal) or "lognormal" in value else "uniform"
+    return "fixed"
+
+
+# One form is checked per value, so a wrong duration gets one error, not one per form.
+PhaseDuration = Annotated[
+    Annotated[Duration, Tag("fixed")]
+    | Annotated[Uniform, Tag("uniform")]
+    | Annotated[Lognormal, Tag("lognormal")],
+    Discriminator(_duration_form),
+]
+
+
 class Phase(_Model):
-    """One step of a task's life: a state held for a time, for a number of polls, or until told."""
+    """One step of a task's life: a state held for a time, for a number of polls, or until told.
+
+    ``for`` is a fixed duration or a seeded draw (``uniform`` / ``lognormal``); ``curve`` shapes how
+    a running phase's progress rises over its time or polls.
+    """
 
     state: CanonicalState
-    duration: Duration | None = Field(default=None, alias="for")
+    duration: PhaseDuration | None = Field(default=None, alias="for")
     jitter: Duration | None = None
     polls: int | None = Field(default=None, ge=0)
+    curve: Curve = "linear"
     error: FailureSpec | None = None
 
     @model_validator(mode="after")
@@ -99,8 +154,8 @@ class Phase(_Model):
                 raise ValueError(f"a '{self.state}' phase is terminal: it takes no for/polls/jitter")
         elif self.duration is not None and self.polls is not None:
             raise ValueError("a phase progresses by time ('for') or by polls ('polls'), not both")
-        if self.jitter is not None and self.duration is None:
-            raise ValueError("'jitter' needs 'for'")
+        if self.jitter is not None and not isinstance(self.duration, float):
+            raise ValueError("'jitter' needs a fixed 'for' (a drawn duration has its own spread)")
         if self.error is not None and self.state != "failed":
             raise ValueError("only a 'failed' phase takes 'error'")
         return self
@@ -111,13 +166,23 @@ class Phase(_Model):
 
 
 class Match(_Model):
-    """Which submits a rule applies to; every given field must match (an empty match takes all)."""
+    """Which submits a rule applies to; every given field must match (an empty match takes all).
+
+    ``nth`` and ``first`` count the submits that match the other fields, one count per rule, or per
+    prompt or key with ``count_by``: ``{prompt: x, first: 2, count_by: prompt}`` takes the first two
+    submits of each such prompt ("fail twice, then succeed" with a later rule).
+    """
 
     api: str | None = None
     model: str | None = Field(default=None, description="glob, e.g. 'kling-*'")
     model_pattern: str | None = Field(default=None, description="regular expression on the model")
     kind: Literal["image", "video", "audio", "text"] | None = None
     prompt: str | None = Field(default=None, description="regular expression searched in the prompt")
+    key: str | None = Field(default=None, description="glob on the API key")
+    header: dict[str, str] = Field(default={}, description="request header name -> glob on its value")
+    nth: int | list[int] | None = Field(default=None, description="only the n-th matching submit(s)")
+    first: int | None = Field(default=None, ge=0, description="only the first N matching submits")
+    count_by: Literal["rule", "prompt", "key"] = "rule"
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> Match:
@@ -134,14 +199,47 @@ class Match(_Model):
     def is_fallback(self) -> bool:
         return self == Match()
 
-    def matches(self, *, api: str, model: str, kind: str, prompt: str) -> bool:
+    @property
+    def counted(self) -> bool:
+        """Whether the rule takes only some of the submits it matches, by their count."""
+        return self.nth is not None or self.first is not None
+
+    def matches(
+        self,
+        *,
+        api: str,
+        model: str,
+        kind: str,
+        prompt: str,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Whether a submit matches every field but the counted ones (``nth``, ``first``)."""
         return (
             (self.api is None or self.api == api)
             and (self.model is None or fnmatchcase(model, self.model))
             and (self.model_pattern is None or re.fullmatch(self.model_pattern, model) is not None)
             and (self.kind is None or self.kind == kind)
             and (self.prompt is None or re.search(self.prompt, prompt) is not None)
+            and (self.key is None or (key is not None and fnmatchcase(key, self.key)))
+            and headers_match(self.header, headers or {})
         )
+
+    def admits(self, count: int) -> bool:
+        """Whether the ``count``-th matching submit (1-based) is one this rule takes."""
+        nth = [self.nth] if isinstance(self.nth, int) else self.nth
+        return (nth is None or count in nth) and (self.first is None or count <= self.first)
+
+
+def headers_match(wanted: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+    """Every wanted header is present with a value matching its glob (names are case-insensitive)."""
+    for name, glob in wanted.items():
+        value = headers.get(name)
+        if value is None:
+            value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+        if value is None or not fnmatchcase(value, glob):
+            return False
+    return True
 
 
 class Rule(_Model):
@@ -212,6 +310,59 @@ class ModelsSpec(_Model):
     accept_unknown: bool = False
     unknown_kind: Literal["image", "video", "audio", "text"] = "image"
     unavailable: list[str] = Field(default=[], description="model globs whose submits answer 503")
+
+
+FaultPoint = Literal["submit", "poll", "download", "webhook"]
+FaultEffect = Literal["latency", "status", "reset", "truncate", "malformed", "hang"]
+
+
+class Trigger(_Model):
+    """When a fault fires among the requests it matches: every time (nothing given), the n-th,
+    the first N (then the service recovers), or with a seeded probability."""
+
+    nth: int | list[int] | None = None
+    first: int | None = Field(default=None, ge=0)
+    probability: float | None = Field(default=None, ge=0, le=1)
+
+
+class Fault(_Model):
+    """Something going wrong on the way, at a point of the exchange.
+
+    Effects: ``latency`` (the answer comes ``latency`` later; real seconds over HTTP, clock seconds
+    for a webhook), ``status`` (that HTTP status in the API's own envelope), ``reset`` (the
+    connection is dropped with no answer), ``truncate`` (the connection drops halfway through the
+    body), ``malformed`` (a complete answer whose JSON is cut short), ``hang`` (no answer for
+    ``latency``, 30 s by default, then the connection closes). ``process`` lets the request take
+    effect first (the task is created, the answer is lost); truncate and malformed always do.
+    """
+
+    name: str | None = None
+    at: FaultPoint | list[FaultPoint]
+    effect: FaultEffect
+    api: str | None = None
+    key: str | None = Field(default=None, description="glob on the API key")
+    header: dict[str, str] = Field(default={}, description="request header name -> glob on its value")
+    path: str | None = Field(default=None, description="glob on the path after the API's mount point")
+    latency: Duration | None = None
+    status: int | None = Field(default=None, ge=400, le=599)
+    message: str | None = None
+    retry_after: int | None = Field(default=None, ge=0)
+    process: bool = False
+    when: Trigger = Trigger()
+
+    @model_validator(mode="after")
+    def _complete(self) -> Fault:
+        if self.effect == "status" and self.status is None:
+            raise ValueError("a 'status' fault needs 'status' (e.g. 503)")
+        if self.effect == "latency" and self.latency is None:
+            raise ValueError("a 'latency' fault needs 'latency' (e.g. 2s)")
+        if self.effect != "status" and (self.status is not None or self.retry_after is not None):
+            raise ValueError("'status' and 'retry_after' belong to a 'status' fault")
+        return self
+
+    @property
+    def points(self) -> tuple[FaultPoint, ...]:
+        return (self.at,) if isinstance(self.at, str) else tuple(self.at)
 
 
 class ApiSpec(_Model):
@@ -285,6 +436,7 @@ class Scenario(_Model):
     models: ModelsSpec = ModelsSpec()
     webhooks: WebhookSpec = WebhookSpec()
     apis: ApisSpec = ApisSpec()
+    faults: list[Fault] = Field(default=[], description="first matching fault that fires applies")
     rules: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -292,10 +444,6 @@ class Scenario(_Model):
         if not self.rules[-1].match.is_fallback:
             raise ValueError("the last rule must be a fallback with an empty 'match'")
         return self
-
-    def rule_for(self, *, api: str, model: str, kind: str, prompt: str) -> Rule:
-        """The first rule matching this submit (the fallback always does)."""
-        return next(r for r in self.rules if r.match.matches(api=api, model=model, kind=kind, prompt=prompt))
 
     def price_for(self, model: str) -> Price | None:
         """The scenario's price for ``model``; ``None`` leaves the API's own price list to decide."""

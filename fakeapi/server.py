@@ -8,6 +8,7 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -16,16 +17,33 @@ from aiohttp import web
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import JournalEntry, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import BODY, ENGINE, NOTES, EngineRef, Provider, listen
+from fakeapi.faults import apply, describe
+from fakeapi.http import BODY, ENGINE, NOTES, EngineRef, Provider, bearer_key, listen
 from fakeapi.media import CONTENT_TYPES, file_for, image_size
 from fakeapi.providers import all_providers
-from fakeapi.scenario import Scenario, load_scenario, validate_scenario
+from fakeapi.scenario import Fault, Scenario, load_scenario, validate_scenario
 from fakeapi.webhooks import HttpSender
 
 T = TypeVar("T")
 ClockMode = Literal["virtual", "system"]
 ScenarioRef = Scenario | str | Path | dict[str, Any]
 MAX_BODY = 32 * 1024 * 1024
+GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{phrase}</title></head>\r\n<body>\r\n<center><h1>{phrase}</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+# Which error a scripted status is shown as, when the API has one of that status: the first that fits.
+FAULT_KINDS = (
+    ErrorKind.SERVER_ERROR,
+    ErrorKind.UNAVAILABLE,
+    ErrorKind.RATE_LIMITED,
+    ErrorKind.INSUFFICIENT_CREDITS,
+    ErrorKind.UNAUTHORIZED,
+    ErrorKind.INVALID_REQUEST,
+    ErrorKind.PROMPT_REJECTED,
+    ErrorKind.NOT_FOUND,
+    ErrorKind.PAYLOAD_TOO_LARGE,
+)
 JOURNALED_BODY = 64 * 1024
 
 
@@ -63,6 +81,7 @@ class FakeServer:
         self._speed = speed
         self._sender = HttpSender()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()  # ends the waits of requests a fault holds open
         self._runner: web.AppRunner | None = None
         self._events: asyncio.Task[None] | None = None
         self._ref = EngineRef(self._build(resolve_scenario(scenario), seed))
@@ -100,6 +119,7 @@ class FakeServer:
     async def stop(self) -> None:
         """Stop serving and close the callback sender."""
         await self._stop_events()
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -175,6 +195,65 @@ class FakeServer:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         engine = self.engine
+        fault = self._fault_for(request)
+        if fault is None:
+            response = await self._answer(request, handler)
+        else:
+            response = await apply(
+                fault,
+                request,
+                lambda: self._answer(request, handler),
+                lambda status, message, retry_after: self._fault_error(request, status, message, retry_after),
+                self._stopping,
+            )
+            request.setdefault(NOTES, []).append(describe(fault))
+        raw: bytes = request.get(BODY, b"")
+        engine.journal.append(
+            JournalEntry(
+                at=engine.clock.now(),
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                status=response.status,
+                body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
+                notes=tuple(request.get(NOTES, ())),
+            )
+        )
+        return response
+
+    def _fault_for(self, request: web.Request) -> Fault | None:
+        if request.path.startswith("/files/"):
+            return self.engine.faults.pick("download", api=None, path=request.path)
+        provider = self._provider_for(request.path)
+        if provider is None:
+            return None
+        return self.engine.faults.pick(
+            "submit" if request.method == "POST" else "poll",
+            api=provider.profile.name,
+            key=bearer_key(request),
+            headers=request.headers,
+            path=self._api_path(request.path),
+        )
+
+    def _fault_error(
+        self, request: web.Request, status: int, message: str | None, retry_after: int | None
+    ) -> web.Response:
+        """A scripted error status: the API's own envelope where it has an error of that status,
+        else the bare HTML page a gateway in front of it answers with."""
+        provider = self._provider_for(request.path)
+        for kind in FAULT_KINDS if provider is not None else ():
+            error = FakeApiError(kind, message or HTTPStatus(status).phrase, retry_after=retry_after)
+            response = self._error(request, error)
+            if response.status == status:
+                return response
+        phrase = f"{status} {HTTPStatus(status).phrase}"
+        page = GATEWAY_PAGE.format(phrase=phrase)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+
+    async def _answer(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
             response = await handler(request)
         except FakeApiError as error:
@@ -197,18 +276,6 @@ class FakeServer:
                 f"{request.method} {request.path} raised in the fake:\n{traceback.format_exc()}"
             )
             response = self._error(request, FakeApiError(ErrorKind.SERVER_ERROR, "internal error"))
-        raw: bytes = request.get(BODY, b"")
-        engine.journal.append(
-            JournalEntry(
-                at=engine.clock.now(),
-                method=request.method,
-                path=request.path,
-                query=request.query_string,
-                status=response.status,
-                body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
-                notes=tuple(request.get(NOTES, ())),
-            )
-        )
         return response
 
     def _api_path(self, path: str) -> str:

@@ -192,6 +192,7 @@ class ApixoApi:
                 params={**params, "provider": body.provider, "request_type": body.request_type},
                 callback_url=body.callback_url if body.request_type == "callback" else None,
                 outputs=outputs,
+                headers=request.headers,
             )
         )
         return json_response(_envelope({"taskId": view.id}))

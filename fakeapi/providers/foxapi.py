@@ -220,6 +220,7 @@ class FoxApi:
                 callback_url=body.callback_url,
                 outputs=model.outputs(params),
                 kind=KINDS[task_type],
+                headers=request.headers,
             )
         )
         if isinstance(body, LlmBody) and body.sync and not body.stream:

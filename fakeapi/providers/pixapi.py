@@ -23,7 +23,9 @@ from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import (
     Route,
     authorize,
+    bearer_key,
     compact_json,
+    engine_of,
     json_number,
     json_response,
     parse_body,
@@ -210,21 +212,22 @@ class PixApi:
 
     def _submit(
         self,
-        engine: TaskEngine,
-        key: str | None,
+        request: web.Request,
         kind: Kind,
         body: ImageBody | VideoBody,
         extra: dict[str, Any],
     ) -> TaskView:
-        return engine.submit(
+        """Submit for a request whose key ``authorize`` has already admitted."""
+        return engine_of(request).submit(
             SubmitRequest(
                 api=PROFILE.name,
-                key=key,
+                key=bearer_key(request),
                 model=body.model,
                 prompt=body.prompt,
                 params={**body.model_dump(exclude_none=True), **extra},
                 outputs=body.n if isinstance(body, ImageBody) else 1,
                 kind=kind,
+                headers=request.headers,
             )
         )
 
@@ -243,19 +246,19 @@ class PixApi:
         )
 
     async def async_images(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+        authorize(request, PROFILE.name)
         body = parse_body(ImageBody, await read_json(request))
-        return self._submitted(self._submit(engine, key, "image", body, {}))
+        return self._submitted(self._submit(request, "image", body, {}))
 
     async def async_edits(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+        authorize(request, PROFILE.name)
         body, images = await _read_edit(request)
-        return self._submitted(self._submit(engine, key, "image", body, {"images": images}))
+        return self._submitted(self._submit(request, "image", body, {"images": images}))
 
     async def async_videos(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+        authorize(request, PROFILE.name)
         body = parse_body(VideoBody, await read_json(request))
-        return self._submitted(self._submit(engine, key, "video", body, {}))
+        return self._submitted(self._submit(request, "video", body, {}))
 
     async def query(self, request: web.Request) -> web.Response:
         engine, key, _ = authorize(request, PROFILE.name)
@@ -263,16 +266,14 @@ class PixApi:
         return json_response(compact_json(task_object(view)))
 
     async def sync_images(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+        engine, _, _ = authorize(request, PROFILE.name)
         body = parse_body(ImageBody, await read_json(request))
-        return await self._sync_answer(engine, self._submit(engine, key, "image", body, {}), body)
+        return await self._sync_answer(engine, self._submit(request, "image", body, {}), body)
 
     async def sync_edits(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+        engine, _, _ = authorize(request, PROFILE.name)
         body, images = await _read_edit(request)
-        return await self._sync_answer(
-            engine, self._submit(engine, key, "image", body, {"images": images}), body
-        )
+        return await self._sync_answer(engine, self._submit(request, "image", body, {"images": images}), body)
 
     async def sync_videos(self, request: web.Request) -> web.Response:
         authorize(request, PROFILE.name)
@@ -302,6 +303,7 @@ class PixApi:
                 params={**body.model_dump(exclude_none=True), "size": size},
                 outputs=body.num,
                 kind="image",
+                headers=request.headers,
             )
         )
         view = await _finished(engine, view)

@@ -172,6 +172,7 @@ class RixApi:
                 params=body.input,
                 callback_url=body.callback_url,
                 outputs=count if isinstance(count, int) and 1 <= count <= 10 else 1,
+                headers=request.headers,
             )
         )
         return json_response(render_task(view))

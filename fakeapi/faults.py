@@ -1,0 +1,130 @@
+"""Fault injection: which scripted fault hits a request or a delivery, and doing it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from fnmatch import fnmatchcase
+
+from aiohttp import web
+
+from fakeapi.scenario import Fault, FaultPoint, headers_match
+
+DEFAULT_HANG = 30.0
+RESET_STATUS = 0  # what the journal records for a request that got no answer
+
+
+class FaultBook:
+    """The scenario's faults and how often each has matched; seeded, so a run repeats exactly."""
+
+    def __init__(self, faults: Sequence[Fault], seed: int) -> None:
+        self.faults = list(faults)
+        self._seen = [0] * len(faults)
+        self._random = [random.Random(f"{seed}:fault:{i}") for i in range(len(faults))]
+
+    def pick(
+        self,
+        point: FaultPoint,
+        *,
+        api: str | None,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        path: str = "",
+    ) -> Fault | None:
+        """The first fault that matches this exchange and fires on it, counting each match."""
+        for index, fault in enumerate(self.faults):
+            if point not in fault.points or (fault.api is not None and fault.api != api):
+                continue
+            if fault.key is not None and (key is None or not fnmatchcase(key, fault.key)):
+                continue
+            if fault.path is not None and not fnmatchcase(path, fault.path):
+                continue
+            if not headers_match(fault.header, headers or {}):
+                continue
+            self._seen[index] += 1
+            if self._fires(index, fault):
+                return fault
+        return None
+
+    def _fires(self, index: int, fault: Fault) -> bool:
+        when, count = fault.when, self._seen[index]
+        nth = [when.nth] if isinstance(when.nth, int) else when.nth
+        if nth is not None and count not in nth:
+            return False
+        if when.first is not None and count > when.first:
+            return False
+        return when.probability is None or self._random[index].random() < when.probability
+
+
+def describe(fault: Fault) -> str:
+    """The fault as a journal note."""
+    detail = {"status": str(fault.status), "latency": f"{fault.latency:g}s"}.get(fault.effect, "")
+    name = f" {fault.name!r}" if fault.name else ""
+    return f"fault{name}: {fault.effect} {detail}".rstrip()
+
+
+async def apply(
+    fault: Fault,
+    request: web.Request,
+    handle: Callable[[], Awaitable[web.StreamResponse]],
+    error_for: Callable[[int, str | None, int | None], web.StreamResponse],
+    stopping: asyncio.Event,
+) -> web.StreamResponse:
+    """Answer ``request`` as the fault says; ``handle`` runs the real handler when it should."""
+    if fault.effect == "latency":
+        assert fault.latency is not None
+        await _wait(stopping, fault.latency)
+        return await handle()
+    if fault.effect in ("truncate", "malformed"):
+        response = await handle()
+        body = response.body if isinstance(response, web.Response) else b""
+        assert isinstance(body, bytes)
+        if fault.effect == "malformed":
+            return web.Response(
+                status=response.status, body=body[: len(body) // 2], content_type=response.content_type
+            )
+        return await _truncated(request, response, body)
+    if fault.process:
+        await handle()
+    if fault.effect == "status":
+        assert fault.status is not None
+        return error_for(fault.status, fault.message, fault.retry_after)
+    if fault.effect == "hang":
+        await _wait(stopping, DEFAULT_HANG if fault.latency is None else fault.latency)
+    return _reset(request)
+
+
+async def _wait(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+async def _truncated(request: web.Request, response: web.StreamResponse, body: bytes) -> web.StreamResponse:
+    """Send the headers and half the body, announcing all of it, then drop the connection."""
+    stream = web.StreamResponse(status=response.status, headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    await stream.write(body[: len(body) // 2])
+    _abort(request)
+    return stream
+
+
+def _reset(request: web.Request) -> web.StreamResponse:
+    _abort(request)
+    # The connection is gone; aiohttp finds nothing to write to and sends nothing.
+    return web.Response(status=499)
+
+
+def _abort(request: web.Request) -> None:
+    """Drop the connection with a TCP reset (SO_LINGER 0), as a crashing upstream does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
