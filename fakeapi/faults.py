@@ -35,9 +35,14 @@ class FaultBook:
         headers: Mapping[str, str] | None = None,
         path: str = "",
     ) -> Fault | None:
-        """The first fault that matches this exchange and fires on it, counting each match."""
+        """The first fault that fires on this exchange.
+
+        Every fault that matches counts the exchange (and draws its chance), whether or not an
+        earlier one fires, so ``nth`` and ``first`` mean the n-th matching exchange.
+        """
+        fired: Fault | None = None
         for index, fault in enumerate(self.faults):
-            if point not in fault.points or (fault.api is not None and fault.api != api):
+            if point not in fault.at or (fault.api is not None and fault.api != api):
                 continue
             if fault.key is not None and (key is None or not fnmatchcase(key, fault.key)):
                 continue
@@ -46,9 +51,9 @@ class FaultBook:
             if not headers_match(fault.header, headers or {}):
                 continue
             self._seen[index] += 1
-            if self._fires(index, fault):
-                return fault
-        return None
+            if self._fires(index, fault) and fired is None:
+                fired = fault
+        return fired
 
     def _fires(self, index: int, fault: Fault) -> bool:
         when, count = fault.when, self._seen[index]
@@ -62,9 +67,11 @@ class FaultBook:
 
 def describe(fault: Fault) -> str:
     """The fault as a journal note."""
-    detail = {"status": str(fault.status), "latency": f"{fault.latency:g}s"}.get(fault.effect, "")
     name = f" {fault.name!r}" if fault.name else ""
-    return f"fault{name}: {fault.effect} {detail}".rstrip()
+    detail = f" {fault.status}" if fault.status is not None else ""
+    if fault.latency is not None:
+        detail += f" {fault.latency:g}s"
+    return f"fault{name}: {fault.effect}{detail}"
 
 
 async def apply(

@@ -120,17 +120,22 @@ Curve = Literal["linear", "ease_in", "ease_out", "ease_in_out"]
 
 def _duration_form(value: object) -> str:
     if isinstance(value, dict | Uniform | Lognormal):
-        return "lognormal" if isinstance(value, Lognormal) or "lognormal" in value else "uniform"
-    return "fixed"
+        return "form[lognormal]" if isinstance(value, Lognormal) or "lognormal" in value else "form[uniform]"
+    return "form[fixed]"
 
 
-# One form is checked per value, so a wrong duration gets one error, not one per form.
+# One form is checked per value, so a wrong duration gets one error, not one per form. The tags
+# carry brackets so that error paths leave them out (see ``_data_path``).
 PhaseDuration = Annotated[
-    Annotated[Duration, Tag("fixed")]
-    | Annotated[Uniform, Tag("uniform")]
-    | Annotated[Lognormal, Tag("lognormal")],
+    Annotated[Duration, Tag("form[fixed]")]
+    | Annotated[Uniform, Tag("form[uniform]")]
+    | Annotated[Lognormal, Tag("form[lognormal]")],
     Discriminator(_duration_form),
 ]
+
+
+def _one_or_more(value: object) -> object:
+    return [value] if isinstance(value, str) else value
 
 
 class Phase(_Model):
@@ -337,7 +342,7 @@ class Fault(_Model):
     """
 
     name: str | None = None
-    at: FaultPoint | list[FaultPoint]
+    at: Annotated[list[FaultPoint], BeforeValidator(_one_or_more)] = Field(description="one point or a list")
     effect: FaultEffect
     api: str | None = None
     key: str | None = Field(default=None, description="glob on the API key")
@@ -359,10 +364,6 @@ class Fault(_Model):
         if self.effect != "status" and (self.status is not None or self.retry_after is not None):
             raise ValueError("'status' and 'retry_after' belong to a 'status' fault")
         return self
-
-    @property
-    def points(self) -> tuple[FaultPoint, ...]:
-        return (self.at,) if isinstance(self.at, str) else tuple(self.at)
 
 
 class ApiSpec(_Model):
@@ -562,3 +563,23 @@ def _node_lines(
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             yield from _node_lines(item, (*path, index))
+
+
+def merge_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """``scenario`` with ``overrides`` deep-merged onto its data, validated again.
+
+    Mappings merge key by key; anything else, lists included, replaces what was there. Only the
+    settings the scenario sets are carried over, so a setting it leaves out keeps its default.
+    """
+    data = _merged(scenario.model_dump(by_alias=True, exclude_unset=True), overrides)
+    return validate_scenario(data, source="<overrides>")
+
+
+def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            value = _merged(current, value)
+        merged[key] = value
+    return merged

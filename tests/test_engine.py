@@ -916,3 +916,54 @@ async def test_callbacks_stay_in_order_when_a_poll_outruns_a_due_phase_end() -> 
     assert r.poll(task.id).state == "succeeded"
     await r.engine.shift(0)
     assert r.sender.statuses == ["queued", "in_progress", "completed"]
+
+
+def test_drawn_durations_are_seeded_and_bounded() -> None:
+    drawn = scenario(
+        phases(
+            {"state": "queued", "for": {"uniform": ["10s", "20s"]}},
+            {"state": "running", "for": {"lognormal": {"median": "1m", "sigma": 0.5}}},
+            {"state": "succeeded"},
+        )
+    )
+    runs = []
+    for _ in range(2):
+        r = rig(drawn, seed=3)
+        tasks = [r.submit(prompt=f"p{i}").id for i in range(40)]
+        runs.append([[s.duration or 0.0 for s in r.engine.get(t).steps[:2]] for t in tasks])
+    assert runs[0] == runs[1], "the same seed draws the same durations"
+    queued = [q for q, _ in runs[0]]
+    running = sorted(run for _, run in runs[0])
+    assert all(10 <= q <= 20 for q in queued)
+    assert len(set(queued)) == 40
+    assert 40 < running[20] < 90, "the median is near 1 minute"
+    assert (running[0] < 45, running[-1] > 75) == (True, True), "a lognormal spreads both ways"
+
+
+@pytest.mark.parametrize(("curve", "at_quarter"), [("linear", 25), ("ease_in", 6), ("ease_out", 43)])
+def test_progress_curves(curve: str, at_quarter: int) -> None:
+    r = rig(scenario(phases({"state": "running", "for": "100s", "curve": curve}, {"state": "succeeded"})))
+    task = r.submit()
+    r.clock.set(T0 + 25)
+    assert r.view(task.id).progress == at_quarter
+
+
+def test_a_held_price_is_taken_on_success_and_released_on_failure() -> None:
+    sc = scenario(
+        {"match": {"prompt": "bad"}, **phases({"state": "running", "for": "1s"}, {"state": "failed"})},
+        phases({"state": "running", "for": "1s"}, {"state": "succeeded"}),
+        prices={"*": 3},
+        accounts={"keys": {"k1": {"balance": 7}}},
+        apis={"rixapi": {"charge": "success"}},
+    )
+    r = rig(sc)
+    good, bad = r.submit(prompt="good"), r.submit(prompt="bad")
+    account = r.engine.accounts.authenticate("rixapi", "k1")
+    assert (account.balance, account.held) == (7, 6)
+    with pytest.raises(FakeApiError) as refused:
+        r.submit(prompt="good")
+    assert refused.value.kind is ErrorKind.INSUFFICIENT_CREDITS
+    r.poll(good.id)
+    r.clock.set(T0 + 1)
+    assert (r.poll(good.id).state, r.poll(bad.id).state) == ("succeeded", "failed")
+    assert (account.balance, account.held, account.spent) == (4, 0, 3)

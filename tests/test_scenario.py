@@ -408,3 +408,33 @@ def test_scenarios_are_frozen() -> None:
     scenario = validate_scenario({"rules": [FALLBACK]})
     with pytest.raises(ValueError, match="frozen"):
         scenario.seed = 3
+
+
+def test_each_kind_of_fault_and_rule_error_names_its_line_and_path() -> None:
+    text = """\
+faults:
+  - {at: submit, effect: latency}
+  - {at: upload, effect: reset}
+  - {at: poll, effect: status, status: 200}
+  - {at: poll, effect: reset, when: {probability: 1.5}}
+rules:
+  - match: {first: -1, count_by: model}
+    phases:
+      - {state: queued, for: {uniform: [5s, 1s]}}
+      - {state: running, for: {lognormal: {median: soon}}}
+      - {state: succeeded}
+  - phases: [{state: succeeded}]
+"""
+    lines = invalid_text(text).splitlines()
+    assert [line.split(": ")[0] + ": " + line.split(": ")[1] for line in lines] == [
+        "s.yaml:2: faults[0]",
+        "s.yaml:3: faults[1].at",
+        "s.yaml:4: faults[2].status",
+        "s.yaml:5: faults[3].when.probability",
+        "s.yaml:7: rules[0].match.first",
+        "s.yaml:7: rules[0].match.count_by",
+        "s.yaml:9: rules[0].phases[0].for",
+        "s.yaml:10: rules[0].phases[1].for.lognormal.median",
+    ]
+    assert "a 'latency' fault needs 'latency'" in lines[0]
+    assert "the first bound must not exceed the second" in lines[6]

@@ -1,0 +1,292 @@
+"""Faults and scenario v2 rules, observed by real HTTP clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from fakeapi import FakeApi, FakeServer
+from fakeapi.sink import CallbackSink
+
+KEY = {"Authorization": "Bearer sk-test"}
+RIX_IMAGE: dict[str, Any] = {"model": "flux-pro", "input": {"prompt": "a red fox"}}
+INSTANT: list[dict[str, Any]] = [{"phases": [{"state": "succeeded"}]}]
+FIVE_SECONDS: list[dict[str, Any]] = [{"phases": [{"state": "running", "for": "5s"}, {"state": "succeeded"}]}]
+# One minimal submit per API: (path under its mount, JSON body).
+SUBMITS: dict[str, tuple[str, dict[str, Any]]] = {
+    "rixapi": ("/v1/task/submit", RIX_IMAGE),
+    "apixo": ("/api/v1/generateTask/vidu-q3", {"input": {"mode": "text-to-video", "prompt": "waves"}}),
+    "foxapi": ("/v1/images/generations", {"model": "gemini-3-pro-image-preview", "prompt": "a fox"}),
+    "pixapi": ("/v1/async/images/generations", {"model": "gemini-2.5-flash-image", "prompt": "a fox"}),
+}
+
+
+def faults(*specs: dict[str, Any], rules: list[dict[str, Any]] = INSTANT) -> dict[str, Any]:
+    return {"faults": list(specs), "rules": rules}
+
+
+async def submit(http: aiohttp.ClientSession, fakeapi: FakeApi, api: str = "rixapi", **kw: Any) -> Any:
+    path, body = SUBMITS[api]
+    headers = {**KEY, **kw.pop("headers", {})}
+    async with http.post(fakeapi.url_for(api) + path, json=body, headers=headers, **kw) as r:
+        return r.status, r.headers, await r.read()
+
+
+# -- each effect, as a client sees it -------------------------------------------------------------
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "submit", "effect": "reset"}))
+async def test_a_reset_connection_raises_in_aiohttp(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    with pytest.raises(aiohttp.ClientOSError):
+        await submit(http, fakeapi)
+    assert fakeapi.tasks == [], "the submit was dropped before it took effect"
+    assert [(e.status, e.notes) for e in fakeapi.journal] == [(499, ("fault: reset",))]
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "submit", "effect": "reset", "process": True}))
+async def test_process_lets_the_request_take_effect_before_the_answer_is_lost(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    with pytest.raises(aiohttp.ClientOSError):
+        await submit(http, fakeapi)
+    assert len(fakeapi.tasks) == 1, "the task exists although the client never heard of it"
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "poll", "effect": "truncate"}))
+async def test_a_truncated_body_fails_to_read(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    _, _, body = await submit(http, fakeapi)
+    task_id = json.loads(body)["id"]
+    async with http.get(f"{fakeapi.url_for('rixapi')}/v1/task/{task_id}", headers=KEY) as r:
+        assert r.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "submit", "effect": "malformed"}))
+async def test_a_malformed_body_fails_to_parse(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    status, headers, body = await submit(http, fakeapi)
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)
+    assert len(fakeapi.tasks) == 1, "malformed answers come from a request that was handled"
+
+
+async def test_a_hang_times_the_client_out_and_does_not_hold_up_the_server(
+    http: aiohttp.ClientSession,
+) -> None:
+    server = FakeServer(faults({"at": "submit", "effect": "hang", "latency": "60s"}), clock="virtual")
+    async with server:
+        url = server.url_for("rixapi") + "/v1/task/submit"
+        with pytest.raises(asyncio.TimeoutError):
+            await http.post(url, json=RIX_IMAGE, headers=KEY, timeout=aiohttp.ClientTimeout(total=0.3))
+        started = time.monotonic()
+    assert time.monotonic() - started < 5, "stopping the server ends a hanging request"
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "submit", "effect": "latency", "latency": "300ms"}))
+async def test_latency_delays_the_answer(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    started = time.monotonic()
+    status, _, _ = await submit(http, fakeapi)
+    assert status == 200
+    assert time.monotonic() - started >= 0.3
+
+
+ENVELOPES: dict[str, Any] = {
+    "rixapi": {
+        "error": {
+            "message": "down for maintenance (request id: 20260101000000hlwiarm9)",
+            "type": "rix_api_error",
+            "code": "",
+        }
+    },
+    "apixo": {"code": 503, "message": "Service unavailable", "data": None},  # APIXO's fixed words
+    "foxapi": {"error": {"message": "down for maintenance", "type": "service_unavailable_error"}},
+    "pixapi": {"error": {"code": 503, "message": "down for maintenance", "type": "model_unavailable"}},
+}
+
+
+@pytest.mark.parametrize("api", SUBMITS)
+async def test_a_scripted_status_comes_in_the_apis_own_envelope(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, api: str
+) -> None:
+    fakeapi.load_scenario(
+        faults({"at": "submit", "effect": "status", "status": 503, "message": "down for maintenance"})
+    )
+    status, headers, body = await submit(http, fakeapi, api)
+    assert status == 503
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == ENVELOPES[api]
+    assert fakeapi.tasks == []
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": ["submit", "download"], "effect": "status", "status": 502, "retry_after": 7})
+)
+async def test_a_status_the_api_never_sends_is_a_gateway_page(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    status, headers, body = await submit(http, fakeapi)
+    assert (status, headers["Content-Type"], headers["Retry-After"]) == (502, "text/html; charset=utf-8", "7")
+    assert b"<title>502 Bad Gateway</title>" in body
+    async with http.get(fakeapi.base_url + "/files/task_x/0.png") as r:
+        assert r.status == 502
+
+
+# -- triggers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": "submit", "effect": "status", "status": 500, "when": {"first": 2}})
+)
+async def test_first_n_then_the_service_recovers(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    statuses = [(await submit(http, fakeapi))[0] for _ in range(4)]
+    assert statuses == [500, 500, 200, 200]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": "submit", "effect": "status", "status": 500, "when": {"nth": [2, 4]}})
+)
+async def test_nth_requests(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    statuses = [(await submit(http, fakeapi))[0] for _ in range(5)]
+    assert statuses == [200, 500, 200, 500, 200]
+
+
+async def test_a_probability_is_seeded(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    scenario = faults({"at": "submit", "effect": "status", "status": 503, "when": {"probability": 0.5}})
+    runs = []
+    for seed in (7, 7, 8):
+        fakeapi.load_scenario(scenario, seed=seed)
+        runs.append([(await submit(http, fakeapi))[0] for _ in range(16)])
+    assert runs[0] == runs[1], "the same seed gives the same failures"
+    assert runs[0] != runs[2]
+    assert 2 <= runs[0].count(503) <= 14
+
+
+@pytest.mark.fakeapi(
+    scenario=faults(
+        {"at": "submit", "effect": "status", "status": 503, "header": {"X-Fakeapi-Scenario": "flaky"}},
+        {"at": "submit", "effect": "status", "status": 500, "key": "sk-broken*", "api": "rixapi"},
+    )
+)
+async def test_faults_match_a_header_or_a_key(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    assert (await submit(http, fakeapi))[0] == 200
+    assert (await submit(http, fakeapi, headers={"x-fakeapi-scenario": "flaky"}))[0] == 503
+    assert (await submit(http, fakeapi, headers={"Authorization": "Bearer sk-broken-1"}))[0] == 500
+    assert (await submit(http, fakeapi, "foxapi", headers={"Authorization": "Bearer sk-broken-1"}))[0] == 200
+
+
+# -- webhook faults ------------------------------------------------------------------------------
+
+
+@pytest.mark.fakeapi(
+    scenario=faults(
+        {"at": "webhook", "effect": "status", "status": 500, "when": {"first": 1}}, rules=FIVE_SECONDS
+    )
+)
+async def test_a_failed_delivery_is_retried(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    path, body = SUBMITS["foxapi"]
+    async with http.post(
+        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": callback_sink.url}, headers=KEY
+    ) as r:
+        assert r.status == 200
+    await fakeapi.clock.ashift(5)
+    await fakeapi.clock.ashift(1)  # FoxAPI retries after 1 s
+    [received] = await callback_sink.await_for(1)
+    assert received.json()["status"] == "completed"
+    assert [(d.attempt, d.status, d.delivered) for d in fakeapi.deliveries] == [
+        (1, 500, False),
+        (2, 200, True),
+    ]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": "webhook", "effect": "latency", "latency": "30s"}, rules=FIVE_SECONDS)
+)
+async def test_webhook_latency_is_clock_time(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    path, body = SUBMITS["foxapi"]
+    async with http.post(
+        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": callback_sink.url}, headers=KEY
+    ) as r:
+        assert r.status == 200
+    await fakeapi.clock.ashift(30)
+    assert fakeapi.deliveries == []
+    await fakeapi.clock.ashift(5)
+    await callback_sink.await_for(1)
+    assert [d.at - fakeapi.tasks[0].created_at for d in fakeapi.deliveries] == [35.0]
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "webhook", "effect": "malformed"}, rules=FIVE_SECONDS))
+async def test_a_malformed_callback_body(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    path, body = SUBMITS["foxapi"]
+    async with http.post(
+        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": callback_sink.url}, headers=KEY
+    ) as r:
+        assert r.status == 200
+    await fakeapi.clock.ashift(5)
+    [received] = await callback_sink.await_for(1)
+    with pytest.raises(json.JSONDecodeError):
+        received.json()
+
+
+# -- rules v2 ------------------------------------------------------------------------------------
+
+FAILED = {"state": "failed", "error": {"reason": "generation_failed", "message": "upstream hiccup"}}
+
+
+async def rix_status(http: aiohttp.ClientSession, fakeapi: FakeApi, prompt: str, **headers: str) -> str:
+    body = {**RIX_IMAGE, "input": {"prompt": prompt}}
+    async with http.post(
+        fakeapi.url_for("rixapi") + "/v1/task/submit", json=body, headers={**KEY, **headers}
+    ) as r:
+        answer = await r.json()
+    return str(answer["status"])
+
+
+@pytest.mark.fakeapi(
+    scenario={
+        "rules": [
+            {"match": {"prompt": "retry me", "first": 2, "count_by": "prompt"}, "phases": [FAILED]},
+            {"phases": [{"state": "succeeded"}]},
+        ]
+    }
+)
+async def test_fail_twice_then_succeed_per_prompt(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    first = [await rix_status(http, fakeapi, "retry me") for _ in range(3)]
+    other = [await rix_status(http, fakeapi, "retry me too") for _ in range(3)]
+    assert first == ["failed", "failed", "completed"]
+    assert other == ["failed", "failed", "completed"], "each prompt has its own count"
+
+
+@pytest.mark.fakeapi(
+    scenario={
+        "rules": [
+            {"match": {"header": {"X-Fakeapi-Scenario": "broken"}}, "phases": [FAILED]},
+            {
+                "match": {"key": "sk-slow*"},
+                "phases": [{"state": "queued", "for": "1h"}, {"state": "succeeded"}],
+            },
+            {"match": {"nth": 3}, "phases": [FAILED]},
+            {"phases": [{"state": "succeeded"}]},
+        ]
+    }
+)
+async def test_rules_match_header_key_and_nth(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    assert await rix_status(http, fakeapi, "a", **{"x-fakeapi-scenario": "broken"}) == "failed"
+    assert await rix_status(http, fakeapi, "b", Authorization="Bearer sk-slow-1") == "queued"
+    assert [await rix_status(http, fakeapi, "c") for _ in range(4)] == [
+        "completed",
+        "completed",
+        "failed",
+        "completed",
+    ]
