@@ -183,6 +183,14 @@ async def test_faults_match_a_header_or_a_key(http: aiohttp.ClientSession, fakea
 # -- webhook faults ------------------------------------------------------------------------------
 
 
+async def submit_with_callback(http: aiohttp.ClientSession, fakeapi: FakeApi, sink: CallbackSink) -> None:
+    path, body = SUBMITS["foxapi"]
+    async with http.post(
+        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": sink.url}, headers=KEY
+    ) as r:
+        assert r.status == 200
+
+
 @pytest.mark.fakeapi(
     scenario=faults(
         {"at": "webhook", "effect": "status", "status": 500, "when": {"first": 1}}, rules=FIVE_SECONDS
@@ -191,11 +199,7 @@ async def test_faults_match_a_header_or_a_key(http: aiohttp.ClientSession, fakea
 async def test_a_failed_delivery_is_retried(
     http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
 ) -> None:
-    path, body = SUBMITS["foxapi"]
-    async with http.post(
-        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": callback_sink.url}, headers=KEY
-    ) as r:
-        assert r.status == 200
+    await submit_with_callback(http, fakeapi, callback_sink)
     await fakeapi.clock.ashift(5)
     await fakeapi.clock.ashift(1)  # FoxAPI retries after 1 s
     [received] = await callback_sink.await_for(1)
@@ -212,11 +216,7 @@ async def test_a_failed_delivery_is_retried(
 async def test_webhook_latency_is_clock_time(
     http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
 ) -> None:
-    path, body = SUBMITS["foxapi"]
-    async with http.post(
-        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": callback_sink.url}, headers=KEY
-    ) as r:
-        assert r.status == 200
+    await submit_with_callback(http, fakeapi, callback_sink)
     await fakeapi.clock.ashift(30)
     assert fakeapi.deliveries == []
     await fakeapi.clock.ashift(5)
@@ -228,11 +228,7 @@ async def test_webhook_latency_is_clock_time(
 async def test_a_malformed_callback_body(
     http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
 ) -> None:
-    path, body = SUBMITS["foxapi"]
-    async with http.post(
-        fakeapi.url_for("foxapi") + path, json={**body, "callback_url": callback_sink.url}, headers=KEY
-    ) as r:
-        assert r.status == 200
+    await submit_with_callback(http, fakeapi, callback_sink)
     await fakeapi.clock.ashift(5)
     [received] = await callback_sink.await_for(1)
     with pytest.raises(json.JSONDecodeError):
