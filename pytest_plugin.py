@@ -29,8 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "fakeapi(scenario=None, *, seed=None): the scenario (bundled name, path or dict) and seed "
-        "the fakeapi fixture starts this test with",
+        "fakeapi(scenario=None, *, seed=None, overrides=None): the scenario (bundled name, path or "
+        "dict), the overrides deep-merged onto it and the seed the fakeapi fixture starts this test with",
     )
 
 
@@ -52,7 +52,7 @@ def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) ->
     if scenario is None:
         scenario = config.getoption("fakeapi_scenario") or config.getini("fakeapi_scenario")
     handle = FakeApi(fakeapi_server)
-    handle.load_scenario(scenario, seed=options.get("seed"))
+    handle.load_scenario(scenario, seed=options.get("seed"), overrides=options.get("overrides"))
     yield handle
     try:
         handle.check()

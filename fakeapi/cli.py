@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
+from fakeapi.admin import is_loopback
 from fakeapi.errors import ScenarioError
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
 from fakeapi.server import FakeServer
@@ -26,6 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--seed", type=int, default=None, help="overrides the scenario's seed")
     serve.add_argument("--speed", type=float, default=None, help="clock speed factor, e.g. 60")
     serve.add_argument("--virtual-clock", action="store_true", help="a clock that stands still")
+    serve.add_argument(
+        "--admin-token",
+        default=os.environ.get("FAKEAPI_ADMIN_TOKEN") or None,
+        metavar="TOKEN",
+        help="admin API (/_fakeapi/) requests must send 'Authorization: Bearer TOKEN' (default: "
+        "$FAKEAPI_ADMIN_TOKEN); without one the admin API is open on a loopback host, off on others",
+    )
 
     scenarios = commands.add_parser("scenarios", help="list, validate or describe scenario files")
     actions = scenarios.add_subparsers(dest="action", required=True)
@@ -39,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             if args.speed is not None and args.speed <= 0:
                 parser.error("--speed must be positive")
+            if args.admin_token == "":
+                parser.error("--admin-token must not be empty")
             return asyncio.run(_serve(args))
         if args.action == "list":
             for name in bundled_names():
@@ -75,6 +86,7 @@ async def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         clock="virtual" if args.virtual_clock else None,
         speed=args.speed,
+        admin_token=args.admin_token,
     )
     try:
         await server.start()
@@ -89,8 +101,18 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"fakeapi serving scenario {args.scenario!r} (seed {engine.seed})", flush=True)
     for provider in server.providers:
         print(f"  {provider.profile.name:<8} {server.url_for(provider.profile.name)}", flush=True)
+    print(f"  {'admin':<8} {_admin_status(server)}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     await stop.wait()
     await server.stop()
     print("fakeapi stopped.", flush=True)
     return 0
+
+
+def _admin_status(server: FakeServer) -> str:
+    url = server.base_url + server.admin.mount + "/"
+    if server.admin_token is not None:
+        return f"{url} (token required)"
+    if is_loopback(server.host):
+        return url
+    return f"off: {server.host} is not a loopback address; start with --admin-token TOKEN to use it"

@@ -7,7 +7,17 @@ async tests whose own loop must keep running (e.g. a callback receiver served by
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from fakeapi.admin import (
+    BalanceQuery,
+    FailBody,
+    LoadScenarioBody,
+    MoveToBody,
+    ResetBody,
+    ShiftBody,
+    SpeedBody,
+)
 from fakeapi.engine import JournalEntry, TaskView
 from fakeapi.scenario import FailureReason
 from fakeapi.server import BackgroundServer, ScenarioRef
@@ -23,30 +33,39 @@ class ClockControl:
 
     def __init__(self, background: BackgroundServer) -> None:
         self._bg = background
+        self._admin = background.server.admin
 
     def now(self) -> float:
-        return self._bg.call(lambda: self._bg.server.engine.clock.now())
+        return self._bg.call(self._admin.now)
 
     def shift(self, seconds: float) -> None:
         """Move time forward; every transition and callback due on the way runs first, in order."""
-        self._bg.run(self._bg.server.engine.shift(seconds))
+        self._bg.run(self._admin.shift(ShiftBody(seconds=seconds)))
 
     def move_to(self, t: float) -> None:
         """Move time to Unix time ``t`` (never backwards)."""
-        self._bg.run(self._bg.server.engine.advance_to(t))
+        self._bg.run(self._admin.move_to(MoveToBody(t=t)))
+
+    def set_speed(self, speed: float) -> None:
+        """Make the system clock run ``speed`` times as fast from now on (a virtual clock refuses)."""
+        self._bg.call(lambda: self._admin.set_speed(SpeedBody(speed=speed)))
 
     async def ashift(self, seconds: float) -> None:
-        await self._bg.arun(self._bg.server.engine.shift(seconds))
+        await self._bg.arun(self._admin.shift(ShiftBody(seconds=seconds)))
 
     async def amove_to(self, t: float) -> None:
-        await self._bg.arun(self._bg.server.engine.advance_to(t))
+        await self._bg.arun(self._admin.move_to(MoveToBody(t=t)))
 
 
 class FakeApi:
-    """What the ``fakeapi`` fixture gives a test: URLs, clock, tasks, logs and control."""
+    """What the ``fakeapi`` fixture gives a test: URLs, clock, tasks, logs and control.
+
+    Each operation is also served over HTTP under ``/_fakeapi/`` (see ``fakeapi.admin``).
+    """
 
     def __init__(self, background: BackgroundServer) -> None:
         self._bg = background
+        self._admin = background.server.admin
         self.clock = ClockControl(background)
 
     @property
@@ -59,36 +78,42 @@ class FakeApi:
 
     @property
     def seed(self) -> int:
-        return self._bg.call(lambda: self._bg.server.engine.seed)
+        return self._bg.call(self._admin.seed)
 
-    def load_scenario(self, scenario: ScenarioRef | None = None, *, seed: int | None = None) -> None:
-        """Start over with a scenario (bundled name, path, dict or ``Scenario``) and seed."""
+    def load_scenario(
+        self,
+        scenario: ScenarioRef | None = None,
+        *,
+        seed: int | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        """Start over with a scenario (bundled name, path, dict or ``Scenario``; ``None``: the current
+        one) with ``overrides`` deep-merged onto it (mappings merge key by key, anything else
+        replaces), and ``seed``."""
         if isinstance(scenario, Path):
             scenario = str(scenario)
-        self._bg.run(self._bg.server.reset(scenario, seed))
+        body = LoadScenarioBody(scenario=scenario, seed=seed, overrides=overrides)
+        self._bg.run(self._admin.load_scenario(body))
 
     def reset(self, *, seed: int | None = None) -> None:
         """Start over with the current scenario: no tasks, fresh accounts, clock and logs."""
-        self._bg.run(self._bg.server.reset(None, seed))
+        self._bg.run(self._admin.reset(ResetBody(seed=seed)))
 
     @property
     def tasks(self) -> list[TaskView]:
         """Every task, as it stands now (reading does not count as a poll)."""
-        engine = self._bg.server.engine
-        return self._bg.call(lambda: [engine.view(t) for t in engine.tasks.values()])
+        return self._bg.call(self._admin.tasks)
 
     def task(self, task_id: str) -> TaskView:
-        engine = self._bg.server.engine
-        return self._bg.call(lambda: engine.view(engine.get(task_id)))
+        return self._bg.call(lambda: self._admin.task(task_id))
 
     def timeline(self, task_id: str) -> list[tuple[str, float]]:
         """The canonical states a task has entered so far, with their clock times."""
-        engine = self._bg.server.engine
-        return self._bg.call(lambda: engine.timeline(engine.get(task_id)))
+        return self._bg.call(lambda: self._admin.timeline(task_id))
 
     def complete(self, task_id: str) -> TaskView:
         """Finish a task successfully now."""
-        return self._bg.call(lambda: self._bg.server.engine.complete(task_id))
+        return self._bg.call(lambda: self._admin.complete(task_id))
 
     def fail(
         self,
@@ -99,22 +124,22 @@ class FakeApi:
     ) -> TaskView:
         """Fail a task now: with this message, or the API's words for ``reason``, and ``code``
         (for APIs that have one), or the API's code for ``reason``."""
-        return self._bg.call(lambda: self._bg.server.engine.fail(task_id, message, code, reason))
+        body = FailBody(message=message, code=code, reason=reason)
+        return self._bg.call(lambda: self._admin.fail(task_id, body))
 
     @property
     def journal(self) -> list[JournalEntry]:
         """Every request answered since the last reset, oldest first."""
-        return self._bg.call(lambda: list(self._bg.server.engine.journal))
+        return self._bg.call(self._admin.journal)
 
     @property
     def deliveries(self) -> list[DeliveryAttempt]:
         """Every callback delivery attempt since the last reset, oldest first."""
-        return self._bg.call(lambda: list(self._bg.server.engine.deliveries))
+        return self._bg.call(self._admin.deliveries)
 
     def balance(self, api: str, key: str) -> float | None:
         """A key's remaining balance on ``api`` (``None``: unlimited)."""
-        engine = self._bg.server.engine
-        return self._bg.call(lambda: engine.accounts.authenticate(api, key).balance)
+        return self._bg.call(lambda: self._admin.balance(BalanceQuery(api=api, key=key)))
 
     @property
     def surprises(self) -> list[str]:

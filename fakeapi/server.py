@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
+from fakeapi.admin import ADMIN_PREFIX, Admin
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import JournalEntry, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -72,11 +73,14 @@ class FakeServer:
         port: int = 0,
         clock: ClockMode | None = None,
         speed: float | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.providers: list[Provider] = all_providers()
         self.surprises: list[str] = []
+        self.admin_token = admin_token  # None: the admin API is open on loopback, off elsewhere
+        self.admin = Admin(self)
         self._clock_mode = clock
         self._speed = speed
         self._sender = HttpSender()
@@ -112,6 +116,8 @@ class FakeServer:
             for route in provider.routes():
                 app.router.add_route(route.method, provider.mount + route.path, route.handler)
         app.router.add_get("/files/{task_id}/{name}", self._serve_file)
+        for route in self.admin.routes():
+            app.router.add_route(route.method, self.admin.mount + route.path, route.handler)
         self._runner, self.port = await listen(app, self.host, self.port)
         self.engine.base_url = self.base_url
         self._start_events()
@@ -132,10 +138,14 @@ class FakeServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def scenario_for(self, ref: ScenarioRef | None) -> Scenario:
+        """The scenario ``ref`` names (see ``resolve_scenario``); ``None``: the one running now."""
+        return self.engine.scenario if ref is None else resolve_scenario(ref)
+
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
         await self._stop_events()
-        chosen = self.engine.scenario if scenario is None else resolve_scenario(scenario)
+        chosen = self.scenario_for(scenario)
         self._ref.engine = self._build(chosen, seed)
         self.engine.base_url = self.base_url
         self.surprises.clear()
@@ -194,6 +204,8 @@ class FakeServer:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await self.admin.dispatch(request, handler)
         engine = self.engine
         fault = self._fault_for(request)
         if fault is None:

@@ -172,7 +172,10 @@ def test_serve_answers_and_stops_on_signal(signum: signal.Signals) -> None:
         base = served.wait_for_line(r"^\s+rixapi\s+(http://127\.0\.0\.1:(\d+)/rixapi)$")
         base_url, port = base.group(1), int(base.group(2))
         assert port != 0  # --port 0 prints the port actually bound
+        served.wait_for_line(rf"^\s+admin\s+http://127\.0\.0\.1:{port}/_fakeapi/$")
         served.wait_for_line(r"^Press Ctrl-C to stop\.$")
+        status, _, raw = http("GET", f"http://127.0.0.1:{port}/_fakeapi/seed")
+        assert (status, json.loads(raw)) == (200, {"seed": 7})
 
         status, ctype, raw = http(
             "POST", base_url + "/v1/task/submit", {"model": "flux-pro", "input": {"prompt": "a boat"}}
@@ -196,6 +199,13 @@ def test_serve_answers_and_stops_on_signal(signum: signal.Signals) -> None:
         assert "Traceback" not in served.process.stderr.read()
     finally:
         served.stop()
+
+
+def test_serve_help_shows_the_admin_token() -> None:
+    result = run("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--admin-token TOKEN" in result.stdout
+    assert run("serve", "--admin-token", "").returncode == 2  # an empty token protects nothing
 
 
 def test_serve_unknown_scenario_lists_the_bundled_ones() -> None:

@@ -1,0 +1,348 @@
+"""The admin API under ``/_fakeapi/``: the fixture's operations over HTTP, one to one.
+
+``Admin`` is the one operations layer. ``FakeApi`` (the pytest fixture) calls its methods on the
+server's loop; each route parses its JSON body into the same model and calls the same method, so a
+sandbox user does with curl exactly what a test does in Python.
+
+Admin requests are not API requests: they are not journaled, count against no rate limit and are
+never surprises. They are open on a loopback address; with a token set each needs
+``Authorization: Bearer TOKEN``; on any other address without a token they are refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import traceback
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import pydantic_core
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+
+from fakeapi.clock import SystemClock
+from fakeapi.engine import JournalEntry, TaskEngine, TaskView
+from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
+from fakeapi.http import Handler, Route, bearer_key, json_response, read_json
+from fakeapi.scenario import FailureReason, Scenario, merge_overrides
+from fakeapi.webhooks import DeliveryAttempt
+
+if TYPE_CHECKING:
+    from fakeapi.server import FakeServer
+
+ADMIN_PREFIX = "/_fakeapi/"
+B = TypeVar("B", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResetBody(_Body):
+    """``reset``: start over with the current scenario; ``seed`` replaces the scenario's seed."""
+
+    seed: int | None = None
+
+
+def _scenario_ref(value: object) -> object:
+    if value is None or isinstance(value, Scenario | str | dict):
+        return value
+    raise ValueError("a bundled scenario name, a scenario file path or a scenario mapping")
+
+
+class LoadScenarioBody(_Body):
+    """``load_scenario``: start over with a scenario (``None``: the current one), deep-merged with
+    ``overrides`` (mappings merge key by key, anything else replaces), and ``seed``."""
+
+    scenario: Annotated[Scenario | str | dict[str, Any] | None, PlainValidator(_scenario_ref)] = None
+    seed: int | None = None
+    overrides: dict[str, Any] | None = None
+
+
+class ShiftBody(_Body):
+    """``clock/shift``: move the clock forward by ``seconds``."""
+
+    seconds: float = Field(ge=0, allow_inf_nan=False)
+
+
+class MoveToBody(_Body):
+    """``clock/move_to``: move the clock to Unix time ``t`` (never backwards)."""
+
+    t: float = Field(allow_inf_nan=False)
+
+
+class SpeedBody(_Body):
+    """``clock/speed``: how fast the system clock runs (60: a minute of clock time per second)."""
+
+    speed: float = Field(gt=0, allow_inf_nan=False)
+
+
+class FailBody(_Body):
+    """``tasks/{id}/fail``: the message and code the client sees, else the API's words for ``reason``."""
+
+    message: str | None = None
+    code: str | None = None
+    reason: FailureReason = "generation_failed"
+
+
+class BalanceQuery(_Body):
+    """``balance``: a key's account on one API."""
+
+    api: str
+    key: str
+
+
+class AdminError(Exception):
+    """An admin request refused before it reached an operation (access)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def to_json(value: object) -> bytes:
+    """The admin API's one serialiser: dataclasses, pydantic models and containers as compact JSON."""
+    return pydantic_core.to_json(value)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Admin:
+    """The fixture's operations on one server, and their routes under ``/_fakeapi``.
+
+    Every operation must run on the server's loop (``FakeApi`` sees to it; routes run there).
+    """
+
+    mount = ADMIN_PREFIX.rstrip("/")
+
+    def __init__(self, server: FakeServer) -> None:
+        self._server = server
+
+    @property
+    def _engine(self) -> TaskEngine:
+        return self._server.engine
+
+    # -- operations -----------------------------------------------------------------------------
+
+    async def reset(self, body: ResetBody) -> None:
+        """Start over with the current scenario: no tasks, fresh accounts, clock and logs."""
+        await self._server.reset(None, body.seed)
+
+    def seed(self) -> int:
+        """The seed behind every id and random choice of this run."""
+        return self._engine.seed
+
+    async def load_scenario(self, body: LoadScenarioBody) -> None:
+        """Start over with a scenario (bundled name, path, mapping or ``Scenario``), overrides, seed."""
+        scenario = body.scenario
+        if body.overrides:
+            scenario = merge_overrides(self._server.scenario_for(scenario), body.overrides)
+        await self._server.reset(scenario, body.seed)
+
+    def now(self) -> float:
+        """The clock's time, in Unix seconds."""
+        return self._engine.clock.now()
+
+    async def shift(self, body: ShiftBody) -> None:
+        """Move time forward; every transition and callback due on the way runs first, in order."""
+        await self._engine.shift(body.seconds)
+        self._engine.wakeup()  # a system clock's event runner recomputes its wait
+
+    async def move_to(self, body: MoveToBody) -> None:
+        """Move time to Unix time ``t`` (never backwards), as ``shift`` does."""
+        await self._engine.advance_to(body.t)
+        self._engine.wakeup()
+
+    def set_speed(self, body: SpeedBody) -> None:
+        """Change how fast the system clock runs, from now on; a virtual clock has no speed."""
+        clock = self._engine.clock
+        if not isinstance(clock, SystemClock):
+            raise ValueError(
+                "the clock is virtual: it stands still until shifted, so it has no speed "
+                "(speed applies to the system clock of `fakeapi serve`)"
+            )
+        clock.set_speed(body.speed)
+        self._engine.wakeup()
+
+    def tasks(self) -> list[TaskView]:
+        """Every task, as it stands now (reading does not count as a poll)."""
+        engine = self._engine
+        return [engine.view(t) for t in engine.tasks.values()]
+
+    def task(self, task_id: str) -> TaskView:
+        """One task as it stands now (``KeyError`` for an unknown id)."""
+        engine = self._engine
+        return engine.view(engine.get(task_id))
+
+    def timeline(self, task_id: str) -> list[tuple[str, float]]:
+        """The canonical states a task has entered so far, with their clock times."""
+        engine = self._engine
+        return engine.timeline(engine.get(task_id))
+
+    def complete(self, task_id: str) -> TaskView:
+        """Finish a task successfully now."""
+        return self._engine.complete(task_id)
+
+    def fail(self, task_id: str, body: FailBody) -> TaskView:
+        """Fail a task now with ``body``'s message and code, or the API's words for its reason."""
+        return self._engine.fail(task_id, body.message, body.code, body.reason)
+
+    def journal(self) -> list[JournalEntry]:
+        """Every API request answered since the last reset, oldest first."""
+        return list(self._engine.journal)
+
+    def deliveries(self) -> list[DeliveryAttempt]:
+        """Every callback delivery attempt since the last reset, oldest first."""
+        return list(self._engine.deliveries)
+
+    def balance(self, query: BalanceQuery) -> float | None:
+        """A key's remaining balance on an API (``None``: unlimited)."""
+        engine = self._engine
+        if query.api not in engine.profiles:
+            raise KeyError(f"no API named {query.api!r}; APIs: {', '.join(engine.profiles)}")
+        return engine.accounts.authenticate(query.api, query.key).balance
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        """The routes, relative to ``mount``."""
+        return [
+            Route("POST", "/reset", self._reset),
+            Route("GET", "/seed", self._seed),
+            Route("POST", "/load_scenario", self._load_scenario),
+            Route("GET", "/clock", self._clock),
+            Route("POST", "/clock/shift", self._shift),
+            Route("POST", "/clock/move_to", self._move_to),
+            Route("POST", "/clock/speed", self._speed),
+            Route("GET", "/tasks", self._tasks),
+            Route("GET", "/tasks/{task_id}", self._task),
+            Route("POST", "/tasks/{task_id}/complete", self._complete),
+            Route("POST", "/tasks/{task_id}/fail", self._fail),
+            Route("GET", "/journal", self._journal),
+            Route("GET", "/deliveries", self._deliveries),
+            Route("GET", "/balance", self._balance),
+        ]
+
+    async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Answer an admin request: access first, then the route; every error is JSON, never a 500
+        with a traceback (a crash is reported as a surprise instead)."""
+        try:
+            self._check_access(request)
+            return await handler(request)
+        except AdminError as exc:
+            response = _error(exc.status, str(exc))
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            served = ", ".join(f"{r.method} {self.mount}{r.path}" for r in self.routes())
+            return _error(exc.status, f"{request.method} {request.path}: {exc.reason}; routes: {served}")
+        except web.HTTPRequestEntityTooLarge as exc:
+            return _error(exc.status, "the request body is too large")
+        except ValidationError as exc:
+            return _error(400, _problems(exc))
+        except (ScenarioError, ValueError, FakeApiError) as exc:
+            return _error(400, str(exc))
+        except KeyError as exc:
+            return _error(404, str(exc.args[0]))
+        except TaskStateError as exc:
+            return _error(409, str(exc))
+        except Exception:
+            self._server.surprises.append(
+                f"{request.method} {request.path} raised in the fake:\n{traceback.format_exc()}"
+            )
+            return _error(500, "internal error in the fake (reported as a surprise)")
+
+    def _check_access(self, request: web.Request) -> None:
+        token = self._server.admin_token
+        if token is None:
+            if not is_loopback(self._server.host):
+                raise AdminError(
+                    403,
+                    f"the admin API is off: the server listens on {self._server.host!r}, not a loopback "
+                    "address, and has no admin token; start it with --admin-token TOKEN "
+                    "(FakeServer(admin_token=...)) and send Authorization: Bearer TOKEN",
+                )
+            return
+        given = bearer_key(request)
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            raise AdminError(401, "the admin API needs Authorization: Bearer <the server's admin token>")
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        await self.reset(await _body(request, ResetBody))
+        return _answer({"seed": self.seed()})
+
+    async def _seed(self, request: web.Request) -> web.Response:
+        return _answer({"seed": self.seed()})
+
+    async def _load_scenario(self, request: web.Request) -> web.Response:
+        await self.load_scenario(await _body(request, LoadScenarioBody))
+        return _answer({"seed": self.seed()})
+
+    async def _clock(self, request: web.Request) -> web.Response:
+        clock = self._engine.clock
+        return _answer({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
+
+    async def _shift(self, request: web.Request) -> web.Response:
+        await self.shift(await _body(request, ShiftBody))
+        return await self._clock(request)
+
+    async def _move_to(self, request: web.Request) -> web.Response:
+        await self.move_to(await _body(request, MoveToBody))
+        return await self._clock(request)
+
+    async def _speed(self, request: web.Request) -> web.Response:
+        self.set_speed(await _body(request, SpeedBody))
+        return await self._clock(request)
+
+    async def _tasks(self, request: web.Request) -> web.Response:
+        return _answer(self.tasks())
+
+    async def _task(self, request: web.Request) -> web.Response:
+        task_id = request.match_info["task_id"]
+        view = pydantic_core.to_jsonable_python(self.task(task_id))
+        timeline = [{"state": state, "at": at} for state, at in self.timeline(task_id)]
+        return _answer({**view, "timeline": timeline})
+
+    async def _complete(self, request: web.Request) -> web.Response:
+        return _answer(self.complete(request.match_info["task_id"]))
+
+    async def _fail(self, request: web.Request) -> web.Response:
+        body = await _body(request, FailBody)
+        return _answer(self.fail(request.match_info["task_id"], body))
+
+    async def _journal(self, request: web.Request) -> web.Response:
+        return _answer(self.journal())
+
+    async def _deliveries(self, request: web.Request) -> web.Response:
+        return _answer(self.deliveries())
+
+    async def _balance(self, request: web.Request) -> web.Response:
+        query = BalanceQuery.model_validate(dict(request.query))
+        return _answer({"api": query.api, "key": query.key, "balance": self.balance(query)})
+
+
+async def _body(request: web.Request, model: type[B]) -> B:
+    """The request's JSON body (none at all: ``{}``) validated by ``model``."""
+    data = await read_json(request) if request.can_read_body else {}
+    return model.model_validate(data)
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
+def _answer(value: object) -> web.Response:
+    return json_response(to_json(value))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return json_response(to_json({"error": {"message": message}}), status)
