@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "list":
             for name in bundled_names():
                 description = " ".join(load_scenario(name).description.split())
-                print(f"{name:<14} {description}")
+                print(f"{name:<22} {description}")
             return 0
         if args.action == "schema":
             print(json.dumps(scenario_json_schema(), indent=2))

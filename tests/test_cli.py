@@ -22,7 +22,18 @@ import pytest
 
 FAKEAPI = Path(sys.executable).parent / "fakeapi"
 PROJECT = Path(__file__).parents[1]
-BUNDLED = ["default", "instant", "manual", "poll-count"]
+BUNDLED = [
+    "content-violation",
+    "default",
+    "flaky-5xx",
+    "instant",
+    "manual",
+    "out-of-credits",
+    "poll-count",
+    "rate-limited",
+    "slow-queue",
+    "webhook-receiver-down",
+]
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 GOOD = """\
