@@ -235,7 +235,9 @@ class FakeServer:
 
     def _fault_for(self, request: web.Request) -> Fault | None:
         if request.path.startswith("/files/"):
-            return self.engine.faults.pick("download", api=None, path=request.path)
+            task = self.engine.tasks.get(request.match_info.get("task_id", ""))
+            api, key = (task.api, task.key) if task is not None else (None, None)
+            return self.engine.faults.pick("download", api=api, key=key, path=request.path)
         provider = self._provider_for(request.path)
         if provider is None:
             return None

@@ -286,3 +286,20 @@ async def test_rules_match_header_key_and_nth(http: aiohttp.ClientSession, fakea
         "failed",
         "completed",
     ]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults(
+        {"at": "download", "api": "pixapi", "effect": "status", "status": 404, "when": {"first": 1}}
+    )
+)
+async def test_a_download_fault_knows_the_task_api(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    rix = json.loads((await submit(http, fakeapi))[2])
+    async with http.get(fakeapi.task(rix["id"]).outputs[0]) as r:
+        assert r.status == 200, "the fault is for Pixapi's files only"
+    pix = json.loads((await submit(http, fakeapi, "pixapi"))[2])
+    statuses = []
+    for _ in range(2):
+        async with http.get(fakeapi.task(pix["id"]).outputs[0]) as r:
+            statuses.append(r.status)
+    assert statuses == [404, 200]
