@@ -580,8 +580,15 @@ class TaskEngine:
         first, task.announced = task.announced + 1, step
         if task.held and task.steps[step].terminal:
             self._settle(task, task.steps[step].state == "succeeded")
-        if task.callback_url is None:
-            return
+        if task.callback_url is not None:
+            self._push_callbacks(task, first, step)
+        current = task.steps[step]
+        # A timed phase end needs an event when it has callbacks to send or credits to settle.
+        if current.duration is not None and (task.callback_url is not None or task.held):
+            self._push(task.starts[step] + current.duration, _PhaseEnd(task.id, step))
+
+    def _push_callbacks(self, task: Task, first: int, step: int) -> None:
+        assert task.callback_url is not None
         policy = self._policy(task.api)
         for entered in range(first, step + 1):
             current = task.steps[entered]
@@ -594,9 +601,6 @@ class TaskEngine:
                 self.view(task, at=at, step=entered), self.scenario
             )
             self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
-        current = task.steps[step]
-        if current.duration is not None:
-            self._push(task.starts[step] + current.duration, _PhaseEnd(task.id, step))
 
     def _settle(self, task: Task, succeeded: bool) -> None:
         account = self.accounts.authenticate(task.api, task.key)

@@ -80,6 +80,25 @@ FailureReason = Literal[
 ]
 
 
+# What a failure says when the scenario gives no message (APIXO words them its own way).
+REASON_MESSAGES: dict[FailureReason, str] = {
+    "generation_failed": "generation failed",
+    "content_violation": "the request was flagged by content moderation",
+    "nsfw": "NSFW content detected",
+    "input_image_sensitive": "the input image was flagged as sensitive content",
+    "prohibited_content": "prohibited content detected",
+    "prompt_too_long": "the prompt is too long",
+    "invalid_prompt": "the prompt is invalid",
+    "invalid_image_url": "the image URL could not be fetched",
+    "image_too_large": "the input image is too large",
+    "unsupported_format": "the input image format is not supported",
+    "image_download_failed": "the input image could not be downloaded",
+    "timeout": "generation timed out",
+    "model_unavailable": "the model is unavailable",
+    "insufficient_credits": "insufficient credits",
+}
+
+
 class FailureSpec(_Model):
     """How a task fails: why, and the message (and, where the API has one, the code) the client sees.
 
@@ -90,6 +109,13 @@ class FailureSpec(_Model):
     reason: FailureReason = "generation_failed"
     message: str = "generation failed"
     code: str | None = None
+
+    @model_validator(mode="after")
+    def _message_from_reason(self) -> FailureSpec:
+        if "message" not in self.model_fields_set:
+            # Frozen model: fill the default in place; ``model_fields_set`` still says it was not given.
+            self.__dict__["message"] = REASON_MESSAGES[self.reason]
+        return self
 
 
 class Uniform(_Model):

@@ -264,11 +264,12 @@ FAILURE_FIELDS: dict[str, Callable[[Any], Any]] = {
     "foxapi": lambda body: body["error"],
     "pixapi": lambda body: body["error"],
 }
+FLAGGED = "the request was flagged by content moderation"
 VIOLATIONS: dict[str, Any] = {
-    "rixapi": "generation failed",
+    "rixapi": FLAGGED,
     "apixo": {"failCode": "CONTENT_VIOLATION", "failMsg": "The request violates safety guidelines"},
-    "foxapi": {"code": "content_violation", "message": "generation failed", "type": "task_error"},
-    "pixapi": {"code": 422, "message": "generation failed", "type": "prompt_rejected"},
+    "foxapi": {"code": "content_violation", "message": FLAGGED, "type": "task_error"},
+    "pixapi": {"code": 422, "message": FLAGGED, "type": "prompt_rejected"},
 }
 
 
@@ -291,31 +292,9 @@ async def test_content_violation_on_pixapis_sync_endpoint_is_a_422(
     url = fakeapi.url_for("pixapi") + "/v1/images/generations"
     async with http.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"}) as r:
         assert r.status == 422
-        assert await r.json() == {
-            "error": {"code": 422, "message": "generation failed", "type": "prompt_rejected"}
-        }
+        assert await r.json() == {"error": {"code": 422, "message": FLAGGED, "type": "prompt_rejected"}}
     assert fakeapi.clock.now() == T0 + 1, "the sync request waited for the task's 1 s in the queue"
     assert fakeapi.balance("pixapi", KEY) is None
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in the fake: a content_violation failure without a message shows the generic "
-    "'generation failed' on RixAPI, FoxAPI and Pixapi (only APIXO words the reason)",
-)
-@pytest.mark.fakeapi(scenario="content-violation")
-async def test_content_violation_message_is_not_the_generic_failure(
-    http: aiohttp.ClientSession, fakeapi: FakeApi
-) -> None:
-    messages = {}
-    for api, client_type in CLIENTS.items():
-        client = client_type(http, fakeapi.url_for(api))
-        task_id = await submitted(client)
-        await fakeapi.clock.ashift(1)
-        _, body, _ = await client.poll(task_id)
-        messages[api] = body["data"]["failMsg"] if api == "apixo" else body["error"]
-    generic = {api: m for api, m in messages.items() if "generation failed" in str(m)}
-    assert generic == {}, "each API should word a content violation as one"
 
 
 # -- rate-limited -------------------------------------------------------------------------------
@@ -441,11 +420,6 @@ async def test_out_of_credits_refuses_the_third_task(client: Client, fakeapi: Fa
     assert len(fakeapi.tasks) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in the fake: credits held for a task without a callback are taken only when a poll "
-    "sees it finished, not when it finishes on the clock",
-)
 @pytest.mark.fakeapi(scenario="out-of-credits")
 async def test_out_of_credits_pixapi_takes_held_credits_when_the_task_succeeds(
     http: aiohttp.ClientSession, fakeapi: FakeApi
