@@ -26,6 +26,11 @@ class Account:
     recent: deque[float] = field(default_factory=deque)
     active: dict[str, None] = field(default_factory=dict)  # ordered set of unfinished task ids
 
+    @property
+    def available(self) -> float | None:
+        """What new tasks may still spend: the balance less credits held for unfinished tasks."""
+        return None if self.balance is None else round(self.balance - self.held, 9)
+
     def admit_request(self, now: float) -> None:
         """Count one request against the per-minute window, or refuse it with a Retry-After."""
         if self.rpm is None:
@@ -48,11 +53,10 @@ class Account:
 
     def hold(self, cost: float) -> None:
         """Set ``cost`` aside for a task that pays when it succeeds, or refuse it."""
-        if self.balance is not None and cost > self.balance - self.held + 1e-9:
+        if self.available is not None and cost > self.available + 1e-9:
             raise FakeApiError(
                 ErrorKind.INSUFFICIENT_CREDITS,
-                f"insufficient balance: this task costs {cost:g}, "
-                f"remaining {round(self.balance - self.held, 9):g}",
+                f"insufficient balance: this task costs {cost:g}, remaining {self.available:g}",
             )
         self.held = round(self.held + cost, 9)
 

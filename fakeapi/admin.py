@@ -203,6 +203,10 @@ class Admin:
         """Every callback delivery attempt since the last reset, oldest first."""
         return list(self._engine.deliveries)
 
+    def surprises(self) -> list[str]:
+        """Requests to no route, and crashes in the fake, since the last reset."""
+        return list(self._server.surprises)
+
     def balance(self, query: BalanceQuery) -> float | None:
         """A key's remaining balance on an API (``None``: unlimited)."""
         engine = self._engine
@@ -229,6 +233,7 @@ class Admin:
             Route("GET", "/journal", self._journal),
             Route("GET", "/deliveries", self._deliveries),
             Route("GET", "/balance", self._balance),
+            Route("GET", "/surprises", self._surprises),
         ]
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -263,6 +268,10 @@ class Admin:
 
     def _check_access(self, request: web.Request) -> None:
         token = self._server.admin_token
+        if token is None and "Origin" in request.headers:
+            # A web page in the user's browser may post to 127.0.0.1 without a CORS preflight;
+            # curl, scripts and tests send no Origin. With a token, the header itself needs one.
+            raise AdminError(403, "the admin API refuses requests from web pages (they carry Origin)")
         if token is None:
             if not is_loopback(self._server.host):
                 raise AdminError(
@@ -324,6 +333,9 @@ class Admin:
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         return _answer(self.deliveries())
+
+    async def _surprises(self, request: web.Request) -> web.Response:
+        return _answer(self.surprises())
 
     async def _balance(self, request: web.Request) -> web.Response:
         query = BalanceQuery.model_validate(dict(request.query))

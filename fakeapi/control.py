@@ -143,7 +143,8 @@ class FakeApi:
 
     @property
     def surprises(self) -> list[str]:
-        return self._bg.call(lambda: list(self._bg.server.surprises))
+        """Requests to no route, and crashes in the fake, since the last reset."""
+        return self._bg.call(self._admin.surprises)
 
     def check(self) -> None:
         """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset."""

@@ -42,6 +42,7 @@ from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sen
 T = TypeVar("T")
 JOURNAL_LIMIT = 10_000
 DELIVERY_LOG_LIMIT = 10_000
+LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
 EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
 
@@ -297,13 +298,7 @@ class TaskEngine:
         if task is None or task.api != api or task.key != key or model not in (None, task.model):
             raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
         self._count_poll(task)
-        view = self.view(task)
-        if view.terminal:
-            # A poll may see the end before the due-time runner has handled it (system clock).
-            step, _ = self._locate(task, self.clock.now())
-            self._materialize(task, step)
-            self._announce(task, step)
-        return view
+        return self._caught_up(task)
 
     def get(self, task_id: str) -> Task:
         task = self.tasks.get(task_id)
@@ -345,13 +340,25 @@ class TaskEngine:
             await self.advance_to(max(end, self.clock.now()))
         else:
             await asyncio.sleep(max(0.0, end - self.clock.now()) / self.clock.speed)
-        return self.view(task)
+        return self._caught_up(task)
+
+    def _caught_up(self, task: Task) -> TaskView:
+        """The task now, its end announced (callbacks, credits) if the due-time runner on the
+        system clock has not got to it yet."""
+        view = self.view(task)
+        if view.terminal:
+            step, _ = self._locate(task, self.clock.now())
+            self._materialize(task, step)
+            self._announce(task, step)
+        return view
 
     async def advance_to(self, t: float) -> None:
         """Move the clock to ``t``, running every phase end and delivery due on the way, in order."""
         async with self._lock:
             if t < self.clock.now():
                 raise ValueError(f"the clock cannot go back from {self.clock.now()} to {t}")
+            if not t <= LAST_TIME:
+                raise ValueError(f"the clock cannot go past 9999-12-31T23:59:59Z ({LAST_TIME:.0f}), to {t}")
             while self._heap and self._heap[0][0] <= t:
                 due, _, event = heapq.heappop(self._heap)
                 if due > self.clock.now():
@@ -574,7 +581,8 @@ class TaskEngine:
         return self.view(task)
 
     def _announce(self, task: Task, step: int) -> None:
-        """Send, in step order, the callbacks of every step up to ``step`` not yet announced."""
+        """Act on every step up to ``step`` not yet announced: settle held credits at the end, send
+        the callbacks in step order, and schedule the timed end of ``step`` when it matters."""
         if task.announced >= step:
             return
         first, task.announced = task.announced + 1, step
@@ -635,8 +643,11 @@ class TaskEngine:
             return
         task = self.tasks[event.task_id]
         policy = self._policy(task.api)
-        fault = self.faults.pick("webhook", api=task.api, key=task.key, path=event.url)
-        if fault is not None and fault.effect == "latency" and not event.delayed:
+        # A delivery a latency fault held back has had its fault: it is not counted twice.
+        fault = (
+            None if event.delayed else self.faults.pick("webhook", api=task.api, key=task.key, path=event.url)
+        )
+        if fault is not None and fault.effect == "latency":
             assert fault.latency is not None
             self._push(due + fault.latency, replace(event, delayed=True))
             return

@@ -12,10 +12,9 @@ from fnmatch import fnmatchcase
 
 from aiohttp import web
 
-from fakeapi.scenario import Fault, FaultPoint, headers_match
+from fakeapi.scenario import Fault, FaultPoint, counted_in, headers_match
 
 DEFAULT_HANG = 30.0
-RESET_STATUS = 0  # what the journal records for a request that got no answer
 
 
 class FaultBook:
@@ -56,11 +55,8 @@ class FaultBook:
         return fired
 
     def _fires(self, index: int, fault: Fault) -> bool:
-        when, count = fault.when, self._seen[index]
-        nth = [when.nth] if isinstance(when.nth, int) else when.nth
-        if nth is not None and count not in nth:
-            return False
-        if when.first is not None and count > when.first:
+        when = fault.when
+        if not counted_in(self._seen[index], when.nth, when.first):
             return False
         return when.probability is None or self._random[index].random() < when.probability
 
@@ -102,7 +98,7 @@ async def apply(
         return error_for(fault.status, fault.message, fault.retry_after)
     if fault.effect == "hang":
         await _wait(stopping, DEFAULT_HANG if fault.latency is None else fault.latency)
-    return _reset(request)
+    return drop(request)
 
 
 async def _wait(stopping: asyncio.Event, seconds: float) -> None:
@@ -120,7 +116,8 @@ async def _truncated(request: web.Request, response: web.StreamResponse, body: b
     return stream
 
 
-def _reset(request: web.Request) -> web.StreamResponse:
+def drop(request: web.Request) -> web.StreamResponse:
+    """Reset the request's connection; the journal records the request as status 499."""
     _abort(request)
     # The connection is gone; aiohttp finds nothing to write to and sends nothing.
     return web.Response(status=499)

@@ -160,10 +160,6 @@ PhaseDuration = Annotated[
 ]
 
 
-def _one_or_more(value: object) -> object:
-    return [value] if isinstance(value, str) else value
-
-
 class Phase(_Model):
     """One step of a task's life: a state held for a time, for a number of polls, or until told.
 
@@ -196,6 +192,18 @@ class Phase(_Model):
         return self.state in TERMINAL_STATES
 
 
+def _one_or_more(value: object) -> object:
+    return value if isinstance(value, list) else [value]
+
+
+Nth = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1), BeforeValidator(_one_or_more)]
+
+
+def counted_in(count: int, nth: list[int] | None, first: int | None) -> bool:
+    """Whether the ``count``-th match (1-based) is among the ``nth`` ones and the ``first`` N."""
+    return (nth is None or count in nth) and (first is None or count <= first)
+
+
 class Match(_Model):
     """Which submits a rule applies to; every given field must match (an empty match takes all).
 
@@ -211,12 +219,14 @@ class Match(_Model):
     prompt: str | None = Field(default=None, description="regular expression searched in the prompt")
     key: str | None = Field(default=None, description="glob on the API key")
     header: dict[str, str] = Field(default={}, description="request header name -> glob on its value")
-    nth: int | list[int] | None = Field(default=None, description="only the n-th matching submit(s)")
-    first: int | None = Field(default=None, ge=0, description="only the first N matching submits")
+    nth: Nth | None = Field(default=None, description="only the n-th matching submit(s), from 1")
+    first: int | None = Field(default=None, ge=1, description="only the first N matching submits")
     count_by: Literal["rule", "prompt", "key"] = "rule"
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> Match:
+        if "count_by" in self.model_fields_set and not self.counted:
+            raise ValueError("'count_by' needs 'nth' or 'first'")
         for name in ("model_pattern", "prompt"):
             pattern = getattr(self, name)
             if pattern is not None:
@@ -258,8 +268,7 @@ class Match(_Model):
 
     def admits(self, count: int) -> bool:
         """Whether the ``count``-th matching submit (1-based) is one this rule takes."""
-        nth = [self.nth] if isinstance(self.nth, int) else self.nth
-        return (nth is None or count in nth) and (self.first is None or count <= self.first)
+        return counted_in(count, self.nth, self.first)
 
 
 def headers_match(wanted: Mapping[str, str], headers: Mapping[str, str]) -> bool:
@@ -351,8 +360,8 @@ class Trigger(_Model):
     """When a fault fires among the requests it matches: every time (nothing given), the n-th,
     the first N (then the service recovers), or with a seeded probability."""
 
-    nth: int | list[int] | None = None
-    first: int | None = Field(default=None, ge=0)
+    nth: Nth | None = None
+    first: int | None = Field(default=None, ge=1)
     probability: float | None = Field(default=None, ge=0, le=1)
 
 
@@ -368,7 +377,9 @@ class Fault(_Model):
     """
 
     name: str | None = None
-    at: Annotated[list[FaultPoint], BeforeValidator(_one_or_more)] = Field(description="one point or a list")
+    at: Annotated[list[FaultPoint], BeforeValidator(_one_or_more)] = Field(
+        min_length=1, description="one point or a list"
+    )
     effect: FaultEffect
     api: str | None = None
     key: str | None = Field(default=None, description="glob on the API key")
@@ -387,8 +398,12 @@ class Fault(_Model):
             raise ValueError("a 'status' fault needs 'status' (e.g. 503)")
         if self.effect == "latency" and self.latency is None:
             raise ValueError("a 'latency' fault needs 'latency' (e.g. 2s)")
-        if self.effect != "status" and (self.status is not None or self.retry_after is not None):
-            raise ValueError("'status' and 'retry_after' belong to a 'status' fault")
+        if self.effect != "status" and (self.status, self.retry_after, self.message) != (None, None, None):
+            raise ValueError("'status', 'message' and 'retry_after' belong to a 'status' fault")
+        if self.effect not in ("latency", "hang") and self.latency is not None:
+            raise ValueError("'latency' belongs to a 'latency' or 'hang' fault")
+        if "webhook" in self.at and self.header:
+            raise ValueError("a webhook delivery has no request headers to match: drop 'header' or 'webhook'")
         return self
 
 
@@ -431,6 +446,9 @@ class PixapiSpec(ApiSpec):
     error_codes: Literal["numeric", "string"] = Field(
         default="numeric",
         description="error.code as the HTTP status with a type (async and errors pages) or a string code",
+    )
+    charge: Literal["submit", "success"] = Field(
+        default="success", description="Pixapi takes credits after a successful output (billing page)"
     )
 
 

@@ -8,7 +8,7 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
-from http import HTTPStatus
+from http.client import responses
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -18,7 +18,7 @@ from fakeapi.admin import ADMIN_PREFIX, Admin
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import JournalEntry, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.faults import apply, describe
+from fakeapi.faults import apply, describe, drop
 from fakeapi.http import BODY, ENGINE, NOTES, EngineRef, Provider, bearer_key, listen
 from fakeapi.media import CONTENT_TYPES, file_for, image_size
 from fakeapi.providers import all_providers
@@ -33,18 +33,20 @@ GATEWAY_PAGE = (
     "<html>\r\n<head><title>{phrase}</title></head>\r\n<body>\r\n<center><h1>{phrase}</h1></center>\r\n"
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
-# Which error a scripted status is shown as, when the API has one of that status: the first that fits.
-FAULT_KINDS = (
-    ErrorKind.SERVER_ERROR,
-    ErrorKind.UNAVAILABLE,
-    ErrorKind.RATE_LIMITED,
-    ErrorKind.INSUFFICIENT_CREDITS,
-    ErrorKind.UNAUTHORIZED,
-    ErrorKind.INVALID_REQUEST,
-    ErrorKind.PROMPT_REJECTED,
-    ErrorKind.NOT_FOUND,
-    ErrorKind.PAYLOAD_TOO_LARGE,
-)
+# Which error a scripted status is shown as: the first of these the API answers with that status.
+FAULT_KINDS: dict[int, tuple[ErrorKind, ...]] = {
+    400: (ErrorKind.INVALID_REQUEST, ErrorKind.MALFORMED_BODY),
+    401: (ErrorKind.UNAUTHORIZED,),
+    402: (ErrorKind.INSUFFICIENT_CREDITS,),
+    403: (ErrorKind.INSUFFICIENT_CREDITS,),
+    404: (ErrorKind.NOT_FOUND,),
+    405: (ErrorKind.METHOD_NOT_ALLOWED,),
+    413: (ErrorKind.PAYLOAD_TOO_LARGE,),
+    422: (ErrorKind.PROMPT_REJECTED, ErrorKind.INVALID_REQUEST),
+    429: (ErrorKind.RATE_LIMITED,),
+    500: (ErrorKind.SERVER_ERROR,),
+    503: (ErrorKind.UNAVAILABLE,),
+}
 JOURNALED_BODY = 64 * 1024
 
 
@@ -85,7 +87,7 @@ class FakeServer:
         self._speed = speed
         self._sender = HttpSender()
         self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()  # ends the waits of requests a fault holds open
+        self._stopping = asyncio.Event()  # ends the waits of requests a fault holds open (stop, reset)
         self._runner: web.AppRunner | None = None
         self._events: asyncio.Task[None] | None = None
         self._ref = EngineRef(self._build(resolve_scenario(scenario), seed))
@@ -145,6 +147,8 @@ class FakeServer:
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
         await self._stop_events()
+        self._stopping.set()
+        self._stopping = asyncio.Event()
         chosen = self.scenario_for(scenario)
         self._ref.engine = self._build(chosen, seed)
         self.engine.base_url = self.base_url
@@ -204,7 +208,7 @@ class FakeServer:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.path.startswith(ADMIN_PREFIX):
+        if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
             return await self.admin.dispatch(request, handler)
         engine = self.engine
         fault = self._fault_for(request)
@@ -214,7 +218,7 @@ class FakeServer:
             response = await apply(
                 fault,
                 request,
-                lambda: self._answer(request, handler),
+                lambda: self._answer_for(engine, request, handler),
                 lambda status, message, retry_after: self._fault_error(request, status, message, retry_after),
                 self._stopping,
             )
@@ -234,10 +238,14 @@ class FakeServer:
         return response
 
     def _fault_for(self, request: web.Request) -> Fault | None:
+        if request.match_info.http_exception is not None:
+            return None  # no route: the request is a surprise, not a place for a fault
         if request.path.startswith("/files/"):
             task = self.engine.tasks.get(request.match_info.get("task_id", ""))
             api, key = (task.api, task.key) if task is not None else (None, None)
-            return self.engine.faults.pick("download", api=api, key=key, path=request.path)
+            return self.engine.faults.pick(
+                "download", api=api, key=key, headers=request.headers, path=request.path
+            )
         provider = self._provider_for(request.path)
         if provider is None:
             return None
@@ -254,16 +262,27 @@ class FakeServer:
     ) -> web.Response:
         """A scripted error status: the API's own envelope where it has an error of that status,
         else the bare HTML page a gateway in front of it answers with."""
-        provider = self._provider_for(request.path)
-        for kind in FAULT_KINDS if provider is not None else ():
-            error = FakeApiError(kind, message or HTTPStatus(status).phrase, retry_after=retry_after)
-            response = self._error(request, error)
+        reason = responses.get(status, "Error")
+        for kind in FAULT_KINDS.get(status, ()) if self._provider_for(request.path) is not None else ():
+            response = self._error(request, FakeApiError(kind, message or reason, retry_after=retry_after))
             if response.status == status:
                 return response
-        phrase = f"{status} {HTTPStatus(status).phrase}"
+        phrase = f"{status} {reason}"
         page = GATEWAY_PAGE.format(phrase=phrase)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+
+    async def _answer_for(
+        self,
+        engine: TaskEngine,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Answer a request a fault held back, unless the fake was reset meanwhile: a request from
+        before a reset must not reach the new run (it would leak into the next test)."""
+        if self.engine is not engine:
+            return drop(request)
+        return await self._answer(request, handler)
 
     async def _answer(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

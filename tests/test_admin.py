@@ -328,6 +328,8 @@ async def test_admin_requests_are_not_journaled_rate_limited_or_surprises(
     )
     status, answer = await call(http, fakeapi.base_url, "DELETE", "/seed")
     assert status == 405
+    status, answer = await call(http, fakeapi.base_url, "GET", "")  # /_fakeapi, no slash
+    assert status == 404
 
     await submit(http, fakeapi)  # the key's one request a minute is still there
     status, _ = await rix(http, fakeapi, "/v1/task/task_x")
@@ -520,3 +522,31 @@ def test_a_scenario_dump_round_trips(name: str) -> None:
     assert ["for" in p for r in dumped["rules"] for p in r["phases"]] == [
         p.duration is not None for p in phases
     ]
+
+
+async def test_surprises_match_the_fixture(fakeapi: FakeApi, http: aiohttp.ClientSession) -> None:
+    assert await admin(http, fakeapi, "GET", "/surprises") == []
+    async with http.get(fakeapi.url_for("rixapi") + "/v2/nowhere") as response:
+        assert response.status == 404
+    surprises = await admin(http, fakeapi, "GET", "/surprises")
+    assert surprises == fakeapi.surprises
+    assert surprises[0].startswith("GET /rixapi/v2/nowhere matched no route")
+    with pytest.raises(SurpriseError):
+        fakeapi.check()
+
+
+async def test_a_web_page_cannot_drive_the_admin_api(fakeapi: FakeApi, http: aiohttp.ClientSession) -> None:
+    headers = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+    status, answer = await call(http, fakeapi.base_url, "POST", "/reset", {"seed": 9}, headers=headers)
+    assert status == 403
+    assert "web pages" in answer["error"]["message"]
+    assert fakeapi.seed != 9
+
+
+async def test_the_clock_stops_at_the_year_9999(fakeapi: FakeApi, http: aiohttp.ClientSession) -> None:
+    status, answer = await call(http, fakeapi.base_url, "POST", "/clock/move_to", {"t": 3e11})
+    assert status == 400
+    assert "cannot go past 9999-12-31" in answer["error"]["message"]
+    status, _ = await call(http, fakeapi.base_url, "POST", "/clock/shift", {"seconds": 1e308})
+    assert status == 400
+    assert fakeapi.clock.now() == START

@@ -562,6 +562,16 @@ async def test_the_older_insufficient_credits_answer_by_scenario(apixo: Apixo) -
     )
 
 
+@pytest.mark.fakeapi(scenario={**PRICED, "apis": {"apixo": {"charge": "success"}}})
+async def test_the_balance_endpoint_leaves_out_held_credits(apixo: Apixo, fakeapi: FakeApi) -> None:
+    await apixo.submit(input={**TEXT_TO_VIDEO, "duration": 8})  # 0.4 held until it succeeds
+    assert await apixo.balance() == pytest.approx(0.6)
+    assert fakeapi.balance("apixo", "sk-test") == 1.0, "nothing taken yet"
+    await fakeapi.clock.ashift(1)
+    assert fakeapi.balance("apixo", "sk-test") == pytest.approx(0.6)
+    assert await apixo.balance() == pytest.approx(0.6)
+
+
 async def test_unlimited_balance_reports_a_large_number(apixo: Apixo) -> None:
     assert await apixo.balance() == 1_000_000
 

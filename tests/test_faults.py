@@ -99,7 +99,7 @@ async def test_latency_delays_the_answer(http: aiohttp.ClientSession, fakeapi: F
 ENVELOPES: dict[str, Any] = {
     "rixapi": {
         "error": {
-            "message": "down for maintenance (request id: 20260101000000hlwiarm9)",
+            "message": "down for maintenance (request id: 20260101000000urf9iesa)",
             "type": "rix_api_error",
             "code": "",
         }
@@ -122,6 +122,32 @@ async def test_a_scripted_status_comes_in_the_apis_own_envelope(
     assert headers["Content-Type"].startswith("application/json")
     assert json.loads(body) == ENVELOPES[api]
     assert fakeapi.tasks == []
+
+
+@pytest.mark.parametrize(("status", "title"), [(520, "520 Error"), (504, "504 Gateway Timeout")])
+async def test_any_status_without_an_api_error_is_a_gateway_page(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, status: int, title: str
+) -> None:
+    fakeapi.load_scenario(faults({"at": "submit", "effect": "status", "status": status}))
+    answer, _, body = await submit(http, fakeapi)
+    assert answer == status
+    assert f"<title>{title}</title>".encode() in body
+    assert fakeapi.surprises == []
+
+
+async def test_a_request_held_across_a_reset_does_not_reach_the_new_run(http: aiohttp.ClientSession) -> None:
+    async with FakeServer(
+        faults({"at": "submit", "effect": "latency", "latency": "5s"}), clock="virtual"
+    ) as server:
+        url = server.url_for("rixapi") + "/v1/task/submit"
+        held = asyncio.ensure_future(http.post(url, json=RIX_IMAGE, headers=KEY))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await server.reset("instant")
+        with pytest.raises(aiohttp.ClientError):
+            await held
+        assert time.monotonic() - started < 2, "the reset ends the wait"
+        assert server.engine.tasks == {}
 
 
 @pytest.mark.fakeapi(
@@ -208,6 +234,52 @@ async def test_a_failed_delivery_is_retried(
         (1, 500, False),
         (2, 200, True),
     ]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults(
+        {"at": "webhook", "effect": "latency", "latency": "1s", "when": {"nth": 1}},
+        {"at": "webhook", "effect": "status", "status": 500, "when": {"nth": 2}},
+        rules=[
+            {
+                "phases": [
+                    {"state": "queued", "for": "5s"},
+                    {"state": "running", "for": "5s"},
+                    {"state": "succeeded"},
+                ]
+            }
+        ],
+    )
+)
+async def test_a_delayed_delivery_is_not_counted_twice(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    _, body = SUBMITS["rixapi"]
+    async with http.post(
+        fakeapi.url_for("rixapi") + "/v1/task/submit",
+        json={**body, "callback_url": callback_sink.url},
+        headers=KEY,
+    ) as r:
+        assert r.status == 200
+    await fakeapi.clock.ashift(10)
+    await callback_sink.await_for(2)
+    # RixAPI calls back on every change: queued (held 1 s), running (the 2nd delivery: 500), completed.
+    assert [(d.state, d.status) for d in fakeapi.deliveries][:3] == [
+        ("queued", 200),
+        ("running", 500),
+        ("succeeded", 200),
+    ]
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "download", "effect": "reset", "header": {"X-Chaos": "on"}}))
+async def test_a_download_fault_matches_a_header(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    task_id = json.loads((await submit(http, fakeapi))[2])["id"]
+    url = fakeapi.task(task_id).outputs[0]
+    async with http.get(url) as r:
+        assert r.status == 200
+    with pytest.raises(aiohttp.ClientError):
+        async with http.get(url, headers={"X-Chaos": "on"}) as r:
+            await r.read()
 
 
 @pytest.mark.fakeapi(

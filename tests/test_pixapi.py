@@ -285,6 +285,8 @@ INSTANT = {"rules": [{"phases": [{"state": "succeeded"}]}]}
         ("images", {"model": "nano-banana-pro", "size": "4K"}, 16),
         ("images", {"model": "gemini-3.1-flash-image-preview-512", "n": 3}, 12),
         ("images", {"model": "gemini-2.5-flash-image"}, 2),
+        ("images", {"model": "nano-banana-pro-4k"}, 16),  # the tier suffix on an alias
+        ("images", {"model": "gemini-3.1-flash-image-preview", "size": "5000x5000"}, 8),
         ("videos", {"model": "veo", "duration": 8}, 8),
         ("videos", {"model": "kling", "duration": 5}, 11.2),
         ("videos", {"model": "wan", "duration": 4}, 8),

@@ -438,3 +438,36 @@ rules:
     ]
     assert "a 'latency' fault needs 'latency'" in lines[0]
     assert "the first bound must not exceed the second" in lines[6]
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "words"),
+    [
+        ({"match": {"nth": 0}}, "rules[0].match.nth", "greater than or equal to 1"),
+        ({"match": {"nth": []}}, "rules[0].match.nth", "at least 1 item"),
+        ({"match": {"first": 0}}, "rules[0].match.first", "greater than or equal to 1"),
+        ({"match": {"count_by": "prompt"}}, "rules[0].match", "'count_by' needs 'nth' or 'first'"),
+    ],
+)
+def test_counted_matches_that_could_never_match_are_refused(
+    data: dict[str, Any], path: str, words: str
+) -> None:
+    message = invalid({"rules": [{**data, "phases": [{"state": "succeeded"}]}, FALLBACK]})
+    assert message.startswith(f"<inline>: {path}: ")
+    assert words in message
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ({"at": [], "effect": "reset"}, "at least 1 item"),
+        ({"at": "webhook", "effect": "reset", "header": {"X-A": "b"}}, "no request headers"),
+        ({"at": "poll", "effect": "hang", "message": "m"}, "belong to a 'status' fault"),
+        ({"at": "poll", "effect": "reset", "latency": "1s"}, "'latency' belongs to"),
+        ({"at": "poll", "effect": "reset", "when": {"nth": 0}}, "greater than or equal to 1"),
+    ],
+)
+def test_faults_that_would_be_ignored_are_refused(fault: dict[str, Any], words: str) -> None:
+    message = invalid({"faults": [fault], "rules": [FALLBACK]})
+    assert message.startswith("<inline>: faults[0]")
+    assert words in message

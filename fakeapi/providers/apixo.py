@@ -209,7 +209,8 @@ class ApixoApi:
 
     async def balance(self, request: web.Request) -> web.Response:
         _, _, account = authorize(request, PROFILE.name)
-        remaining = UNLIMITED_BALANCE - account.spent if account.balance is None else account.balance
+        available = account.available
+        remaining = UNLIMITED_BALANCE - account.spent - account.held if available is None else available
         return json_response(_envelope(round(remaining, 6)))
 
     def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:

@@ -152,11 +152,11 @@ def price(model: str, params: Mapping[str, Any], outputs: int) -> float:
         quality = params.get("quality") or "high"
         per_image = GPT_IMAGE_2_CREDITS.get(quality, GPT_IMAGE_2_CREDITS["high"])[max(tier - 1, 0)]
         return float(per_image * outputs)
-    base = ALIASES.get(model, model)
+    base = model
     for suffix, suffix_tier in TIER_SUFFIXES.items():
         if base.endswith(suffix):
             base, tier = base.removesuffix(suffix), suffix_tier
-    credits = IMAGE_CREDITS.get(base)
+    credits = IMAGE_CREDITS.get(ALIASES.get(base, base))
     return float(credits[tier] * outputs) if credits is not None else 0.0
 
 
@@ -164,7 +164,9 @@ def _size_tier(size: object) -> int:
     """0 (512), 1 (standard / 1K), 2 (2K) or 3 (4K) by the requested size's long edge."""
     if not isinstance(size, str) or size == "auto":
         return 1
-    long_edge = max(image_size(size))
+    pixels = re.fullmatch(r"(\d{1,5})[xX](\d{1,5})", size)
+    side = {"1K": 1024, "2K": 2048, "4K": 4096}.get(size.upper(), 1024)
+    long_edge = max(int(pixels[1]), int(pixels[2])) if pixels else side
     return 0 if long_edge <= 512 else 1 if long_edge <= 1536 else 2 if long_edge <= 2048 else 3
 
 
@@ -214,7 +216,7 @@ class PixApi:
         self,
         request: web.Request,
         kind: Kind,
-        body: ImageBody | VideoBody,
+        body: ImageBody | VideoBody | LegacyBody,
         extra: dict[str, Any],
     ) -> TaskView:
         """Submit for a request whose key ``authorize`` has already admitted."""
@@ -225,7 +227,7 @@ class PixApi:
                 model=body.model,
                 prompt=body.prompt,
                 params={**body.model_dump(exclude_none=True), **extra},
-                outputs=body.n if isinstance(body, ImageBody) else 1,
+                outputs=_outputs(body),
                 kind=kind,
                 headers=request.headers,
             )
@@ -289,23 +291,11 @@ class PixApi:
         return await self._legacy(request, image_required=True)
 
     async def _legacy(self, request: web.Request, *, image_required: bool) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+        engine, _, _ = authorize(request, PROFILE.name)
         body = parse_body(LegacyBody, await read_json(request))
         if image_required and not body.image:
             raise FakeApiError(ErrorKind.INVALID_REQUEST, "image: an image URL is required", param="image")
-        size = _legacy_size(body.image_size)
-        view = engine.submit(
-            SubmitRequest(
-                api=PROFILE.name,
-                key=key,
-                model=body.model,
-                prompt=body.prompt,
-                params={**body.model_dump(exclude_none=True), "size": size},
-                outputs=body.num,
-                kind="image",
-                headers=request.headers,
-            )
-        )
+        view = self._submit(request, "image", body, {"size": _legacy_size(body.image_size)})
         view = await _finished(engine, view)
         urls = list(view.outputs)
         # "When num is greater than 1, legacy responses may return data.url as an array."
@@ -340,6 +330,12 @@ async def _finished(engine: TaskEngine, view: TaskView) -> TaskView:
         kind = {422: ErrorKind.PROMPT_REJECTED, 503: ErrorKind.UNAVAILABLE}.get(code, ErrorKind.SERVER_ERROR)
         raise FakeApiError(kind, error.message if error is not None else "generation failed")
     return view
+
+
+def _outputs(body: ImageBody | VideoBody | LegacyBody) -> int:
+    if isinstance(body, ImageBody):
+        return body.n
+    return body.num if isinstance(body, LegacyBody) else 1
 
 
 def _legacy_size(image_size: str | None) -> str:
