@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from fakeapi import FakeApi, FakeServer
+from fakeapi import FakeApi, FakeServer, SurpriseError
 from fakeapi.sink import CallbackSink
 
 KEY = {"Authorization": "Bearer sk-test"}
@@ -375,3 +375,14 @@ async def test_a_download_fault_knows_the_task_api(http: aiohttp.ClientSession, 
         async with http.get(fakeapi.task(pix["id"]).outputs[0]) as r:
             statuses.append(r.status)
     assert statuses == [404, 200]
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "poll", "effect": "status", "status": 503}))
+async def test_a_fault_does_not_hide_a_request_to_no_route(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    async with http.get(fakeapi.url_for("rixapi") + "/v9/nowhere", headers=KEY) as r:
+        assert r.status == 404
+    assert fakeapi.surprises[0].startswith("GET /rixapi/v9/nowhere matched no route")
+    with pytest.raises(SurpriseError):
+        fakeapi.check()
