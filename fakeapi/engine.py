@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
@@ -50,9 +50,10 @@ EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 class ApiProfile:
     """The facts of one API that the engine needs: id format, catalogue, callback policy, limits.
 
-    ``caps``, ``result_ttl`` and ``charge`` are the documented defaults; a scenario's ``apis`` section
-    overrides them. ``price`` is the documented price list (model, params, outputs -> cost) for the
-    models a scenario's ``prices`` does not name.
+    ``caps`` and ``result_ttl`` are the documented defaults; a scenario's ``apis`` section overrides
+    them. ``price`` is the documented price list (model, params, outputs -> cost) for the models a
+    scenario's ``prices`` does not name. When a task pays (``apis.<api>.charge``) has each API's
+    default in the scenario model.
     """
 
     name: str
@@ -62,7 +63,6 @@ class ApiProfile:
     render_callback: Callable[[TaskView, Scenario], bytes]
     caps: Caps = field(default_factory=Caps)
     result_ttl: float | None = None
-    charge: Literal["submit", "success"] = "submit"
     price: Callable[[str, Mapping[str, Any], int], float] | None = None
 
 
@@ -241,11 +241,16 @@ class TaskEngine:
 
     def _setting(self, api: str, name: str, default: T) -> T:
         """The scenario's ``apis.<api>.<name>`` where it sets it (``null`` included), else ``default``."""
-        spec = getattr(self.scenario.apis, api, None)
-        if isinstance(spec, ApiSpec) and name in spec.model_fields_set:
+        spec = self._spec(api)
+        if name in spec.model_fields_set:
             value: T = getattr(spec, name)
             return value
         return default
+
+    def _spec(self, api: str) -> ApiSpec:
+        """The scenario's ``apis.<api>`` section (its defaults for an API the model does not name)."""
+        spec = getattr(self.scenario.apis, api, None)
+        return spec if isinstance(spec, ApiSpec) else ApiSpec()
 
     def check_model(self, api: str, model: str) -> None:
         """Refuse a model ``api`` does not know, unless the scenario accepts unknown models."""
@@ -259,7 +264,7 @@ class TaskEngine:
         info = self._model_info(profile, request.model, request.kind)
         self._check_concurrency(account)
         cost = self._cost(profile, info, request)
-        held = self._setting(request.api, "charge", profile.charge) == "success"
+        held = self._spec(request.api).charge == "success"
         if held:
             account.hold(cost)
         else:
@@ -346,10 +351,10 @@ class TaskEngine:
         """The task now, its end announced (callbacks, credits) if the due-time runner on the
         system clock has not got to it yet."""
         view = self.view(task)
-        if view.terminal:
-            step, _ = self._locate(task, self.clock.now())
-            self._materialize(task, step)
-            self._announce(task, step)
+        last = len(task.steps) - 1  # a terminal step is always the last
+        if view.terminal and task.announced < last:
+            self._materialize(task, last)
+            self._announce(task, last)
         return view
 
     async def advance_to(self, t: float) -> None:

@@ -8,11 +8,10 @@ import random
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from fnmatch import fnmatchcase
 
 from aiohttp import web
 
-from fakeapi.scenario import Fault, FaultPoint, counted_in, headers_match
+from fakeapi.scenario import Fault, FaultPoint, counted_in
 
 DEFAULT_HANG = 30.0
 
@@ -41,13 +40,7 @@ class FaultBook:
         """
         fired: Fault | None = None
         for index, fault in enumerate(self.faults):
-            if point not in fault.at or (fault.api is not None and fault.api != api):
-                continue
-            if fault.key is not None and (key is None or not fnmatchcase(key, fault.key)):
-                continue
-            if fault.path is not None and not fnmatchcase(path, fault.path):
-                continue
-            if not headers_match(fault.header, headers or {}):
+            if not fault.matches(point, api=api, key=key, headers=headers, path=path):
                 continue
             self._seen[index] += 1
             if self._fires(index, fault) and fired is None:

@@ -262,13 +262,18 @@ class Match(_Model):
             and (self.model_pattern is None or re.fullmatch(self.model_pattern, model) is not None)
             and (self.kind is None or self.kind == kind)
             and (self.prompt is None or re.search(self.prompt, prompt) is not None)
-            and (self.key is None or (key is not None and fnmatchcase(key, self.key)))
+            and glob_matches(self.key, key)
             and headers_match(self.header, headers or {})
         )
 
     def admits(self, count: int) -> bool:
         """Whether the ``count``-th matching submit (1-based) is one this rule takes."""
         return counted_in(count, self.nth, self.first)
+
+
+def glob_matches(glob: str | None, value: str | None) -> bool:
+    """No glob matches anything; a glob matches only a value (a request with no key has none)."""
+    return glob is None or (value is not None and fnmatchcase(value, glob))
 
 
 def headers_match(wanted: Mapping[str, str], headers: Mapping[str, str]) -> bool:
@@ -406,6 +411,24 @@ class Fault(_Model):
             raise ValueError("a webhook delivery has no request headers to match: drop 'header' or 'webhook'")
         return self
 
+    def matches(
+        self,
+        point: FaultPoint,
+        *,
+        api: str | None,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        path: str = "",
+    ) -> bool:
+        """Whether an exchange at ``point`` is one this fault is about (its trigger aside)."""
+        return (
+            point in self.at
+            and (self.api is None or self.api == api)
+            and glob_matches(self.key, key)
+            and glob_matches(self.path, path)
+            and headers_match(self.header, headers or {})
+        )
+
 
 class ApiSpec(_Model):
     """One API's settings. A field left out keeps the API's documented default; ``null`` turns it off."""
@@ -447,6 +470,7 @@ class PixapiSpec(ApiSpec):
         default="numeric",
         description="error.code as the HTTP status with a type (async and errors pages) or a string code",
     )
+    # "Credits are consumed after successful output" (billing page): held at submit, taken on success.
     charge: Literal["submit", "success"] = Field(
         default="success", description="Pixapi takes credits after a successful output (billing page)"
     )

@@ -296,6 +296,34 @@ async def test_webhook_latency_is_clock_time(
     assert [d.at - fakeapi.tasks[0].created_at for d in fakeapi.deliveries] == [35.0]
 
 
+@pytest.mark.parametrize(("effect", "error"), [("hang", "timed out"), ("reset", "connection reset")])
+async def test_a_delivery_that_hangs_or_is_reset_is_a_failed_attempt(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink, effect: str, error: str
+) -> None:
+    fakeapi.load_scenario(
+        faults({"at": "webhook", "effect": effect, "when": {"first": 1}}, rules=FIVE_SECONDS)
+    )
+    await submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(6)  # FoxAPI retries after 1 s
+    await callback_sink.await_for(1)
+    first, second = fakeapi.deliveries
+    assert (first.status, first.delivered, first.error) == (None, False, f"fault: {effect}: {error}")
+    assert (second.attempt, second.delivered) == (2, True)
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "webhook", "effect": "truncate"}, rules=FIVE_SECONDS))
+async def test_a_truncated_callback_body(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(5)
+    [received] = await callback_sink.await_for(1)
+    assert received.body == fakeapi.deliveries[0].body.encode(), "the log shows the cut body sent"
+    assert received.body.startswith(b'{"id":')
+    with pytest.raises(json.JSONDecodeError):
+        received.json()
+
+
 @pytest.mark.fakeapi(scenario=faults({"at": "webhook", "effect": "malformed"}, rules=FIVE_SECONDS))
 async def test_a_malformed_callback_body(
     http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink

@@ -187,8 +187,6 @@ PROFILE = ApiProfile(
     # Pixapi documents no webhooks; the policy is never used because no submit carries a callback.
     callbacks=CallbackPolicy(on="terminal", timeout=10.0, retry_delays=()),
     render_callback=_render,
-    # "Credits are consumed after successful output" (billing page): held at submit, taken on success.
-    charge="success",
     price=price,
 )
 
