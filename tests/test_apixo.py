@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from fakeapi import FakeApi, SurpriseError
-from fakeapi.providers import apixo as apixo_provider
+from fakeapi.providers.apixo import provider as apixo_provider
 from fakeapi.scenario import FailureReason
 from fakeapi.sink import CallbackSink
 

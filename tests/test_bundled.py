@@ -18,9 +18,9 @@ import pytest
 from multidict import CIMultiDictProxy
 
 from fakeapi import FakeApi
-from fakeapi.providers import apixo as apixo_provider
-from fakeapi.providers import foxapi as foxapi_provider
-from fakeapi.providers import rixapi as rixapi_provider
+from fakeapi.providers.apixo import provider as apixo_provider
+from fakeapi.providers.foxapi import provider as foxapi_provider
+from fakeapi.providers.rixapi import provider as rixapi_provider
 from fakeapi.scenario import bundled_names
 from fakeapi.sink import CallbackSink
 

@@ -12,7 +12,7 @@ import pytest
 from fakeapi.clock import DEFAULT_START, ManualClock
 from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
-from fakeapi.providers.rixapi import PROFILE, render_task
+from fakeapi.providers.rixapi.provider import PROFILE, render_task
 from fakeapi.scenario import FailureSpec, Scenario, load_scenario, validate_scenario
 from fakeapi.webhooks import DeliveryError
 

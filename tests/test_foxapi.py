@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from fakeapi import FakeApi, SurpriseError
-from fakeapi.providers import foxapi as foxapi_provider
+from fakeapi.providers.foxapi import provider as foxapi_provider
 from fakeapi.sink import CallbackSink
 
 T0 = 1767225600

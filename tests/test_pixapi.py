@@ -12,7 +12,7 @@ import pytest
 
 from fakeapi import FakeApi, SurpriseError
 from fakeapi.media import png
-from fakeapi.providers import pixapi as pixapi_provider
+from fakeapi.providers.pixapi import provider as pixapi_provider
 
 T0 = 1767225600
 IMAGE: dict[str, Any] = {

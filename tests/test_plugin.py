@@ -491,7 +491,7 @@ def test_callback_retries_after_failed_deliveries(downstream: pytest.Pytester) -
 
         import pytest
 
-        from fakeapi.providers.rixapi import PROFILE
+        from fakeapi.providers.rixapi.provider import PROFILE
         from rixclient import submit
 
         START = 1767225600

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fakeapi.http import Provider
-from fakeapi.providers.apixo import ApixoApi
-from fakeapi.providers.foxapi import FoxApi
-from fakeapi.providers.pixapi import PixApi
-from fakeapi.providers.rixapi import RixApi
+from fakeapi.providers.apixo.provider import ApixoApi
+from fakeapi.providers.foxapi.provider import FoxApi
+from fakeapi.providers.pixapi.provider import PixApi
+from fakeapi.providers.rixapi.provider import RixApi
 
 
 def all_providers() -> list[Provider]:

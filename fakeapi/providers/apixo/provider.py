@@ -7,15 +7,14 @@ times are Unix milliseconds and ``resultJson`` is a JSON *string*.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fakeapi.accounts import Caps
 from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
-from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
+from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import (
     Route,
     authorize,
@@ -25,7 +24,8 @@ from fakeapi.http import (
     parse_body,
     read_json,
 )
-from fakeapi.providers.apixo_models import CATALOGUE, MODELS, undocumented_fields
+from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, undocumented_fields
+from fakeapi.providers.apixo.wire import GenerateBody
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import FailureReason, FailureSpec, Scenario
 from fakeapi.webhooks import CallbackPolicy
@@ -80,23 +80,6 @@ DESCRIPTIONS: dict[FailureReason, str] = {
     "model_unavailable": "The model is temporarily unavailable",
     "insufficient_credits": "Insufficient credits",
 }
-
-
-class GenerateBody(BaseModel):
-    """``POST /api/v1/generateTask/{model}``; ``input`` is checked by the model's own fields."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    request_type: Literal["async", "callback"] = "async"
-    callback_url: str | None = Field(default=None, pattern=r"^https?://")
-    provider: str = Field(default="auto", min_length=1)
-    input: dict[str, Any]
-
-    @model_validator(mode="after")
-    def _callback_url_with_callback(self) -> GenerateBody:
-        if self.request_type == "callback" and self.callback_url is None:
-            raise FieldRule("callback_url", "required when request_type is callback")
-        return self
 
 
 def _ms(seconds: float) -> int:

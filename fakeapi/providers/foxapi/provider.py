@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
-from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
+from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import (
     Route,
     authorize,
@@ -27,7 +26,7 @@ from fakeapi.http import (
     parse_body,
     read_json,
 )
-from fakeapi.providers.foxapi_models import (
+from fakeapi.providers.foxapi.catalogue import (
     CATALOGUE,
     KINDS,
     FoxModel,
@@ -36,6 +35,7 @@ from fakeapi.providers.foxapi_models import (
     lookup,
     results,
 )
+from fakeapi.providers.foxapi.wire import GenerationBody, LlmBody
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import Scenario
 from fakeapi.webhooks import CallbackPolicy
@@ -43,46 +43,6 @@ from fakeapi.webhooks import CallbackPolicy
 STATUS_WORDS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
 TYPES: dict[Kind, TaskType] = {kind: task_type for task_type, kind in KINDS.items()}
 DAY = 24 * 3600.0
-
-
-class GenerationBody(BaseModel):
-    """An image, video or audio submit: ``model`` and the model's own fields, flat."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    model: str = Field(min_length=1)
-    # Same-template sites document a 2,048-character limit on callback URLs.
-    callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
-    prompt: str | None = Field(default=None, min_length=1)
-    num_outputs: int | None = Field(default=None, ge=1, le=10)
-    image_urls: list[str] | None = None
-    duration: int | float | None = Field(default=None, gt=0)
-
-
-class Message(BaseModel):
-    """One chat message; ``content`` is text or a list of content blocks."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]]
-
-
-class LlmBody(GenerationBody):
-    """An LLM submit: ``prompt`` or ``messages``, optionally answered at once with ``sync``."""
-
-    messages: list[Message] | None = Field(default=None, min_length=1)
-    system_prompt: str | None = None
-    sync: bool = False
-    stream: bool = False
-    max_tokens: int | None = Field(default=None, gt=0)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-
-    @model_validator(mode="after")
-    def _prompt_or_messages(self) -> LlmBody:
-        if self.prompt is None and self.messages is None:
-            raise FieldRule("messages", "either prompt or messages is required")
-        return self
 
 
 def prompt_text(params: Mapping[str, Any]) -> str:

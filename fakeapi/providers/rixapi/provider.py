@@ -7,12 +7,11 @@ RixAPI is a new-api / one-api derivative: errors use that family's envelope with
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fakeapi.catalogue import RIXAPI_CATALOGUE, Kind, Usage
+from fakeapi.catalogue import Kind, Usage
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.http import (
@@ -23,6 +22,8 @@ from fakeapi.http import (
     parse_body,
     read_json,
 )
+from fakeapi.providers.rixapi.catalogue import CATALOGUE
+from fakeapi.providers.rixapi.wire import SubmitBody, TaskOut, TokenDetails, UsageOut
 from fakeapi.randomness import Randomness
 from fakeapi.webhooks import CallbackPolicy
 
@@ -32,52 +33,6 @@ STATUS_WORDS = {
     "succeeded": "completed",
     "failed": "failed",
 }
-
-
-class SubmitBody(BaseModel):
-    """``POST /v1/task/submit``. Unknown top-level fields are accepted, as the real API does."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    model: str = Field(min_length=1)
-    input: dict[str, Any]
-    callback_url: str | None = None
-
-    @field_validator("callback_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("callback_url must be an http(s) URL")
-        return value
-
-
-class TokenDetails(BaseModel):
-    text_tokens: int | None = None
-    audio_tokens: int | None = None
-    image_tokens: int | None = None
-    cached_tokens: int | None = None
-
-
-class UsageOut(BaseModel):
-    type: Literal["tokens", "duration"]
-    input_tokens: int | None = None
-    input_token_details: TokenDetails | None = None
-    output_tokens: int | None = None
-    output_token_details: TokenDetails | None = None
-    total_tokens: int | None = None
-    seconds: float | None = None
-
-
-class TaskOut(BaseModel):
-    """The task object: the submit answer, the query answer and the callback body."""
-
-    id: str
-    status: str
-    created_at: int
-    completed_at: int | None = None
-    outputs: list[str] | None = None
-    usage: UsageOut | None = None
-    error: str | None = None
 
 
 def _details(values: dict[str, int]) -> TokenDetails | None:
@@ -122,7 +77,7 @@ def _make_id(random: Randomness, now: float, kind: Kind) -> str:
 PROFILE = ApiProfile(
     name="rixapi",
     make_id=_make_id,
-    catalogue=RIXAPI_CATALOGUE,
+    catalogue=CATALOGUE,
     # Undocumented: we retry a failed delivery 3 times, 10 s, 60 s and 300 s of clock time apart.
     callbacks=CallbackPolicy(on="every_change", timeout=10.0, retry_delays=(10.0, 60.0, 300.0)),
     render_callback=lambda view, _scenario: render_task(view),

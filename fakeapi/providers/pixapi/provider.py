@@ -11,10 +11,9 @@ import base64
 import re
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, ConfigDict, Field
 from ulid import ULID
 
 from fakeapi.catalogue import DEFAULT_VIDEO_SECONDS, Catalogue, Kind, ModelInfo, requested_seconds
@@ -32,6 +31,7 @@ from fakeapi.http import (
     read_json,
 )
 from fakeapi.media import file_for, image_size
+from fakeapi.providers.pixapi.wire import ImageBody, LegacyBody, VideoBody
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import FailureReason, Scenario
 from fakeapi.webhooks import CallbackPolicy
@@ -39,7 +39,6 @@ from fakeapi.webhooks import CallbackPolicy
 STATUS_WORDS = {"queued": "submitted", "running": "processing", "succeeded": "completed", "failed": "failed"}
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF87a", b"GIF89a")
-SIZE_PATTERN = r"^(\d{1,5}[xX]\d{1,5}|[124][kK]|auto)$"
 
 IMAGE_MODELS = (
     "gemini-2.5-flash-image*",
@@ -85,43 +84,6 @@ FAILURE_ERRORS: dict[FailureReason, tuple[int, str]] = {
     "model_unavailable": (503, "model_unavailable"),
     "insufficient_credits": (402, "insufficient_credits"),
 }
-
-
-class ImageBody(BaseModel):
-    """``images/generations`` and, from its form fields, ``images/edits``."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1, max_length=32000)
-    n: int = Field(default=1, ge=1, le=10)
-    size: str = Field(default="auto", pattern=SIZE_PATTERN)
-    quality: Literal["low", "medium", "high", "auto"] | None = None
-    response_format: Literal["url", "b64_json"] = "url"
-
-
-class VideoBody(BaseModel):
-    """``async/videos/generations``."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1, max_length=32000)
-    duration: int | float | None = Field(default=None, gt=0)
-    size: str | None = None
-    input_image: str | None = Field(default=None, pattern=r"^(https?://|data:image/)")
-
-
-class LegacyBody(BaseModel):
-    """The legacy Nano Banana-style ``images/generate`` and ``images/edit`` JSON bodies."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1, max_length=32000)
-    num: int = Field(default=1, ge=1, le=10)
-    image_size: str | None = Field(default=None, description="an aspect ratio such as 1:1, or WxH")
-    image: str | list[str] | None = None
 
 
 def task_object(view: TaskView) -> dict[str, Any]:
