@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fakeapi.control import FakeApi, SurpriseError
+from fakeapi.fixture import FakeApi, SurpriseError
 from fakeapi.server import BackgroundServer, FakeServer
 from fakeapi.sink import CallbackSink
 

@@ -46,7 +46,7 @@ import aiohttp
 import pydantic
 from aiohttp import web
 
-from fakeapi.control import FakeApi
+from fakeapi.fixture import FakeApi
 from fakeapi.server import BackgroundServer, FakeServer
 
 HOST = "127.0.0.1"

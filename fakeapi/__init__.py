@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fakeapi.clock import ManualClock, SystemClock
-from fakeapi.control import FakeApi, SurpriseError
 from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError
+from fakeapi.fixture import FakeApi, SurpriseError
 from fakeapi.scenario import Scenario, load_scenario, parse_scenario
 from fakeapi.server import BackgroundServer, FakeServer
 from fakeapi.sink import CallbackSink

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.scenario import Accounts, KeySpec
+from fakeapi.scenario.schema import Accounts, KeySpec
 
 RATE_WINDOW = 60.0
 

@@ -14,24 +14,48 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import traceback
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
 
 import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 from fakeapi.clock import SystemClock
-from fakeapi.engine import JournalEntry, TaskEngine, TaskView
+from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
-from fakeapi.http import Handler, Route, bearer_key, json_response, read_json
-from fakeapi.scenario import FailureReason, Scenario, merge_overrides
+from fakeapi.recorder import JournalEntry, Recorder
+from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
 from fakeapi.webhooks import DeliveryAttempt
-
-if TYPE_CHECKING:
-    from fakeapi.server import FakeServer
+from fakeapi.wire import bearer_key, load_json
 
 ADMIN_PREFIX = "/_fakeapi/"
 B = TypeVar("B", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One admin route, relative to ``Admin.mount``."""
+
+    method: str
+    path: str
+    handler: Handler
+
+
+class Operations(Protocol):
+    """What the admin API needs of a server: the run serving now, and starting over."""
+
+    @property
+    def engine(self) -> TaskEngine: ...
+
+    @property
+    def recorder(self) -> Recorder: ...
+
+    def scenario_for(self, ref: ScenarioRef | None) -> Scenario: ...
+
+    async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None: ...
 
 
 class _Body(BaseModel):
@@ -123,18 +147,20 @@ class Admin:
 
     mount = ADMIN_PREFIX.rstrip("/")
 
-    def __init__(self, server: FakeServer) -> None:
-        self._server = server
+    def __init__(self, ops: Operations, *, host: str, token: str | None) -> None:
+        self._ops = ops
+        self._host = host
+        self._token = token  # None: open on a loopback host, off elsewhere
 
     @property
     def _engine(self) -> TaskEngine:
-        return self._server.engine
+        return self._ops.engine
 
     # -- operations -----------------------------------------------------------------------------
 
     async def reset(self, body: ResetBody) -> None:
         """Start over with the current scenario: no tasks, fresh accounts, clock and logs."""
-        await self._server.reset(None, body.seed)
+        await self._ops.reset(None, body.seed)
 
     def seed(self) -> int:
         """The seed behind every id and random choice of this run."""
@@ -144,8 +170,8 @@ class Admin:
         """Start over with a scenario (bundled name, path, mapping or ``Scenario``), overrides, seed."""
         scenario = body.scenario
         if body.overrides:
-            scenario = merge_overrides(self._server.scenario_for(scenario), body.overrides)
-        await self._server.reset(scenario, body.seed)
+            scenario = merge_overrides(self._ops.scenario_for(scenario), body.overrides)
+        await self._ops.reset(scenario, body.seed)
 
     def now(self) -> float:
         """The clock's time, in Unix seconds."""
@@ -197,7 +223,7 @@ class Admin:
 
     def journal(self) -> list[JournalEntry]:
         """Every API request answered since the last reset, oldest first."""
-        return list(self._engine.journal)
+        return list(self._ops.recorder.journal)
 
     def deliveries(self) -> list[DeliveryAttempt]:
         """Every callback delivery attempt since the last reset, oldest first."""
@@ -205,7 +231,11 @@ class Admin:
 
     def surprises(self) -> list[str]:
         """Requests to no route, and crashes in the fake, since the last reset."""
-        return list(self._server.surprises)
+        return list(self._ops.recorder.surprises)
+
+    def clear_surprises(self) -> None:
+        """Forget the surprises seen so far (once a test has been told of them)."""
+        self._ops.recorder.surprises.clear()
 
     def balance(self, query: BalanceQuery) -> float | None:
         """A key's remaining balance on an API (``None``: unlimited)."""
@@ -261,27 +291,27 @@ class Admin:
         except TaskStateError as exc:
             return _error(409, str(exc))
         except Exception:
-            self._server.surprises.append(
+            self._ops.recorder.surprise(
                 f"{request.method} {request.path} raised in the fake:\n{traceback.format_exc()}"
             )
             return _error(500, "internal error in the fake (reported as a surprise)")
 
     def _check_access(self, request: web.Request) -> None:
-        token = self._server.admin_token
+        token = self._token
         if token is None and "Origin" in request.headers:
             # A web page in the user's browser may post to 127.0.0.1 without a CORS preflight;
             # curl, scripts and tests send no Origin. With a token, the header itself needs one.
             raise AdminError(403, "the admin API refuses requests from web pages (they carry Origin)")
         if token is None:
-            if not is_loopback(self._server.host):
+            if not is_loopback(self._host):
                 raise AdminError(
                     403,
-                    f"the admin API is off: the server listens on {self._server.host!r}, not a loopback "
+                    f"the admin API is off: the server listens on {self._host!r}, not a loopback "
                     "address, and has no admin token; start it with --admin-token TOKEN "
                     "(FakeServer(admin_token=...)) and send Authorization: Bearer TOKEN",
                 )
             return
-        given = bearer_key(request)
+        given = bearer_key(request.headers)
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):
             raise AdminError(401, "the admin API needs Authorization: Bearer <the server's admin token>")
 
@@ -344,7 +374,7 @@ class Admin:
 
 async def _body(request: web.Request, model: type[B]) -> B:
     """The request's JSON body (none at all: ``{}``) validated by ``model``."""
-    data = await read_json(request) if request.can_read_body else {}
+    data = load_json(await request.read()) if request.can_read_body else {}
     return model.model_validate(data)
 
 
@@ -353,8 +383,10 @@ def _problems(exc: ValidationError) -> str:
 
 
 def _answer(value: object) -> web.Response:
-    return json_response(to_json(value))
+    return web.Response(body=to_json(value), content_type="application/json")
 
 
 def _error(status: int, message: str) -> web.Response:
-    return json_response(to_json({"error": {"message": message}}), status)
+    return web.Response(
+        body=to_json({"error": {"message": message}}), status=status, content_type="application/json"
+    )

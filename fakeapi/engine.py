@@ -17,30 +17,21 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar
+from typing import Any
+
+from typing_extensions import assert_never
 
 from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
-from fakeapi.faults import FaultBook, describe
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import (
-    TERMINAL_STATES,
-    ApiSpec,
-    Curve,
-    FailureReason,
-    FailureSpec,
-    Lognormal,
-    Phase,
-    Rule,
-    Scenario,
-    Uniform,
-)
+from fakeapi.scenario.faults import Answered, Delay, FaultBook, Send, Unreachable
+from fakeapi.scenario.matching import RuleBook
+from fakeapi.scenario.schema import ApiSettings, FailureSpec, Scenario, Step
+from fakeapi.scenario.types import TERMINAL_STATES, Curve, FailureReason
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
-T = TypeVar("T")
-JOURNAL_LIMIT = 10_000
 DELIVERY_LOG_LIMIT = 10_000
 LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
 EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
@@ -48,21 +39,19 @@ EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
 @dataclass(frozen=True, slots=True)
 class ApiProfile:
-    """The facts of one API that the engine needs: id format, catalogue, callback policy, limits.
+    """The facts of one API that the engine needs: id format, catalogue, callback policy, settings.
 
-    ``caps`` and ``result_ttl`` are the documented defaults; a scenario's ``apis`` section overrides
-    them. ``price`` is the documented price list (model, params, outputs -> cost) for the models a
-    scenario's ``prices`` does not name. When a task pays (``apis.<api>.charge``) has each API's
-    default in the scenario model.
+    ``settings`` is the API's part of a scenario's ``apis`` section; its defaults are the documented
+    limits (rate, concurrency, result lifetime) and when a task pays. ``price`` is the documented
+    price list (model, params, outputs -> cost) for the models a scenario's ``prices`` does not name.
     """
 
     name: str
     make_id: Callable[[Randomness, float, Kind], str]
     catalogue: Catalogue
     callbacks: CallbackPolicy
-    render_callback: Callable[[TaskView, Scenario], bytes]
-    caps: Caps = field(default_factory=Caps)
-    result_ttl: float | None = None
+    render_callback: Callable[[TaskView, ApiSettings], bytes]
+    settings: type[ApiSettings] = ApiSettings
     price: Callable[[str, Mapping[str, Any], int], float] | None = None
 
 
@@ -79,21 +68,7 @@ class SubmitRequest:
     outputs: int = 1
     kind: Kind | None = None  # the kind the endpoint makes, for APIs with one endpoint per kind
     headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """A scenario phase with its jitter resolved."""
-
-    state: str
-    duration: float | None = None
-    polls: int | None = None
-    error: FailureSpec | None = None
-    curve: Curve = "linear"
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
+    sync: bool = False  # the client waits for the end (a synchronous endpoint or flag)
 
 
 CURVES: dict[Curve, Callable[[float], float]] = {
@@ -156,19 +131,6 @@ class TaskView:
 
 
 @dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One request the fake answered; ``notes`` are the contract notes it raised."""
-
-    at: float
-    method: str
-    path: str
-    query: str
-    status: int
-    body: str
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class _PhaseEnd:
     task_id: str
     step: int
@@ -203,10 +165,9 @@ class TaskEngine:
         self.base_url = base_url
         self.random = Randomness(scenario.seed if seed is None else seed)
         self.faults = FaultBook(scenario.faults, self.random.seed)
-        self._rule_counts: dict[tuple[int, str], int] = {}
+        self.rules = RuleBook(scenario.rules)
         self.accounts = AccountBook(scenario.accounts, self.caps)
         self.tasks: dict[str, Task] = {}
-        self.journal: deque[JournalEntry] = deque(maxlen=JOURNAL_LIMIT)
         self.deliveries: deque[DeliveryAttempt] = deque(maxlen=DELIVERY_LOG_LIMIT)
         self.wakeup: Callable[[], None] = lambda: None
         self._sender = sender
@@ -226,31 +187,19 @@ class TaskEngine:
         account.admit_request(self.clock.now())
         return account
 
+    def settings(self, api: str) -> ApiSettings:
+        """The scenario's ``apis.<api>`` section (the API's defaults where the scenario has none)."""
+        return self.scenario.apis.get(api) or self.profiles[api].settings()
+
     def caps(self, api: str) -> Caps:
-        """The per-key caps on ``api``: the scenario's where it sets them, else the API's defaults."""
-        default = self.profiles[api].caps
-        return Caps(
-            rpm=self._setting(api, "rpm", default.rpm),
-            max_concurrent=self._setting(api, "max_concurrent", default.max_concurrent),
-        )
+        """The per-key caps on ``api``."""
+        settings = self.settings(api)
+        return Caps(rpm=settings.rpm, max_concurrent=settings.max_concurrent)
 
     def result_expired(self, view: TaskView) -> bool:
         """Whether the task's result URLs have outlived the API's result lifetime."""
-        ttl = self._setting(view.api, "result_ttl", self.profiles[view.api].result_ttl)
+        ttl = self.settings(view.api).result_ttl
         return ttl is not None and view.finished_at is not None and self.clock.now() > view.finished_at + ttl
-
-    def _setting(self, api: str, name: str, default: T) -> T:
-        """The scenario's ``apis.<api>.<name>`` where it sets it (``null`` included), else ``default``."""
-        spec = self._spec(api)
-        if name in spec.model_fields_set:
-            value: T = getattr(spec, name)
-            return value
-        return default
-
-    def _spec(self, api: str) -> ApiSpec:
-        """The scenario's ``apis.<api>`` section (its defaults for an API the model does not name)."""
-        spec = getattr(self.scenario.apis, api, None)
-        return spec if isinstance(spec, ApiSpec) else ApiSpec()
 
     def check_model(self, api: str, model: str) -> None:
         """Refuse a model ``api`` does not know, unless the scenario accepts unknown models."""
@@ -264,12 +213,19 @@ class TaskEngine:
         info = self._model_info(profile, request.model, request.kind)
         self._check_concurrency(account)
         cost = self._cost(profile, info, request)
-        held = self._spec(request.api).charge == "success"
+        held = self.settings(request.api).charge == "success"
         if held:
             account.hold(cost)
         else:
             account.charge(cost)
-        rule = self._rule_for(request, info.kind)
+        rule = self.rules.rule_for(
+            api=request.api,
+            model=request.model,
+            kind=info.kind,
+            prompt=request.prompt,
+            key=request.key,
+            headers=request.headers,
+        )
         now = self.clock.now()
         task = Task(
             id=self._new_id(profile, now, info.kind),
@@ -281,7 +237,7 @@ class TaskEngine:
             params=request.params,
             callback_url=request.callback_url,
             created_at=now,
-            steps=[self._resolve(phase) for phase in rule.phases],
+            steps=[phase.resolve(self.random.random) for phase in rule.phases],
             rule=rule.name,
             cost=cost,
             usage=usage_for(info, request.prompt, request.params),
@@ -328,8 +284,9 @@ class TaskEngine:
 
         A message left out takes the API's description of ``reason``; ``code`` the API's code for it.
         """
-        spec = FailureSpec(reason=reason, code=code, **({} if message is None else {"message": message}))
-        return self._force(task_id, Step("failed", error=spec))
+        return self._force(
+            task_id, Step("failed", error=FailureSpec(reason=reason, message=message, code=code))
+        )
 
     async def run_to_end(self, task_id: str) -> TaskView:
         """Let a task run its scripted course now, as a synchronous request waits for it.
@@ -415,7 +372,7 @@ class TaskEngine:
             created_at=task.created_at,
             finished_at=finished,
             outputs=outputs,
-            error=(current.error or FailureSpec()) if current.state == "failed" else None,
+            error=current.error,
             usage=task.usage if current.terminal else None,
             cost=task.cost,
             polls=task.polls,
@@ -520,40 +477,6 @@ class TaskEngine:
             pass
         return task_id
 
-    def _rule_for(self, request: SubmitRequest, kind: Kind) -> Rule:
-        """The first rule that matches the submit and, if it counts submits, takes this one."""
-        for index, rule in enumerate(self.scenario.rules):
-            match = rule.match
-            if not match.matches(
-                api=request.api,
-                model=request.model,
-                kind=kind,
-                prompt=request.prompt,
-                key=request.key,
-                headers=request.headers,
-            ):
-                continue
-            if match.counted:
-                by = {"rule": "", "prompt": request.prompt, "key": request.key or ""}[match.count_by]
-                count = self._rule_counts[index, by] = self._rule_counts.get((index, by), 0) + 1
-                if not match.admits(count):
-                    continue
-            return rule
-        raise AssertionError("a scenario's last rule matches every submit")
-
-    def _resolve(self, phase: Phase) -> Step:
-        duration: float | None
-        if isinstance(phase.duration, Uniform):
-            duration = self.random.uniform(*phase.duration.uniform)
-        elif isinstance(phase.duration, Lognormal):
-            spec = phase.duration.lognormal
-            duration = self.random.random.lognormvariate(math.log(max(spec.median, 1e-9)), spec.sigma)
-        else:
-            duration = phase.duration
-        if duration is not None and phase.jitter:
-            duration = max(0.0, duration + self.random.uniform(-phase.jitter, phase.jitter))
-        return Step(phase.state, duration, phase.polls, phase.error, phase.curve)
-
     def _count_poll(self, task: Task) -> None:
         task.polls += 1
         now = self.clock.now()
@@ -611,7 +534,7 @@ class TaskEngine:
                 continue
             at = task.starts[entered]
             body = self.profiles[task.api].render_callback(
-                self.view(task, at=at, step=entered), self.scenario
+                self.view(task, at=at, step=entered), self.settings(task.api)
             )
             self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
 
@@ -652,25 +575,26 @@ class TaskEngine:
         fault = (
             None if event.delayed else self.faults.pick("webhook", api=task.api, key=task.key, path=event.url)
         )
-        if fault is not None and fault.effect == "latency":
-            assert fault.latency is not None
-            self._push(due + fault.latency, replace(event, delayed=True))
-            return
+        plan = Send(event.body) if fault is None else fault.on_delivery(event.body)
         status: int | None = None
         error: str | None = None
         body = event.body
-        if fault is not None and fault.effect in ("truncate", "malformed"):
-            body = body[: len(body) // 2]
-        try:
-            if fault is not None and fault.effect == "status":
-                status = fault.status
-            elif fault is not None and fault.effect in ("reset", "hang"):
-                reason = "timed out" if fault.effect == "hang" else "connection reset"
-                raise DeliveryError(f"{describe(fault)}: {reason}")
-            else:
-                status = await self._sender(event.url, body, policy.timeout)
-        except DeliveryError as exc:
-            error = str(exc)
+        match plan:
+            case Delay(seconds):
+                self._push(due + seconds, replace(event, delayed=True))
+                return
+            case Answered(answered):
+                status = answered
+            case Unreachable(reason):
+                error = reason
+            case Send(sent):
+                body = sent
+                try:
+                    status = await self._sender(event.url, body, policy.timeout)
+                except DeliveryError as exc:
+                    error = str(exc)
+            case _:
+                assert_never(plan)
         delivered = status is not None and policy.delivered(status)
         self.deliveries.append(
             DeliveryAttempt(

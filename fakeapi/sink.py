@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fakeapi.http import listen
+from fakeapi.server.app import listen
 
 
 @dataclass(frozen=True, slots=True)

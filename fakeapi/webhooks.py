@@ -1,12 +1,9 @@
-"""Callback delivery: each API's policy, the delivery log, and the HTTP sender."""
+"""Callback delivery as the engine sees it: each API's policy, the sender it is given, the log."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Literal, Protocol
-
-import aiohttp
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,31 +42,3 @@ class Sender(Protocol):
 
 class DeliveryError(Exception):
     """The receiver could not be reached or did not answer in time."""
-
-
-class HttpSender:
-    """The real sender: one aiohttp session, created on the loop that first uses it."""
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __call__(self, url: str, body: bytes, timeout: float) -> int:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(headers={"Content-Type": "application/json"})
-        try:
-            async with self._session.post(
-                url, data=body, timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as response:
-                await response.read()
-                return response.status
-        except asyncio.TimeoutError:
-            raise DeliveryError(f"no answer within {timeout:g}s") from None
-        except aiohttp.ClientError as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
-        except ValueError as exc:
-            raise DeliveryError(f"invalid callback URL: {exc}") from None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -16,7 +16,7 @@ import pytest
 
 from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError
 from fakeapi.admin import Admin, is_loopback, to_json
-from fakeapi.control import ClockControl
+from fakeapi.fixture import ClockControl
 from fakeapi.scenario import bundled_names, load_scenario, merge_overrides, parse_scenario, validate_scenario
 from fakeapi.server import BackgroundServer
 from fakeapi.sink import CallbackSink
@@ -413,7 +413,7 @@ async def test_a_token_is_required_when_set(http: aiohttp.ClientSession) -> None
         body = {"model": "flux-pro", "input": {"prompt": "x"}}
         async with http.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"}) as response:
             assert response.status == 200
-        assert server.surprises == []
+        assert list(server.recorder.surprises) == []
 
 
 async def test_a_non_loopback_server_without_token_refuses(http: aiohttp.ClientSession) -> None:
@@ -421,7 +421,7 @@ async def test_a_non_loopback_server_without_token_refuses(http: aiohttp.ClientS
         status, answer = await call(http, server.base_url, "POST", "/reset")
         assert status == 403
         assert "start it with --admin-token TOKEN" in answer["error"]["message"]
-        assert len(server.engine.journal) == 0
+        assert len(server.recorder.journal) == 0
     async with FakeServer("manual", clock="virtual", host="0.0.0.0", admin_token="t") as server:
         headers = {"Authorization": "Bearer t"}
         assert await call(http, server.base_url, "GET", "/seed", headers=headers) == (200, {"seed": 0})
@@ -495,8 +495,11 @@ def test_merge_overrides_merges_mappings_and_replaces_the_rest() -> None:
     assert merged.seed == 3
     assert merged.rules == base.rules
     # Settings left out stay unset, so "null turns it off" and "left out keeps the default" survive.
-    assert merged.apis.apixo.model_fields_set == {"rpm"}
-    assert merged.apis.rixapi.model_fields_set == set()
+    apixo, rixapi = merged.apis.get("apixo"), merged.apis.get("rixapi")
+    assert apixo is not None
+    assert apixo.model_fields_set == {"rpm"}
+    assert rixapi is not None
+    assert rixapi.model_fields_set == set()
     assert merged.accounts.keys["sk-b"].model_fields_set == set()
     assert merge_overrides(base, {}) == base
 

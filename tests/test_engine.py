@@ -434,7 +434,8 @@ async def test_failed_phase_carries_the_scenario_error() -> None:
 async def test_failed_phase_without_error_uses_the_default_message() -> None:
     r = rig(scenario(phases({"state": "failed"})))
     view = r.submit()
-    assert view.error == FailureSpec(message="generation failed", code=None)
+    assert view.error == FailureSpec(message=None, code=None)
+    assert view.error.text() == "generation failed"  # worded when rendered
 
 
 async def test_prompt_rule_fails_only_matching_prompts() -> None:

@@ -581,7 +581,7 @@ def test_surprises_do_not_leak_into_the_next_test(downstream: pytest.Pytester) -
             # No fakeapi fixture, so no check at teardown: the next reset must drop this surprise.
             status, _, _ = call("DELETE", fakeapi_server.server.url_for("rixapi") + "/v1/task/x")
             assert status == 404
-            assert len(fakeapi_server.server.surprises) == 1
+            assert len(fakeapi_server.server.recorder.surprises) == 1
 
 
         def test_clean(fakeapi):

@@ -29,4 +29,6 @@ def test_readme_scenario_example_is_valid() -> None:
     [block] = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
     scenario = parse_scenario(block, source="README.md")
     assert scenario.rules[-1].match.is_fallback
-    assert scenario.apis.apixo.result_ttl == 24 * 3600
+    apixo = scenario.apis.get("apixo")
+    assert apixo is not None
+    assert apixo.result_ttl == 24 * 3600

@@ -11,15 +11,16 @@ import pytest
 
 from fakeapi.errors import ScenarioError
 from fakeapi.scenario import (
-    Price,
     Scenario,
     bundled_names,
     load_scenario,
-    parse_duration,
     parse_scenario,
     scenario_json_schema,
     validate_scenario,
 )
+from fakeapi.scenario.matching import submit_matches
+from fakeapi.scenario.schema import Price
+from fakeapi.scenario.types import parse_duration
 
 FALLBACK: dict[str, Any] = {"phases": [{"state": "succeeded"}]}
 
@@ -381,7 +382,9 @@ def test_the_first_matching_rule_wins() -> None:
 
     def pick(model: str, prompt: str = "", kind: str = "video", api: str = "rixapi") -> str | None:
         return next(
-            r for r in scenario.rules if r.match.matches(api=api, model=model, kind=kind, prompt=prompt)
+            r
+            for r in scenario.rules
+            if submit_matches(r.match, api=api, model=model, kind=kind, prompt=prompt)
         ).name
 
     assert pick("kling-v2", "an NSFW cat") == "nsfw"

@@ -7,28 +7,32 @@ times are Unix milliseconds and ``resultJson`` is a JSON *string*.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
-from aiohttp import web
+from pydantic import Field
 
-from fakeapi.accounts import Caps
+from fakeapi.accounts import Account
 from fakeapi.catalogue import Kind
-from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
+from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import (
-    Route,
-    authorize,
-    compact_json,
-    json_response,
-    note,
-    parse_body,
-    read_json,
-)
 from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, undocumented_fields
-from fakeapi.providers.apixo.wire import GenerateBody
+from fakeapi.providers.apixo.wire import ErrorEnvelope, GenerateBody
+from fakeapi.providers.base import (
+    AccountRoute,
+    ErrorContext,
+    Incoming,
+    PollRoute,
+    Provider,
+    Route,
+    SubmitRoute,
+    TaskRef,
+)
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import FailureReason, FailureSpec, Scenario
+from fakeapi.scenario.schema import ApiSettings, FailureSpec
+from fakeapi.scenario.types import Duration, FailureReason
 from fakeapi.webhooks import CallbackPolicy
+from fakeapi.wire import compact_json, parse_body
 
 STATES = {"queued": "pending", "running": "processing", "succeeded": "success", "failed": "failed"}
 DAY = 24 * 3600.0
@@ -82,6 +86,25 @@ DESCRIPTIONS: dict[FailureReason, str] = {
 }
 
 
+class ApixoSettings(ApiSettings):
+    """APIXO's settings: its documented limits, and the choices its docs leave open."""
+
+    rpm: int | None = Field(default=60, gt=0, description="requests per minute per key")
+    max_concurrent: int | None = Field(default=10, gt=0, description="unfinished tasks per key")
+    result_ttl: Duration | None = Field(default=DAY, description="how long result URLs stay valid")
+    fail_codes: Literal["upper_snake", "provider"] = Field(
+        default="upper_snake",
+        description="failCode vocabulary: CONTENT_VIOLATION style (model pages) or SensitiveContent style",
+    )
+    balance_error: Literal[402, 400] = Field(
+        default=402, description="402 'Insufficient balance' (errors page) or 400 'Insufficient credits'"
+    )
+
+
+def _settings(settings: ApiSettings) -> ApixoSettings:
+    return settings if isinstance(settings, ApixoSettings) else ApixoSettings()
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -101,10 +124,9 @@ def task_data(view: TaskView, fail_codes: str = "upper_snake") -> dict[str, Any]
     data: dict[str, Any] = {"taskId": view.id, "state": STATES[view.state]}
     if view.state == "succeeded":
         data["resultJson"] = json.dumps({"resultUrls": list(view.outputs)}, separators=(",", ":"))
-    elif view.state == "failed" and view.error is not None:
+    elif view.error is not None:
         data["failCode"] = _fail_code(view.error, fail_codes)
-        explicit = "message" in view.error.model_fields_set
-        data["failMsg"] = view.error.message if explicit else DESCRIPTIONS[view.error.reason]
+        data["failMsg"] = view.error.text(DESCRIPTIONS)
     data["createTime"] = _ms(view.created_at)
     if view.finished_at is not None:
         data["completeTime"] = _ms(view.finished_at)
@@ -119,8 +141,8 @@ def _make_id(random: Randomness, now: float, kind: Kind) -> str:
     return "task_" + random.token(16, "0123456789abcdef")
 
 
-def _render(view: TaskView, scenario: Scenario) -> bytes:
-    return _envelope(task_data(view, scenario.apis.apixo.fail_codes))
+def _render_task(view: TaskView, settings: ApiSettings) -> bytes:
+    return _envelope(task_data(view, _settings(settings).fail_codes))
 
 
 PROFILE = ApiProfile(
@@ -130,101 +152,124 @@ PROFILE = ApiProfile(
     # Documented: one POST at the end, 200 within 30 s or up to 3 retries with growing delays;
     # only "1st retry: 30 s" survives in the docs, the later delays are ours.
     callbacks=CallbackPolicy(on="terminal", timeout=30.0, retry_delays=(30.0, 120.0, 300.0), accept="200"),
-    render_callback=_render,
-    caps=Caps(rpm=60, max_concurrent=10),
-    result_ttl=DAY,
+    render_callback=_render_task,
+    settings=ApixoSettings,
 )
 
 
-class ApixoApi:
+def parse_generate(request: Incoming) -> SubmitRequest:
+    model = request.params["model"]
+    spec = MODELS.get(model)
+    body = parse_body(GenerateBody, request.json(), missing=MISSING)
+    params, outputs = dict(body.input), 1
+    if spec is not None:
+        parsed = parse_body(spec.input, body.input, "input", missing=MISSING)
+        params, outputs = parsed.model_dump(exclude_none=True), parsed.outputs
+        for name in undocumented_fields(parsed):
+            request.note(f"input.{name} is not a documented field of {model}")
+    for name in sorted(body.model_extra or {}):
+        request.note(f"{name} is not a documented field of generateTask")
+    if body.request_type == "async" and body.callback_url is not None:
+        request.note("callback_url is ignored unless request_type is callback")
+    prompt = params.get("prompt")
+    return SubmitRequest(
+        api=PROFILE.name,
+        key=request.key,
+        model=model,
+        prompt=prompt if isinstance(prompt, str) else "",
+        params={**params, "provider": body.provider, "request_type": body.request_type},
+        callback_url=body.callback_url if body.request_type == "callback" else None,
+        outputs=outputs,
+        headers=request.headers,
+    )
+
+
+def parse_status(request: Incoming) -> TaskRef:
+    task_id = request.query.get("taskId")
+    if not task_id:
+        raise FakeApiError(ErrorKind.INVALID_REQUEST, "Missing required query parameter: taskId")
+    return TaskRef(task_id, model=request.params["model"])
+
+
+def render_balance(account: Account, request: Incoming) -> bytes:
+    available = account.available
+    remaining = UNLIMITED_BALANCE - account.spent - account.held if available is None else available
+    return _envelope(round(remaining, 6))
+
+
+class ErrorRow(NamedTuple):
+    """What the API answers for one kind of error."""
+
+    status: int
+    message: str
+
+
+ERRORS: dict[ErrorKind, ErrorRow] = {
+    ErrorKind.UNAUTHORIZED: ErrorRow(401, "Invalid or missing API key"),
+    ErrorKind.MALFORMED_BODY: ErrorRow(400, "Invalid request"),
+    ErrorKind.INVALID_REQUEST: ErrorRow(400, "Invalid request"),
+    ErrorKind.UNKNOWN_MODEL: ErrorRow(404, "Model not found"),
+    ErrorKind.NOT_FOUND: ErrorRow(404, "Task not found"),
+    ErrorKind.ROUTE_NOT_FOUND: ErrorRow(404, "Not found"),
+    ErrorKind.METHOD_NOT_ALLOWED: ErrorRow(405, "Method not allowed"),
+    ErrorKind.PAYLOAD_TOO_LARGE: ErrorRow(413, "Request entity too large"),
+    ErrorKind.INSUFFICIENT_CREDITS: ErrorRow(402, "Insufficient balance"),
+    ErrorKind.PROMPT_REJECTED: ErrorRow(400, "Invalid request"),
+    ErrorKind.RATE_LIMITED: ErrorRow(429, "Rate limit exceeded"),
+    ErrorKind.TOO_MANY_TASKS: ErrorRow(429, "Concurrent task limit exceeded"),
+    ErrorKind.SERVER_ERROR: ErrorRow(500, "Internal server error"),
+    ErrorKind.UNAVAILABLE: ErrorRow(503, "Service unavailable"),
+}
+
+
+class ApixoApi(Provider):
     """The APIXO provider."""
 
     profile = PROFILE
     mount = "/apixo"
+    errors = ERRORS
+    error_model = ErrorEnvelope
+    callback_model = ErrorEnvelope
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> Sequence[Route]:
         return [
-            Route("POST", "/api/v1/generateTask/{model}", self.generate),
-            Route("GET", "/api/v1/statusTask/{model}", self.status),
-            Route("GET", "/api/v1/apikeys/current-balance", self.balance),
+            SubmitRoute(
+                method="POST",
+                path="/api/v1/generateTask/{model}",
+                body="json",
+                request=GenerateBody,
+                answer=ErrorEnvelope,
+                model_param="model",
+                parse=parse_generate,
+                render=lambda outcome: _envelope({"taskId": outcome.view.id}),
+            ),
+            PollRoute(
+                method="GET",
+                path="/api/v1/statusTask/{model}",
+                answer=ErrorEnvelope,
+                model_param="model",
+                parse=parse_status,
+                render=lambda outcome: _render_task(outcome.view, outcome.request.settings),
+            ),
+            AccountRoute(
+                method="GET",
+                path="/api/v1/apikeys/current-balance",
+                answer=ErrorEnvelope,
+                render=render_balance,
+            ),
         ]
 
-    async def generate(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
-        model = request.match_info["model"]
-        engine.check_model(PROFILE.name, model)
-        spec = MODELS.get(model)
-        body = parse_body(GenerateBody, await read_json(request), missing=MISSING)
-        params, outputs = dict(body.input), 1
-        if spec is not None:
-            parsed = parse_body(spec.input, body.input, "input", missing=MISSING)
-            params, outputs = parsed.model_dump(exclude_none=True), parsed.outputs
-            for name in undocumented_fields(parsed):
-                note(request, f"input.{name} is not a documented field of {model}")
-        for name in sorted(body.model_extra or {}):
-            note(request, f"{name} is not a documented field of generateTask")
-        if body.request_type == "async" and body.callback_url is not None:
-            note(request, "callback_url is ignored unless request_type is callback")
-        prompt = params.get("prompt")
-        view = engine.submit(
-            SubmitRequest(
-                api=PROFILE.name,
-                key=key,
-                model=model,
-                prompt=prompt if isinstance(prompt, str) else "",
-                params={**params, "provider": body.provider, "request_type": body.request_type},
-                callback_url=body.callback_url if body.request_type == "callback" else None,
-                outputs=outputs,
-                headers=request.headers,
-            )
-        )
-        return json_response(_envelope({"taskId": view.id}))
-
-    async def status(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
-        model = request.match_info["model"]
-        engine.check_model(PROFILE.name, model)
-        task_id = request.query.get("taskId")
-        if not task_id:
-            raise FakeApiError(ErrorKind.INVALID_REQUEST, "Missing required query parameter: taskId")
-        view = engine.query(PROFILE.name, task_id, key, model=model)
-        return json_response(_envelope(task_data(view, engine.scenario.apis.apixo.fail_codes)))
-
-    async def balance(self, request: web.Request) -> web.Response:
-        _, _, account = authorize(request, PROFILE.name)
-        available = account.available
-        remaining = UNLIMITED_BALANCE - account.spent - account.held if available is None else available
-        return json_response(_envelope(round(remaining, 6)))
-
-    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
-        status, message = _ERRORS[error.kind]
+    def render_error(self, error: FakeApiError, context: ErrorContext) -> tuple[int, bytes]:
+        status, message = ERRORS[error.kind]
         data: Any = None
         if error.kind in (ErrorKind.INVALID_REQUEST, ErrorKind.MALFORMED_BODY):
             data = {"error": error.message}
-        elif error.kind is ErrorKind.INSUFFICIENT_CREDITS and engine.scenario.apis.apixo.balance_error == 400:
+        elif (
+            error.kind is ErrorKind.INSUFFICIENT_CREDITS and _settings(context.settings).balance_error == 400
+        ):
             # A model page (gpt-image-1) shows this older answer instead of 402.
             status, message = 400, "Insufficient credits"
         if error.kind is ErrorKind.UNAUTHORIZED:
             # The authentication page's answer has no data member.
-            body = compact_json({"code": status, "message": message})
-        else:
-            body = _envelope(data, status, message)
-        return json_response(body, status)
-
-
-_ERRORS: dict[ErrorKind, tuple[int, str]] = {
-    ErrorKind.UNAUTHORIZED: (401, "Invalid or missing API key"),
-    ErrorKind.MALFORMED_BODY: (400, "Invalid request"),
-    ErrorKind.INVALID_REQUEST: (400, "Invalid request"),
-    ErrorKind.UNKNOWN_MODEL: (404, "Model not found"),
-    ErrorKind.NOT_FOUND: (404, "Task not found"),
-    ErrorKind.ROUTE_NOT_FOUND: (404, "Not found"),
-    ErrorKind.METHOD_NOT_ALLOWED: (405, "Method not allowed"),
-    ErrorKind.PAYLOAD_TOO_LARGE: (413, "Request entity too large"),
-    ErrorKind.INSUFFICIENT_CREDITS: (402, "Insufficient balance"),
-    ErrorKind.PROMPT_REJECTED: (400, "Invalid request"),
-    ErrorKind.RATE_LIMITED: (429, "Rate limit exceeded"),
-    ErrorKind.TOO_MANY_TASKS: (429, "Concurrent task limit exceeded"),
-    ErrorKind.SERVER_ERROR: (500, "Internal server error"),
-    ErrorKind.UNAVAILABLE: (503, "Service unavailable"),
-}
+            return status, compact_json({"code": status, "message": message})
+        return status, _envelope(data, status, message)

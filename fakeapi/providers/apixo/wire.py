@@ -24,3 +24,9 @@ class GenerateBody(BaseModel):
         if self.request_type == "callback" and self.callback_url is None:
             raise FieldRule("callback_url", "required when request_type is callback")
         return self
+
+
+class ErrorEnvelope(BaseModel):
+    """Placeholder until the full wire models land."""
+
+    code: int

@@ -7,24 +7,24 @@ answers the task object, and ``GET /v1/tasks/{task_id}`` answers it as it stands
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from pydantic import Field
 
 from fakeapi.catalogue import Kind
-from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
+from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import (
+from fakeapi.providers.base import (
+    ErrorContext,
+    Incoming,
+    Outcome,
+    PollRoute,
+    Provider,
     Route,
-    authorize,
-    compact_json,
-    json_number,
-    json_response,
-    note,
-    parse_body,
-    read_json,
+    SubmitRoute,
+    TaskRef,
 )
 from fakeapi.providers.foxapi.catalogue import (
     CATALOGUE,
@@ -35,14 +35,27 @@ from fakeapi.providers.foxapi.catalogue import (
     lookup,
     results,
 )
-from fakeapi.providers.foxapi.wire import GenerationBody, LlmBody
+from fakeapi.providers.foxapi.wire import ErrorEnvelope, GenerationBody, LlmBody
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import Scenario
+from fakeapi.scenario.schema import ApiSettings
+from fakeapi.scenario.types import Duration
 from fakeapi.webhooks import CallbackPolicy
+from fakeapi.wire import compact_json, json_number, parse_body
 
 STATUS_WORDS = {"queued": "pending", "running": "processing", "succeeded": "completed", "failed": "failed"}
 TYPES: dict[Kind, TaskType] = {kind: task_type for task_type, kind in KINDS.items()}
 DAY = 24 * 3600.0
+ENDPOINTS: dict[str, TaskType] = {"images": "image", "videos": "video", "audios": "audio", "llm": "llm"}
+
+
+class FoxapiSettings(ApiSettings):
+    """FoxAPI's settings: result URLs live a day, and the callback rule its docs state."""
+
+    result_ttl: Duration | None = Field(default=DAY, description="how long result URLs stay valid")
+    public_https_callbacks: bool = Field(
+        default=False,
+        description="refuse callback URLs that are not HTTPS on a public address, as the real service does",
+    )
 
 
 def prompt_text(params: Mapping[str, Any]) -> str:
@@ -74,10 +87,10 @@ def task_object(view: TaskView, task_info: dict[str, Any] | None = None) -> dict
         data["stream"] = None
     data["results"] = _results(view, model) if view.state == "succeeded" else None
     data["error"] = None
-    if view.state == "failed" and view.error is not None:
+    if view.error is not None:
         data["error"] = {
             "code": view.error.code or view.error.reason,
-            "message": view.error.message,
+            "message": view.error.text(),
             "type": "task_error",
         }
     if task_info is not None:
@@ -95,7 +108,7 @@ def _results(view: TaskView, model: FoxModel) -> list[dict[str, Any]]:
     return [chat_completion(view.id, view.model, finished, prompt_text(view.params), tokens)]
 
 
-def _render(view: TaskView, scenario: Scenario) -> bytes:
+def _render_callback(view: TaskView, settings: ApiSettings) -> bytes:
     return compact_json(task_object(view))
 
 
@@ -121,47 +134,20 @@ PROFILE = ApiProfile(
     catalogue=CATALOGUE,
     # FoxAPI's own text is cut short; these numbers are stated by sites built on the same template.
     callbacks=CallbackPolicy(on="terminal", timeout=10.0, retry_delays=(1.0, 2.0, 4.0)),
-    render_callback=_render,
-    result_ttl=DAY,
+    render_callback=_render_callback,
+    settings=FoxapiSettings,
 )
 
 
-class FoxApi:
-    """The FoxAPI provider."""
-
-    profile = PROFILE
-    mount = "/foxapi"
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("POST", "/v1/images/generations", self.images),
-            Route("POST", "/v1/videos/generations", self.videos),
-            Route("POST", "/v1/audios/generations", self.audios),
-            Route("POST", "/v1/llm/generations", self.llm),
-            Route("GET", "/v1/tasks/{task_id}", self.query),
-        ]
-
-    async def images(self, request: web.Request) -> web.Response:
-        return await self._submit(request, "image")
-
-    async def videos(self, request: web.Request) -> web.Response:
-        return await self._submit(request, "video")
-
-    async def audios(self, request: web.Request) -> web.Response:
-        return await self._submit(request, "audio")
-
-    async def llm(self, request: web.Request) -> web.Response:
-        return await self._submit(request, "llm")
-
-    async def _submit(self, request: web.Request, task_type: TaskType) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
+def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
+    def parse(request: Incoming) -> SubmitRequest:
         if request.content_type != "application/json":
             raise FakeApiError(ErrorKind.MALFORMED_BODY, "Content-Type must be application/json")
-        data = await read_json(request)
-        body = parse_body(LlmBody if task_type == "llm" else GenerationBody, data)
+        body = parse_body(LlmBody if task_type == "llm" else GenerationBody, request.json())
         model = lookup(body.model) or FoxModel(task_type)
-        strict_callbacks = engine.scenario.apis.foxapi.public_https_callbacks
-        if body.callback_url and strict_callbacks and not _public_https(body.callback_url):
+        settings = request.settings
+        strict = isinstance(settings, FoxapiSettings) and settings.public_https_callbacks
+        if body.callback_url and strict and not _public_https(body.callback_url):
             raise FakeApiError(
                 ErrorKind.INVALID_REQUEST,
                 "callback_url must be an HTTPS URL on a public address",
@@ -169,70 +155,106 @@ class FoxApi:
             )
         params = body.model_dump(exclude_none=True, exclude={"model", "callback_url"})
         if isinstance(body, LlmBody) and body.stream:
-            note(request, "stream: true is accepted but the fake does not emulate the SSE stream")
-        view = engine.submit(
-            SubmitRequest(
-                api=PROFILE.name,
-                key=key,
-                model=body.model,
-                prompt=prompt_text(params),
-                params=params,
-                callback_url=body.callback_url,
-                outputs=model.outputs(params),
-                kind=KINDS[task_type],
-                headers=request.headers,
-            )
+            request.note("stream: true is accepted but the fake does not emulate the SSE stream")
+        return SubmitRequest(
+            api=PROFILE.name,
+            key=request.key,
+            model=body.model,
+            prompt=prompt_text(params),
+            params=params,
+            callback_url=body.callback_url,
+            outputs=model.outputs(params),
+            kind=KINDS[task_type],
+            headers=request.headers,
+            # The real API waits for the model; the fake runs the task to its scripted end.
+            sync=isinstance(body, LlmBody) and body.sync and not body.stream,
         )
-        if isinstance(body, LlmBody) and body.sync and not body.stream:
-            return self._sync_answer(engine, view)
-        task = engine.get(view.id)
-        end = engine.projected_end(task)
-        estimate = max(0, round(end - engine.clock.now())) if end is not None else None
-        task_info = {"can_cancel": not view.terminal, "estimated_time": estimate}
-        return json_response(compact_json(task_object(view, task_info)))
 
-    def _sync_answer(self, engine: TaskEngine, view: TaskView) -> web.Response:
-        # The real API waits for the model; the fake finishes the task at once.
-        if not view.terminal:
-            view = engine.complete(view.id)
-        if view.state == "failed":
-            message = view.error.message if view.error is not None else "generation failed"
-            raise FakeApiError(ErrorKind.SERVER_ERROR, message)
+    return parse
+
+
+def render_submitted(outcome: Outcome) -> bytes:
+    """The submit answer: the task object with ``task_info``, or a sync LLM request's completion."""
+    view = outcome.view
+    if outcome.waited:
         [completion] = _results(view, _model_of(view))
-        return json_response(compact_json(completion))
-
-    async def query(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
-        # sync_upstream asks the server to refresh a running task from upstream first; the fake's
-        # stored state is always current, so it changes nothing.
-        view = engine.query(PROFILE.name, request.match_info["task_id"], key)
-        return json_response(compact_json(task_object(view)))
-
-    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
-        status, error_type, code = _ERRORS[error.kind]
-        body: dict[str, Any] = {} if code is None else {"code": code}
-        body["message"] = _MESSAGES.get(error.kind, error.message)
-        body["type"] = error_type
-        return json_response(compact_json({"error": body}), status)
+        return compact_json(completion)
+    end = outcome.expected_end
+    estimate = max(0, round(end - outcome.now)) if end is not None else None
+    task_info = {"can_cancel": not view.terminal, "estimated_time": estimate}
+    return compact_json(task_object(view, task_info))
 
 
-_ERRORS: dict[ErrorKind, tuple[int, str, str | None]] = {
-    ErrorKind.UNAUTHORIZED: (401, "authentication_error", None),
-    ErrorKind.MALFORMED_BODY: (400, "invalid_request_error", None),
-    ErrorKind.INVALID_REQUEST: (422, "invalid_request_error", "invalid_parameter"),
-    ErrorKind.UNKNOWN_MODEL: (422, "invalid_request_error", "model_not_supported"),
-    ErrorKind.NOT_FOUND: (404, "not_found", None),
-    ErrorKind.ROUTE_NOT_FOUND: (404, "not_found", None),
-    ErrorKind.METHOD_NOT_ALLOWED: (405, "invalid_request_error", None),
-    ErrorKind.PAYLOAD_TOO_LARGE: (413, "invalid_request_error", None),
-    ErrorKind.INSUFFICIENT_CREDITS: (402, "insufficient_quota", None),
-    ErrorKind.PROMPT_REJECTED: (422, "invalid_request_error", "prompt_rejected"),
-    ErrorKind.RATE_LIMITED: (429, "rate_limit_error", None),
-    ErrorKind.TOO_MANY_TASKS: (429, "rate_limit_error", None),
-    ErrorKind.SERVER_ERROR: (500, "server_error", None),
-    ErrorKind.UNAVAILABLE: (503, "service_unavailable_error", None),
+def render_task(outcome: Outcome) -> bytes:
+    # sync_upstream asks the server to refresh a running task from upstream first; the fake's
+    # stored state is always current, so it changes nothing.
+    return compact_json(task_object(outcome.view))
+
+
+class ErrorRow(NamedTuple):
+    """What the API answers for one kind of error."""
+
+    status: int
+    type: str
+    code: str | None
+
+
+ERRORS: dict[ErrorKind, ErrorRow] = {
+    ErrorKind.UNAUTHORIZED: ErrorRow(401, "authentication_error", None),
+    ErrorKind.MALFORMED_BODY: ErrorRow(400, "invalid_request_error", None),
+    ErrorKind.INVALID_REQUEST: ErrorRow(422, "invalid_request_error", "invalid_parameter"),
+    ErrorKind.UNKNOWN_MODEL: ErrorRow(422, "invalid_request_error", "model_not_supported"),
+    ErrorKind.NOT_FOUND: ErrorRow(404, "not_found", None),
+    ErrorKind.ROUTE_NOT_FOUND: ErrorRow(404, "not_found", None),
+    ErrorKind.METHOD_NOT_ALLOWED: ErrorRow(405, "invalid_request_error", None),
+    ErrorKind.PAYLOAD_TOO_LARGE: ErrorRow(413, "invalid_request_error", None),
+    ErrorKind.INSUFFICIENT_CREDITS: ErrorRow(402, "insufficient_quota", None),
+    ErrorKind.PROMPT_REJECTED: ErrorRow(422, "invalid_request_error", "prompt_rejected"),
+    ErrorKind.RATE_LIMITED: ErrorRow(429, "rate_limit_error", None),
+    ErrorKind.TOO_MANY_TASKS: ErrorRow(429, "rate_limit_error", None),
+    ErrorKind.SERVER_ERROR: ErrorRow(500, "server_error", None),
+    ErrorKind.UNAVAILABLE: ErrorRow(503, "service_unavailable_error", None),
 }
-_MESSAGES = {
+MESSAGES = {
     ErrorKind.UNAUTHORIZED: "Invalid or expired token",
     ErrorKind.INSUFFICIENT_CREDITS: "Insufficient account balance",
 }
+
+
+class FoxApi(Provider):
+    """The FoxAPI provider."""
+
+    profile = PROFILE
+    mount = "/foxapi"
+    errors = ERRORS
+    error_model = ErrorEnvelope
+    callback_model = ErrorEnvelope
+
+    def routes(self) -> Sequence[Route]:
+        submits = [
+            SubmitRoute(
+                method="POST",
+                path=f"/v1/{endpoint}/generations",
+                body="json",
+                request=LlmBody if task_type == "llm" else GenerationBody,
+                answer=ErrorEnvelope,
+                parse=_parser(task_type),
+                render=render_submitted,
+            )
+            for endpoint, task_type in ENDPOINTS.items()
+        ]
+        poll = PollRoute(
+            method="GET",
+            path="/v1/tasks/{task_id}",
+            answer=ErrorEnvelope,
+            parse=lambda request: TaskRef(request.params["task_id"]),
+            render=render_task,
+        )
+        return [*submits, poll]
+
+    def render_error(self, error: FakeApiError, context: ErrorContext) -> tuple[int, bytes]:
+        status, error_type, code = ERRORS[error.kind]
+        body: dict[str, Any] = {} if code is None else {"code": code}
+        body["message"] = MESSAGES.get(error.kind, error.message)
+        body["type"] = error_type
+        return status, compact_json({"error": body})

@@ -47,3 +47,9 @@ class LlmBody(GenerationBody):
         if self.prompt is None and self.messages is None:
             raise FieldRule("messages", "either prompt or messages is required")
         return self
+
+
+class ErrorEnvelope(BaseModel):
+    """Placeholder until the full wire models land."""
+
+    error: dict[str, Any]

@@ -9,32 +9,33 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from aiohttp import BodyPartReader, web
+from pydantic import Field
 from ulid import ULID
 
 from fakeapi.catalogue import DEFAULT_VIDEO_SECONDS, Catalogue, Kind, ModelInfo, requested_seconds
-from fakeapi.engine import ApiProfile, SubmitRequest, TaskEngine, TaskView
+from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.http import (
-    Route,
-    authorize,
-    bearer_key,
-    compact_json,
-    engine_of,
-    json_number,
-    json_response,
-    parse_body,
-    read_json,
-)
 from fakeapi.media import file_for, image_size
-from fakeapi.providers.pixapi.wire import ImageBody, LegacyBody, VideoBody
+from fakeapi.providers.base import (
+    ErrorContext,
+    Incoming,
+    Outcome,
+    PollRoute,
+    Provider,
+    Route,
+    SubmitRoute,
+    TaskRef,
+)
+from fakeapi.providers.pixapi.wire import ErrorEnvelope, ImageBody, LegacyBody, VideoBody
 from fakeapi.randomness import Randomness
-from fakeapi.scenario import FailureReason, Scenario
+from fakeapi.scenario.schema import ApiSettings
+from fakeapi.scenario.types import FailureReason
 from fakeapi.webhooks import CallbackPolicy
+from fakeapi.wire import compact_json, json_number, parse_body
 
 STATUS_WORDS = {"queued": "submitted", "running": "processing", "succeeded": "completed", "failed": "failed"}
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -86,6 +87,19 @@ FAILURE_ERRORS: dict[FailureReason, tuple[int, str]] = {
 }
 
 
+class PixapiSettings(ApiSettings):
+    """Pixapi's settings, with the choice its docs leave open."""
+
+    error_codes: Literal["numeric", "string"] = Field(
+        default="numeric",
+        description="error.code as the HTTP status with a type (async and errors pages) or a string code",
+    )
+    # "Credits are consumed after successful output" (billing page): held at submit, taken on success.
+    charge: Literal["submit", "success"] = Field(
+        default="success", description="Pixapi takes credits after a successful output (billing page)"
+    )
+
+
 def task_object(view: TaskView) -> dict[str, Any]:
     """The task as ``GET /v1/tasks/{id}`` answers it."""
     data: dict[str, Any] = {"id": view.id, "status": STATUS_WORDS[view.state]}
@@ -95,9 +109,9 @@ def task_object(view: TaskView) -> dict[str, Any]:
     data["progress"] = view.progress
     if view.state == "succeeded":
         data["result"] = {"type": view.kind, "data": [{"url": url} for url in view.outputs]}
-    if view.state == "failed" and view.error is not None:
+    if view.error is not None:
         code, error_type = FAILURE_ERRORS.get(view.error.reason, (500, "internal_error"))
-        data["error"] = {"code": code, "message": view.error.message, "type": error_type}
+        data["error"] = {"code": code, "message": view.error.text(), "type": error_type}
     data["created"] = int(view.created_at)
     if view.finished_at is not None:
         data["completed"] = int(view.finished_at)
@@ -138,7 +152,7 @@ def _make_id(random: Randomness, now: float, kind: Kind) -> str:
     return "task_" + str(ULID.from_bytes(stamp + random.random.randbytes(10)))
 
 
-def _render(view: TaskView, scenario: Scenario) -> bytes:
+def _render_task(view: TaskView, settings: ApiSettings) -> bytes:
     return compact_json(task_object(view))
 
 
@@ -148,148 +162,204 @@ PROFILE = ApiProfile(
     catalogue=CATALOGUE,
     # Pixapi documents no webhooks; the policy is never used because no submit carries a callback.
     callbacks=CallbackPolicy(on="terminal", timeout=10.0, retry_delays=()),
-    render_callback=_render,
+    render_callback=_render_task,
+    settings=PixapiSettings,
     price=price,
 )
 
 
-class PixApi:
+def _submit(
+    request: Incoming, kind: Kind, body: ImageBody | VideoBody | LegacyBody, extra: dict[str, Any]
+) -> SubmitRequest:
+    return SubmitRequest(
+        api=PROFILE.name,
+        key=request.key,
+        model=body.model,
+        prompt=body.prompt,
+        params={**body.model_dump(exclude_none=True), **extra},
+        outputs=_outputs(body),
+        kind=kind,
+        headers=request.headers,
+    )
+
+
+def parse_images(request: Incoming) -> SubmitRequest:
+    return _submit(request, "image", parse_body(ImageBody, request.json()), {})
+
+
+def parse_edits(request: Incoming) -> SubmitRequest:
+    body, images = _read_edit(request)
+    return _submit(request, "image", body, {"images": images})
+
+
+def parse_videos(request: Incoming) -> SubmitRequest:
+    return _submit(request, "video", parse_body(VideoBody, request.json()), {})
+
+
+def refuse_sync_video(request: Incoming) -> SubmitRequest:
+    raise FakeApiError(
+        ErrorKind.INVALID_REQUEST,
+        "Video generation is async-only. Submit it to /v1/async/videos/generations.",
+    )
+
+
+def _legacy_parser(*, image_required: bool) -> Callable[[Incoming], SubmitRequest]:
+    def parse(request: Incoming) -> SubmitRequest:
+        body = parse_body(LegacyBody, request.json())
+        if image_required and not body.image:
+            raise FakeApiError(ErrorKind.INVALID_REQUEST, "image: an image URL is required", param="image")
+        return _submit(request, "image", body, {"size": _legacy_size(body.image_size)})
+
+    return parse
+
+
+def render_submitted(outcome: Outcome) -> bytes:
+    view = outcome.view
+    return compact_json(
+        {
+            "status": "submitted",
+            "id": view.id,
+            "progress": 0,
+            "created_at": int(view.created_at),
+            "model": view.model,
+        }
+    )
+
+
+def render_sync_images(outcome: Outcome) -> bytes:
+    view = outcome.view
+    if view.params.get("response_format") == "b64_json":
+        png = file_for(view.id, "png", image_size(view.params.get("size")))
+        data = [{"b64_json": base64.b64encode(png).decode()} for _ in view.outputs]
+    else:
+        data = [{"url": url} for url in view.outputs]
+    return compact_json({"created": int(view.created_at), "data": data})
+
+
+def render_legacy(outcome: Outcome) -> bytes:
+    urls = list(outcome.view.outputs)
+    # "When num is greater than 1, legacy responses may return data.url as an array."
+    data = {"url": urls[0] if len(urls) == 1 else urls}
+    return compact_json({"code": 0, "message": "ok", "data": data})
+
+
+class ErrorRow(NamedTuple):
+    """What the API answers for one kind of error."""
+
+    status: int
+    type: str
+
+
+ERRORS: dict[ErrorKind, ErrorRow] = {
+    ErrorKind.UNAUTHORIZED: ErrorRow(401, "unauthorized"),
+    ErrorKind.MALFORMED_BODY: ErrorRow(400, "invalid_request_error"),
+    ErrorKind.INVALID_REQUEST: ErrorRow(400, "invalid_request_error"),
+    ErrorKind.UNKNOWN_MODEL: ErrorRow(404, "model_not_found"),
+    ErrorKind.NOT_FOUND: ErrorRow(404, "not_found"),
+    ErrorKind.ROUTE_NOT_FOUND: ErrorRow(404, "not_found"),
+    ErrorKind.METHOD_NOT_ALLOWED: ErrorRow(405, "invalid_request_error"),
+    ErrorKind.PAYLOAD_TOO_LARGE: ErrorRow(413, "invalid_request_error"),
+    ErrorKind.INSUFFICIENT_CREDITS: ErrorRow(402, "insufficient_credits"),
+    ErrorKind.PROMPT_REJECTED: ErrorRow(422, "prompt_rejected"),
+    ErrorKind.RATE_LIMITED: ErrorRow(429, "rate_limited"),
+    ErrorKind.TOO_MANY_TASKS: ErrorRow(429, "rate_limited"),
+    ErrorKind.SERVER_ERROR: ErrorRow(500, "internal_error"),
+    ErrorKind.UNAVAILABLE: ErrorRow(503, "model_unavailable"),
+}
+MESSAGES = {ErrorKind.INSUFFICIENT_CREDITS: "Not enough credits for this request."}
+
+
+class PixApi(Provider):
     """The Pixapi provider."""
 
     profile = PROFILE
     mount = "/pixapi"
+    errors = ERRORS
+    error_model = ErrorEnvelope
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> Sequence[Route]:
+        def submit(path: str, parse: Callable[[Incoming], SubmitRequest], **more: Any) -> SubmitRoute:
+            return SubmitRoute(method="POST", path=path, answer=ErrorEnvelope, parse=parse, **more)
+
         return [
-            Route("POST", "/v1/async/images/generations", self.async_images),
-            Route("POST", "/v1/async/images/edits", self.async_edits),
-            Route("POST", "/v1/async/videos/generations", self.async_videos),
-            Route("GET", "/v1/tasks/{task_id}", self.query),
-            Route("POST", "/v1/images/generations", self.sync_images),
-            Route("POST", "/v1/images/edits", self.sync_edits),
-            Route("POST", "/v1/videos/generations", self.sync_videos),
-            Route("POST", "/v1/images/generate", self.legacy_generate),
-            Route("POST", "/v1/images/edit", self.legacy_edit),
+            submit(
+                "/v1/async/images/generations",
+                parse_images,
+                body="json",
+                request=ImageBody,
+                render=render_submitted,
+            ),
+            submit(
+                "/v1/async/images/edits",
+                parse_edits,
+                body="multipart",
+                request=ImageBody,
+                render=render_submitted,
+            ),
+            submit(
+                "/v1/async/videos/generations",
+                parse_videos,
+                body="json",
+                request=VideoBody,
+                render=render_submitted,
+            ),
+            PollRoute(
+                method="GET",
+                path="/v1/tasks/{task_id}",
+                answer=ErrorEnvelope,
+                parse=lambda request: TaskRef(request.params["task_id"]),
+                render=lambda outcome: compact_json(task_object(outcome.view)),
+            ),
+            submit(
+                "/v1/images/generations",
+                parse_images,
+                body="json",
+                request=ImageBody,
+                render=render_sync_images,
+                sync=True,
+            ),
+            submit(
+                "/v1/images/edits",
+                parse_edits,
+                body="multipart",
+                request=ImageBody,
+                render=render_sync_images,
+                sync=True,
+            ),
+            submit("/v1/videos/generations", refuse_sync_video, render=render_sync_images, sync=True),
+            submit(
+                "/v1/images/generate",
+                _legacy_parser(image_required=False),
+                body="json",
+                request=LegacyBody,
+                render=render_legacy,
+                sync=True,
+            ),
+            submit(
+                "/v1/images/edit",
+                _legacy_parser(image_required=True),
+                body="json",
+                request=LegacyBody,
+                render=render_legacy,
+                sync=True,
+            ),
         ]
 
-    def _submit(
-        self,
-        request: web.Request,
-        kind: Kind,
-        body: ImageBody | VideoBody | LegacyBody,
-        extra: dict[str, Any],
-    ) -> TaskView:
-        """Submit for a request whose key ``authorize`` has already admitted."""
-        return engine_of(request).submit(
-            SubmitRequest(
-                api=PROFILE.name,
-                key=bearer_key(request),
-                model=body.model,
-                prompt=body.prompt,
-                params={**body.model_dump(exclude_none=True), **extra},
-                outputs=_outputs(body),
-                kind=kind,
-                headers=request.headers,
-            )
-        )
-
-    @staticmethod
-    def _submitted(view: TaskView) -> web.Response:
-        return json_response(
-            compact_json(
-                {
-                    "status": "submitted",
-                    "id": view.id,
-                    "progress": 0,
-                    "created_at": int(view.created_at),
-                    "model": view.model,
-                }
-            )
-        )
-
-    async def async_images(self, request: web.Request) -> web.Response:
-        authorize(request, PROFILE.name)
-        body = parse_body(ImageBody, await read_json(request))
-        return self._submitted(self._submit(request, "image", body, {}))
-
-    async def async_edits(self, request: web.Request) -> web.Response:
-        authorize(request, PROFILE.name)
-        body, images = await _read_edit(request)
-        return self._submitted(self._submit(request, "image", body, {"images": images}))
-
-    async def async_videos(self, request: web.Request) -> web.Response:
-        authorize(request, PROFILE.name)
-        body = parse_body(VideoBody, await read_json(request))
-        return self._submitted(self._submit(request, "video", body, {}))
-
-    async def query(self, request: web.Request) -> web.Response:
-        engine, key, _ = authorize(request, PROFILE.name)
-        view = engine.query(PROFILE.name, request.match_info["task_id"], key)
-        return json_response(compact_json(task_object(view)))
-
-    async def sync_images(self, request: web.Request) -> web.Response:
-        engine, _, _ = authorize(request, PROFILE.name)
-        body = parse_body(ImageBody, await read_json(request))
-        return await self._sync_answer(engine, self._submit(request, "image", body, {}), body)
-
-    async def sync_edits(self, request: web.Request) -> web.Response:
-        engine, _, _ = authorize(request, PROFILE.name)
-        body, images = await _read_edit(request)
-        return await self._sync_answer(engine, self._submit(request, "image", body, {"images": images}), body)
-
-    async def sync_videos(self, request: web.Request) -> web.Response:
-        authorize(request, PROFILE.name)
-        raise FakeApiError(
-            ErrorKind.INVALID_REQUEST,
-            "Video generation is async-only. Submit it to /v1/async/videos/generations.",
-        )
-
-    async def legacy_generate(self, request: web.Request) -> web.Response:
-        return await self._legacy(request, image_required=False)
-
-    async def legacy_edit(self, request: web.Request) -> web.Response:
-        return await self._legacy(request, image_required=True)
-
-    async def _legacy(self, request: web.Request, *, image_required: bool) -> web.Response:
-        engine, _, _ = authorize(request, PROFILE.name)
-        body = parse_body(LegacyBody, await read_json(request))
-        if image_required and not body.image:
-            raise FakeApiError(ErrorKind.INVALID_REQUEST, "image: an image URL is required", param="image")
-        view = self._submit(request, "image", body, {"size": _legacy_size(body.image_size)})
-        view = await _finished(engine, view)
-        urls = list(view.outputs)
-        # "When num is greater than 1, legacy responses may return data.url as an array."
-        data = {"url": urls[0] if len(urls) == 1 else urls}
-        return json_response(compact_json({"code": 0, "message": "ok", "data": data}))
-
-    async def _sync_answer(self, engine: TaskEngine, view: TaskView, body: ImageBody) -> web.Response:
-        view = await _finished(engine, view)
-        if body.response_format == "b64_json":
-            png = file_for(view.id, "png", image_size(body.size))
-            data = [{"b64_json": base64.b64encode(png).decode()} for _ in view.outputs]
-        else:
-            data = [{"url": url} for url in view.outputs]
-        return json_response(compact_json({"created": int(view.created_at), "data": data}))
-
-    def error_response(self, error: FakeApiError, engine: TaskEngine) -> web.Response:
-        status, error_type = _ERRORS[error.kind]
-        message = _MESSAGES.get(error.kind, error.message)
-        if engine.scenario.apis.pixapi.error_codes == "string":
+    def render_error(self, error: FakeApiError, context: ErrorContext) -> tuple[int, bytes]:
+        status, error_type = ERRORS[error.kind]
+        message = MESSAGES.get(error.kind, error.message)
+        settings = context.settings
+        if isinstance(settings, PixapiSettings) and settings.error_codes == "string":
             body: dict[str, Any] = {"code": error_type, "message": message}
         else:
             body = {"code": status, "message": message, "type": error_type}
-        return json_response(compact_json({"error": body}), status)
+        return status, compact_json({"error": body})
 
-
-async def _finished(engine: TaskEngine, view: TaskView) -> TaskView:
-    """Wait for a synchronous request's task to end; a failed task is the request's error."""
-    view = await engine.run_to_end(view.id)
-    if view.state == "failed":
+    def sync_failure(self, view: TaskView) -> FakeApiError:
         error = view.error
         code, _ = FAILURE_ERRORS.get(error.reason, (500, "")) if error is not None else (500, "")
         kind = {422: ErrorKind.PROMPT_REJECTED, 503: ErrorKind.UNAVAILABLE}.get(code, ErrorKind.SERVER_ERROR)
-        raise FakeApiError(kind, error.message if error is not None else "generation failed")
-    return view
+        return FakeApiError(kind, error.text() if error is not None else "generation failed")
 
 
 def _outputs(body: ImageBody | VideoBody | LegacyBody) -> int:
@@ -309,24 +379,17 @@ def _legacy_size(image_size: str | None) -> str:
     return image_size
 
 
-async def _read_edit(request: web.Request) -> tuple[ImageBody, list[dict[str, Any]]]:
+def _read_edit(request: Incoming) -> tuple[ImageBody, list[dict[str, Any]]]:
     """Parse an edits form: its fields into an ``ImageBody``, its ``image`` files checked."""
     if request.content_type != "multipart/form-data":
         raise FakeApiError(ErrorKind.MALFORMED_BODY, "images/edits takes multipart/form-data")
     fields: dict[str, Any] = {}
     images: list[dict[str, Any]] = []
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or not part.name:
-                continue
-            if part.name in ("image", "image[]"):
-                data = await part.read(decode=True)
-                images.append(_check_image(part.filename or f"image {len(images) + 1}", bytes(data)))
-            else:
-                fields[part.name] = await part.text()
-    except (ValueError, AssertionError) as exc:
-        raise FakeApiError(ErrorKind.MALFORMED_BODY, f"malformed multipart body: {exc}") from None
+    for part in request.form:
+        if part.name in ("image", "image[]"):
+            images.append(_check_image(part.filename or f"image {len(images) + 1}", part.data))
+        else:
+            fields[part.name] = part.text()
     if not images:
         raise FakeApiError(
             ErrorKind.INVALID_REQUEST, "image: at least one image file is required", param="image"
@@ -351,22 +414,3 @@ def _form_int(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise FakeApiError(ErrorKind.INVALID_REQUEST, f"{name}: must be an integer", param=name) from None
-
-
-_ERRORS: dict[ErrorKind, tuple[int, str]] = {
-    ErrorKind.UNAUTHORIZED: (401, "unauthorized"),
-    ErrorKind.MALFORMED_BODY: (400, "invalid_request_error"),
-    ErrorKind.INVALID_REQUEST: (400, "invalid_request_error"),
-    ErrorKind.UNKNOWN_MODEL: (404, "model_not_found"),
-    ErrorKind.NOT_FOUND: (404, "not_found"),
-    ErrorKind.ROUTE_NOT_FOUND: (404, "not_found"),
-    ErrorKind.METHOD_NOT_ALLOWED: (405, "invalid_request_error"),
-    ErrorKind.PAYLOAD_TOO_LARGE: (413, "invalid_request_error"),
-    ErrorKind.INSUFFICIENT_CREDITS: (402, "insufficient_credits"),
-    ErrorKind.PROMPT_REJECTED: (422, "prompt_rejected"),
-    ErrorKind.RATE_LIMITED: (429, "rate_limited"),
-    ErrorKind.TOO_MANY_TASKS: (429, "rate_limited"),
-    ErrorKind.SERVER_ERROR: (500, "internal_error"),
-    ErrorKind.UNAVAILABLE: (503, "model_unavailable"),
-}
-_MESSAGES = {ErrorKind.INSUFFICIENT_CREDITS: "Not enough credits for this request."}

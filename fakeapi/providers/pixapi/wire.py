@@ -44,3 +44,9 @@ class LegacyBody(BaseModel):
     num: int = Field(default=1, ge=1, le=10)
     image_size: str | None = Field(default=None, description="an aspect ratio such as 1:1, or WxH")
     image: str | list[str] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Placeholder until the full wire models land."""
+
+    error: dict[str, object]

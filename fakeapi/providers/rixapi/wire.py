@@ -51,3 +51,9 @@ class TaskOut(BaseModel):
     outputs: list[str] | None = None
     usage: UsageOut | None = None
     error: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: ``{"error": {...}}`` (placeholder until the full wire models land)."""
+
+    error: dict[str, Any]

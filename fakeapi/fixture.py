@@ -18,9 +18,10 @@ from fakeapi.admin import (
     ShiftBody,
     SpeedBody,
 )
-from fakeapi.engine import JournalEntry, TaskView
-from fakeapi.scenario import FailureReason
-from fakeapi.server import BackgroundServer, ScenarioRef
+from fakeapi.engine import TaskView
+from fakeapi.recorder import JournalEntry
+from fakeapi.scenario import FailureReason, ScenarioRef
+from fakeapi.server import BackgroundServer
 from fakeapi.webhooks import DeliveryAttempt
 
 
@@ -150,5 +151,5 @@ class FakeApi:
         """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset."""
         surprises = self.surprises
         if surprises:
-            self._bg.call(self._bg.server.surprises.clear)
+            self._bg.call(self._admin.clear_surprises)
             raise SurpriseError("the fake saw unexpected requests:\n- " + "\n- ".join(surprises))

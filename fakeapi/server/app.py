@@ -1,0 +1,96 @@
+"""Assembling the aiohttp app: every provider's routes, the result files, the admin API, and an
+O(1) way back from a request to the provider and route that serve it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from aiohttp.web_urldispatcher import AbstractRoute
+
+from fakeapi.providers.base import Provider, Route
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FILES_PATH = "/files/{task_id}/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A provider's route as mounted."""
+
+    provider: Provider
+    route: Route
+
+
+class Mounts:
+    """Which provider serves a request: by its matched route, else by its first path segment."""
+
+    def __init__(self, providers: Sequence[Provider]) -> None:
+        self.providers = list(providers)
+        self._by_name = {p.name: p for p in providers}
+        self._by_mount = {p.mount: p for p in providers}
+        self._by_route: dict[AbstractRoute, Served] = {}
+
+    def add(self, aiohttp_route: AbstractRoute, served: Served) -> None:
+        self._by_route[aiohttp_route] = served
+
+    def served(self, request: web.Request) -> Served | None:
+        return self._by_route.get(request.match_info.route)
+
+    def provider_for(self, request: web.Request) -> Provider | None:
+        """The provider under whose mount the request's path lies (matched or not)."""
+        served = self._by_route.get(request.match_info.route)
+        if served is not None:
+            return served.provider
+        path = request.path
+        return self._by_mount.get(path[: path.find("/", 1)] if path.find("/", 1) > 0 else path)
+
+    def named(self, api: str) -> Provider:
+        provider = self._by_name.get(api)
+        if provider is None:
+            raise KeyError(f"no API named {api!r}; mounted: {', '.join(self._by_name)}")
+        return provider
+
+    def routes_served(self, provider: Provider | None) -> str:
+        chosen = [provider] if provider is not None else self.providers
+        routes = [f"{r.method} {p.mount}{r.path}" for p in chosen for r in p.routes()]
+        return "routes served: " + ", ".join([*routes, f"GET {FILES_PATH}"])
+
+
+def build_app(
+    mounts: Mounts,
+    middleware: Middleware,
+    handler_for: Callable[[Served], Handler],
+    files: Handler,
+    admin: Sequence[tuple[str, str, Handler]],
+    client_max_size: int,
+) -> web.Application:
+    """The app: each provider route bound to its handler, the files route, the admin routes."""
+    app = web.Application(middlewares=[middleware], client_max_size=client_max_size)
+    for provider in mounts.providers:
+        for route in provider.routes():
+            served = Served(provider, route)
+            mounted = app.router.add_route(route.method, provider.mount + route.path, handler_for(served))
+            mounts.add(mounted, served)
+    app.router.add_get(FILES_PATH, files)
+    for method, path, handler in admin:
+        app.router.add_route(method, path, handler)
+    return app
+
+
+async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a free port); the runner and the port bound."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    server = site._server
+    assert isinstance(server, asyncio.base_events.Server)
+    return runner, server.sockets[0].getsockname()[1]

@@ -1,0 +1,68 @@
+"""``BackgroundServer``: a ``FakeServer`` in a thread of its own, driven from sync or async code."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from fakeapi.server.facade import FakeServer
+
+T = TypeVar("T")
+
+
+class BackgroundServer:
+    """A ``FakeServer`` running in a thread with its own event loop.
+
+    Sync code (and async code on another loop) drives it through ``call`` and ``run``; every engine
+    mutation happens on the server's loop.
+    """
+
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="fakeapi", daemon=True)
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        self.run(self.server.start())
+        return self
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self.run(self.server.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+            self.loop.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
+        """Run a coroutine on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop from another loop, without blocking that loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run a plain function on the server's loop and return its result."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def invoke() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(invoke)
+        return future.result(timeout=60)

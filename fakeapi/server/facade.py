@@ -1,0 +1,136 @@
+"""``FakeServer``: the public façade over the parts of the server (app, pipeline, files, runner)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+
+from fakeapi.admin import ADMIN_PREFIX, Admin
+from fakeapi.clock import Clock, ManualClock, SystemClock
+from fakeapi.engine import TaskEngine
+from fakeapi.providers import REGISTRY, Provider
+from fakeapi.recorder import Recorder
+from fakeapi.scenario import Scenario, ScenarioRef, resolve_scenario
+from fakeapi.server.app import Mounts, build_app, listen
+from fakeapi.server.files import files_handler
+from fakeapi.server.pipeline import Current, Pipeline
+from fakeapi.server.runner import EventRunner
+from fakeapi.server.sender import HttpSender
+
+ClockMode = Literal["virtual", "system"]
+MAX_BODY = 32 * 1024 * 1024
+
+
+class FakeServer:
+    """The fake: an aiohttp app serving every registered API, and the engine behind it.
+
+    Run it in your own loop with ``await server.start()`` / ``await server.stop()`` (or
+    ``async with``), or in a background thread with ``BackgroundServer``. ``providers`` defaults
+    to every API in ``fakeapi.providers.REGISTRY``.
+    """
+
+    def __init__(
+        self,
+        scenario: ScenarioRef = "default",
+        *,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: ClockMode | None = None,
+        speed: float | None = None,
+        admin_token: str | None = None,
+        providers: list[Provider] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.providers: list[Provider] = REGISTRY.providers() if providers is None else list(providers)
+        self.mounts = Mounts(self.providers)
+        self.admin_token = admin_token  # None: the admin API is open on loopback, off elsewhere
+        self.admin = Admin(self, host=host, token=admin_token)
+        self._clock_mode = clock
+        self._speed = speed
+        self._sender = HttpSender()
+        self._runner: web.AppRunner | None = None
+        self._events = EventRunner(lambda: self.current.engine)
+        self.current = Current(self._build(resolve_scenario(scenario), seed))
+        self._pipeline = Pipeline(self.current, self.mounts, self.admin.dispatch, ADMIN_PREFIX)
+
+    @property
+    def engine(self) -> TaskEngine:
+        """The engine serving requests now (a reset replaces it)."""
+        return self.current.engine
+
+    @property
+    def recorder(self) -> Recorder:
+        """The journal and surprises of the run serving now."""
+        return self.current.recorder
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def url_for(self, api: str) -> str:
+        """The base URL a client of ``api`` (``rixapi``, ...) is configured with."""
+        return self.base_url + self.mounts.named(api).mount
+
+    async def start(self) -> None:
+        """Bind the socket and start serving (port 0 picks a free port)."""
+        app = build_app(
+            self.mounts,
+            self._pipeline.middleware,
+            self._pipeline.handler_for,
+            files_handler(lambda: self.current.engine),
+            [(r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()],
+            MAX_BODY,
+        )
+        self._runner, self.port = await listen(app, self.host, self.port)
+        self.engine.base_url = self.base_url
+        self._events.start()
+
+    async def stop(self) -> None:
+        """Stop serving and close the callback sender."""
+        await self._events.stop()
+        self.current.stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._sender.close()
+
+    async def __aenter__(self) -> FakeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def scenario_for(self, ref: ScenarioRef | None) -> Scenario:
+        """The scenario ``ref`` names (see ``resolve_scenario``); ``None``: the one running now."""
+        return self.engine.scenario if ref is None else resolve_scenario(ref)
+
+    async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
+        """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
+        await self._events.stop()
+        self.current.replace(self._build(self.scenario_for(scenario), seed))
+        if self._runner is not None:
+            self._events.start()
+
+    def _build(self, scenario: Scenario, seed: int | None) -> TaskEngine:
+        engine = TaskEngine(
+            scenario,
+            self._make_clock(scenario),
+            {p.name: p.profile for p in self.providers},
+            self._sender,
+            seed=seed,
+            base_url=self.base_url,
+        )
+        engine.wakeup = self._events.wake.set
+        return engine
+
+    def _make_clock(self, scenario: Scenario) -> Clock:
+        mode = self._clock_mode or scenario.clock.mode or "system"
+        if mode == "virtual":
+            return ManualClock(scenario.clock.start_seconds)
+        start = scenario.clock.start_seconds if scenario.clock.mode == "system" else None
+        return SystemClock(self._speed or scenario.clock.speed, start)

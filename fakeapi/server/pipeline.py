@@ -1,0 +1,369 @@
+"""The one request pipeline every API shares, and the one middleware around it.
+
+For a provider's route: authorize the key, check the model named in the path, read the body (JSON
+or multipart), let the provider parse it, run the engine (submit, wait for a sync request's end,
+poll, read the account), let the provider render the outcome. Around every request: the fault that
+fires on it (if any), errors in the provider's envelope, the journal and the surprises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import traceback
+from collections.abc import Awaitable, Callable
+from http.client import responses
+
+from aiohttp import BodyPartReader, web
+from typing_extensions import assert_never
+
+from fakeapi.engine import TaskEngine
+from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.providers.base import (
+    AccountRoute,
+    ErrorContext,
+    FormPart,
+    Incoming,
+    Outcome,
+    Point,
+    PollRoute,
+    Provider,
+    Route,
+    SubmitRoute,
+)
+from fakeapi.recorder import JournalEntry, Recorder
+from fakeapi.scenario.faults import FaultBase, FaultPoint
+from fakeapi.server.app import Handler, Mounts, Served
+from fakeapi.wire import bearer_key
+
+INCOMING = web.RequestKey("fakeapi.incoming", Incoming)
+NOTES = web.RequestKey("fakeapi.notes", list[str])
+JOURNALED_BODY = 64 * 1024
+GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{phrase}</title></head>\r\n<body>\r\n<center><h1>{phrase}</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+# Which error a scripted status is shown as: the first of these the API answers with that status.
+FAULT_KINDS: dict[int, tuple[ErrorKind, ...]] = {
+    400: (ErrorKind.INVALID_REQUEST, ErrorKind.MALFORMED_BODY),
+    401: (ErrorKind.UNAUTHORIZED,),
+    402: (ErrorKind.INSUFFICIENT_CREDITS,),
+    403: (ErrorKind.INSUFFICIENT_CREDITS,),
+    404: (ErrorKind.NOT_FOUND,),
+    405: (ErrorKind.METHOD_NOT_ALLOWED,),
+    413: (ErrorKind.PAYLOAD_TOO_LARGE,),
+    422: (ErrorKind.PROMPT_REJECTED, ErrorKind.INVALID_REQUEST),
+    429: (ErrorKind.RATE_LIMITED,),
+    500: (ErrorKind.SERVER_ERROR,),
+    503: (ErrorKind.UNAVAILABLE,),
+}
+# The fault point of each kind of route: a synchronous request is a submit, an account read a poll.
+FAULT_POINTS: dict[Point, FaultPoint] = {
+    "submit": "submit",
+    "sync": "submit",
+    "poll": "poll",
+    "account": "poll",
+    "other": "poll",
+    "download": "download",
+}
+
+
+class Current:
+    """The run being served: its engine and recorder (a reset swaps both), and the event that
+    ends the waits of requests a fault holds open when the run ends."""
+
+    def __init__(self, engine: TaskEngine) -> None:
+        self.engine = engine
+        self.recorder = Recorder()
+        self.stopping = asyncio.Event()
+
+    def replace(self, engine: TaskEngine) -> None:
+        self.stopping.set()
+        self.engine = engine
+        self.recorder = Recorder()
+        self.stopping = asyncio.Event()
+
+
+class Pipeline:
+    """Serves every provider route, and wraps every request (admin ones excepted) in faults,
+    errors, the journal and surprise reporting."""
+
+    def __init__(
+        self,
+        current: Current,
+        mounts: Mounts,
+        admin: Callable[[web.Request, Handler], Awaitable[web.StreamResponse]] | None,
+        admin_prefix: str,
+    ) -> None:
+        self.current = current
+        self.mounts = mounts
+        self._admin = admin
+        self._admin_prefix = admin_prefix
+
+    # -- the middleware -------------------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if self._admin is not None and (
+            path.startswith(self._admin_prefix) or path + "/" == self._admin_prefix
+        ):
+            return await self._admin(request, handler)
+        current = self.current
+        engine, recorder = current.engine, current.recorder
+        provider = self.mounts.provider_for(request)
+        fault = self._fault_for(request, engine, provider)
+        if fault is None:
+            response = await self._answer(request, handler, provider)
+        else:
+            exchange = HttpExchange(self, request, handler, provider, engine)
+            response = await fault.on_exchange(exchange)
+            request.setdefault(NOTES, []).append(fault.describe())
+        incoming = request.get(INCOMING)
+        raw = incoming.body if incoming is not None else b""
+        notes = (*(incoming.notes if incoming is not None else ()), *request.get(NOTES, ()))
+        recorder.record(
+            JournalEntry(
+                at=engine.clock.now(),
+                method=request.method,
+                path=path,
+                query=request.query_string,
+                status=response.status,
+                body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
+                notes=notes,
+            )
+        )
+        return response
+
+    def _fault_for(
+        self, request: web.Request, engine: TaskEngine, provider: Provider | None
+    ) -> FaultBase | None:
+        if not engine.faults.faults:
+            return None  # the common case, kept off every request's path
+        if request.match_info.http_exception is not None:
+            return None  # no route: the request is a surprise, not a place for a fault
+        if request.path.startswith("/files/"):
+            task = engine.tasks.get(request.match_info["task_id"])
+            api, key = (task.api, task.key) if task is not None else (None, None)
+            return engine.faults.pick(
+                "download", api=api, key=key, headers=request.headers, path=request.path
+            )
+        served = self.mounts.served(request)
+        if served is None:
+            return None
+        return engine.faults.pick(
+            FAULT_POINTS[served.route.point],
+            api=served.provider.name,
+            key=bearer_key(request.headers),
+            headers=request.headers,
+            path=request.path.removeprefix(served.provider.mount),
+        )
+
+    async def _answer(
+        self, request: web.Request, handler: Handler, provider: Provider | None
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except FakeApiError as error:
+            return self.error(request, provider, error)
+        except web.HTTPRequestEntityTooLarge:
+            too_large = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
+            return self.error(request, provider, too_large)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            kind = ErrorKind.METHOD_NOT_ALLOWED
+            if isinstance(exc, web.HTTPNotFound):
+                kind = ErrorKind.ROUTE_NOT_FOUND
+            relative = request.path.removeprefix(provider.mount) if provider is not None else request.path
+            self.current.recorder.surprise(
+                f"{request.method} {request.path} matched no route; {self.mounts.routes_served(provider)}"
+            )
+            return self.error(
+                request, provider, FakeApiError(kind, f"Invalid URL ({request.method} {relative})")
+            )
+        except Exception:
+            self.current.recorder.surprise(
+                f"{request.method} {request.path} raised in the fake:\n{traceback.format_exc()}"
+            )
+            return self.error(request, provider, FakeApiError(ErrorKind.SERVER_ERROR, "internal error"))
+
+    def error(self, request: web.Request, provider: Provider | None, error: FakeApiError) -> web.Response:
+        """``error`` in the provider's envelope (a plain JSON 404 off every provider's mount)."""
+        if provider is None:
+            return web.json_response({"error": error.message}, status=404)
+        engine = self.current.engine
+        context = ErrorContext(engine.settings(provider.name), engine.clock.now(), engine.random)
+        status, body = provider.render_error(error, context)
+        response = web.Response(body=body, status=status, content_type="application/json")
+        # No API documents a header for its 429s; every one gets Retry-After, which clients honour.
+        if error.retry_after:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    def scripted_error(
+        self,
+        request: web.Request,
+        provider: Provider | None,
+        status: int,
+        message: str | None,
+        retry_after: int | None,
+    ) -> web.Response:
+        """A scripted error status: the API's own envelope where it has an error of that status,
+        else the bare HTML page a gateway in front of it answers with."""
+        reason = responses.get(status, "Error")
+        if provider is not None:
+            for kind in FAULT_KINDS.get(status, ()):
+                if provider.errors[kind].status == status:
+                    response = self.error(
+                        request, provider, FakeApiError(kind, message or reason, retry_after=retry_after)
+                    )
+                    response.set_status(status)
+                    return response
+        page = GATEWAY_PAGE.format(phrase=f"{status} {reason}")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+
+    # -- provider routes ------------------------------------------------------------------------
+
+    def handler_for(self, served: Served) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self.handle(request, served.provider, served.route)
+
+        return handle
+
+    async def handle(self, request: web.Request, provider: Provider, route: Route) -> web.Response:
+        """Authorize, parse, run the engine, render: the same steps for every API."""
+        engine = self.current.engine
+        api = provider.name
+        key = bearer_key(request.headers)
+        account = engine.authorize(api, key)
+        if route.model_param is not None:
+            engine.check_model(api, request.match_info[route.model_param])
+        incoming = Incoming(
+            api=api,
+            method=request.method,
+            path=request.path.removeprefix(provider.mount),
+            params=request.match_info,
+            query=request.query,
+            headers=request.headers,
+            key=key,
+            content_type=request.content_type,
+            settings=engine.settings(api),
+        )
+        request[INCOMING] = incoming
+        await _read_body(request, route, incoming)
+        if isinstance(route, SubmitRoute):
+            submit = route.parse(incoming)
+            view = engine.submit(submit)
+            waited = route.sync or submit.sync
+            expected_end = None
+            if waited:
+                view = await engine.run_to_end(view.id)
+                if view.state == "failed":
+                    raise provider.sync_failure(view)
+            else:
+                expected_end = engine.projected_end(engine.get(view.id))
+            body = route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
+        elif isinstance(route, PollRoute):
+            ref = route.parse(incoming)
+            view = engine.query(api, ref.task_id, key, model=ref.model)
+            body = route.render(Outcome(view, incoming, engine.clock.now()))
+        elif isinstance(route, AccountRoute):
+            body = route.render(account, incoming)
+        else:
+            raise TypeError(
+                f"{api}: {route.method} {route.path} is neither a submit, a poll nor an account route"
+            )
+        return web.Response(body=body, content_type="application/json")
+
+
+async def _read_body(request: web.Request, route: Route, incoming: Incoming) -> None:
+    if route.body == "json":
+        incoming.body = await request.read()
+    elif route.body == "multipart" and request.content_type == "multipart/form-data":
+        incoming.form = await _read_form(request)
+    elif route.body != "none" and route.body != "multipart":
+        assert_never(route.body)
+
+
+async def _read_form(request: web.Request) -> tuple[FormPart, ...]:
+    parts: list[FormPart] = []
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name:
+                parts.append(FormPart(part.name, part.filename, bytes(await part.read(decode=True))))
+    except (ValueError, AssertionError) as exc:
+        raise FakeApiError(ErrorKind.MALFORMED_BODY, f"malformed multipart body: {exc}") from None
+    return tuple(parts)
+
+
+class HttpExchange:
+    """A fault's view of one HTTP exchange (see ``fakeapi.scenario.faults.Exchange``)."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        request: web.Request,
+        handler: Handler,
+        provider: Provider | None,
+        engine: TaskEngine,
+    ) -> None:
+        self._pipeline = pipeline
+        self._request = request
+        self._handler = handler
+        self._provider = provider
+        self._engine = engine
+        self._stopping = pipeline.current.stopping
+
+    async def answer(self) -> web.StreamResponse:
+        # A request held across a reset must not reach the new run (it would leak into the next test).
+        if self._pipeline.current.engine is not self._engine:
+            return self.drop()
+        return await self._pipeline._answer(self._request, self._handler, self._provider)
+
+    def error(self, status: int, message: str | None, retry_after: int | None) -> web.StreamResponse:
+        return self._pipeline.scripted_error(self._request, self._provider, status, message, retry_after)
+
+    def drop(self) -> web.StreamResponse:
+        """Reset the connection; the journal records the request as status 499."""
+        _abort(self._request)
+        # The connection is gone; aiohttp finds nothing to write to and sends nothing.
+        return web.Response(status=499)
+
+    async def truncate(self, answer: web.StreamResponse) -> web.StreamResponse:
+        body = _body_of(answer)
+        stream = web.StreamResponse(status=answer.status, headers=answer.headers)
+        stream.content_length = len(body)
+        await stream.prepare(self._request)
+        await stream.write(body[: len(body) // 2])
+        _abort(self._request)
+        return stream
+
+    def malform(self, answer: web.StreamResponse) -> web.StreamResponse:
+        body = _body_of(answer)
+        return web.Response(
+            status=answer.status, body=body[: len(body) // 2], content_type=answer.content_type
+        )
+
+    async def wait(self, seconds: float) -> None:
+        # asyncio.TimeoutError, not TimeoutError: they are different classes before Python 3.11.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _body_of(answer: web.StreamResponse) -> bytes:
+    body = answer.body if isinstance(answer, web.Response) else b""
+    return body if isinstance(body, bytes) else b""
+
+
+def _abort(request: web.Request) -> None:
+    """Drop the connection with a TCP reset (SO_LINGER 0), as a crashing upstream does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
