@@ -5,7 +5,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SCENARIO ?= default
 
-.PHONY: serve test bench clean
+# Other interpreters `make test-pythons` runs the suite on, each in its own .venv-<version>.
+PYTHONS ?= 3.10 3.13
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
+
+.PHONY: serve test test-pythons bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +28,28 @@ test: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# The pyenv interpreter for a version (its highest plain X.Y.Z release), else pythonX.Y on PATH.
+python_for = $(or $(shell ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python 2>/dev/null \
+	| grep -E '/[0-9]+\.[0-9]+\.[0-9]+/bin/python$$' | sort -V | tail -n 1),$(shell command -v python$(1) 2>/dev/null))
+
+# -k: one interpreter's failure does not keep the others from running; the target still fails.
+test-pythons:
+	@$(MAKE) --no-print-directory -k $(PYTHONS:%=test-python-%)
+
+.PRECIOUS: .venv-%/.installed
+
+test-python-%: .venv-%/.installed
+	.venv-$*/bin/python -m pytest -q
+
+.venv-%/.installed: pyproject.toml
+	@test -n "$(call python_for,$*)" || { echo "test-pythons: no Python $* (looked for $(PYENV_ROOT)/versions/$*.*/bin/python and python$* on PATH)" >&2; exit 1; }
+	$(call python_for,$*) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-* build *.egg-info
