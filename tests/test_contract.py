@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fakeapi import FakeApi, SurpriseError
 from fakeapi.providers.apixo import wire as apixo
@@ -130,6 +130,8 @@ COVERED: dict[str, set[Key]] = {api: set() for api in APIS}
 SEEN_STATES: dict[str, set[str]] = {api: set() for api in APIS}
 SKIPPED_HTML: set[Key] = set()
 RAN: set[tuple[str, str]] = set()
+FOX_RESULTS: set[str] = set()  # the results[i] models FoxAPI's completed tasks matched
+_FOX_RESULT: TypeAdapter[foxapi.Result] = TypeAdapter(foxapi.Result)
 
 
 @dataclass
@@ -287,7 +289,11 @@ async def fox_submit(p: Probe, callback_url: str | None) -> str | None:
 
 async def fox_poll(p: Probe, task_id: str) -> str | None:
     status, answer = await p.call("GET", "/v1/tasks/{task_id}", f"/v1/tasks/{task_id}")
-    return p.state(answer["status"]) if status == 200 else None
+    if status != 200:
+        return None
+    for entry in answer["results"] or ():
+        FOX_RESULTS.add(type(_FOX_RESULT.validate_python(entry)).__name__)
+    return p.state(answer["status"])
 
 
 async def fox_extra(p: Probe) -> list[str | None]:
@@ -545,6 +551,8 @@ def test_coverage_across_scenarios() -> None:
         print(f"\n{api}: {len(covered)} (method, route, status) combinations")
         for m, r, s in sorted(covered, key=lambda c: (c[1], c[0], c[2] or 0)):
             print(f"  {m:6} {r:40} {s}")
+    shapes = {m.__name__ for m in foxapi.Result.__args__}
+    assert shapes == FOX_RESULTS, shapes - FOX_RESULTS
     print("\ngateway HTML pages skipped:", sorted(SKIPPED_HTML, key=str))
 
 
