@@ -132,6 +132,8 @@ class SubmitRoute(Route):
     parse: Callable[[Incoming], SubmitRequest]
     render: Callable[[Outcome], bytes]
     sync: bool = False
+    #: The model of the answer when a flag in the body made the request wait (e.g. FoxAPI's ``sync``).
+    waited_answer: type[BaseModel] | None = None
 
     @property
     def point(self) -> Point:

@@ -17,7 +17,13 @@ from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, undocumented_fields
-from fakeapi.providers.apixo.wire import ErrorEnvelope, GenerateBody
+from fakeapi.providers.apixo.wire import (
+    BalanceAnswer,
+    ErrorEnvelope,
+    GenerateBody,
+    StatusAnswer,
+    SubmitAnswer,
+)
 from fakeapi.providers.base import (
     AccountRoute,
     ErrorContext,
@@ -229,7 +235,7 @@ class ApixoApi(Provider):
     mount = "/apixo"
     errors = ERRORS
     error_model = ErrorEnvelope
-    callback_model = ErrorEnvelope
+    callback_model = StatusAnswer
 
     def routes(self) -> Sequence[Route]:
         return [
@@ -238,7 +244,7 @@ class ApixoApi(Provider):
                 path="/api/v1/generateTask/{model}",
                 body="json",
                 request=GenerateBody,
-                answer=ErrorEnvelope,
+                answer=SubmitAnswer,
                 model_param="model",
                 parse=parse_generate,
                 render=lambda outcome: _envelope({"taskId": outcome.view.id}),
@@ -246,7 +252,7 @@ class ApixoApi(Provider):
             PollRoute(
                 method="GET",
                 path="/api/v1/statusTask/{model}",
-                answer=ErrorEnvelope,
+                answer=StatusAnswer,
                 model_param="model",
                 parse=parse_status,
                 render=lambda outcome: _render_task(outcome.view, outcome.request.settings),
@@ -254,7 +260,7 @@ class ApixoApi(Provider):
             AccountRoute(
                 method="GET",
                 path="/api/v1/apikeys/current-balance",
-                answer=ErrorEnvelope,
+                answer=BalanceAnswer,
                 render=render_balance,
             ),
         ]

@@ -26,7 +26,82 @@ class GenerateBody(BaseModel):
         return self
 
 
-class ErrorEnvelope(BaseModel):
-    """Placeholder until the full wire models land."""
+# -- answers -------------------------------------------------------------------------------------
 
-    code: int
+ApixoState = Literal["pending", "processing", "success", "failed"]
+
+
+class SubmitData(BaseModel):
+    """``data`` of a generateTask answer."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    taskId: str
+
+
+class SubmitAnswer(BaseModel):
+    """``POST /api/v1/generateTask/{model}`` 200: ``{code: 200, message: "success", data: {taskId}}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: Literal[200]
+    message: Literal["success"]
+    data: SubmitData
+
+
+class TaskData(BaseModel):
+    """``data`` of a statusTask answer (and of the callback body). Times are Unix milliseconds.
+
+    ``resultJson`` (a JSON *string* ``{"resultUrls": [...]}``) and ``costTime`` only on ``success``;
+    ``failCode``/``failMsg`` only on ``failed``; ``completeTime`` once terminal.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    taskId: str
+    state: ApixoState
+    resultJson: str | None = None
+    failCode: str | None = None
+    failMsg: str | None = None
+    createTime: int
+    completeTime: int | None = None
+    costTime: int | None = None
+
+
+class StatusAnswer(BaseModel):
+    """``GET /api/v1/statusTask/{model}?taskId=`` 200 (also when the task failed) and the callback body."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: Literal[200]
+    message: Literal["success"]
+    data: TaskData
+
+
+class BalanceAnswer(BaseModel):
+    """``GET /api/v1/apikeys/current-balance`` 200: ``data`` is the balance in USD."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: Literal[200]
+    message: Literal["success"]
+    data: float
+
+
+class ErrorData(BaseModel):
+    """``data`` of a 400 answer: what was wrong with the request."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    error: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: ``code`` mirrors the HTTP status; ``data`` is null, or ``{"error": ...}``
+    on a 400 bad request; the 401 answer (authentication page) has no ``data`` key at all."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: Literal[400, 401, 402, 404, 405, 413, 429, 500, 503]
+    message: str
+    data: ErrorData | None = None

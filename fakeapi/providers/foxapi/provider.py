@@ -35,7 +35,7 @@ from fakeapi.providers.foxapi.catalogue import (
     lookup,
     results,
 )
-from fakeapi.providers.foxapi.wire import ErrorEnvelope, GenerationBody, LlmBody
+from fakeapi.providers.foxapi.wire import ChatCompletion, ErrorEnvelope, GenerationBody, LlmBody, Task
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
 from fakeapi.scenario.types import Duration
@@ -228,7 +228,7 @@ class FoxApi(Provider):
     mount = "/foxapi"
     errors = ERRORS
     error_model = ErrorEnvelope
-    callback_model = ErrorEnvelope
+    callback_model = Task
 
     def routes(self) -> Sequence[Route]:
         submits = [
@@ -237,7 +237,8 @@ class FoxApi(Provider):
                 path=f"/v1/{endpoint}/generations",
                 body="json",
                 request=LlmBody if task_type == "llm" else GenerationBody,
-                answer=ErrorEnvelope,
+                answer=Task,
+                waited_answer=ChatCompletion if task_type == "llm" else None,
                 parse=_parser(task_type),
                 render=render_submitted,
             )
@@ -246,7 +247,7 @@ class FoxApi(Provider):
         poll = PollRoute(
             method="GET",
             path="/v1/tasks/{task_id}",
-            answer=ErrorEnvelope,
+            answer=Task,
             parse=lambda request: TaskRef(request.params["task_id"]),
             render=render_task,
         )

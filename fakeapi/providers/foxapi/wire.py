@@ -49,7 +49,231 @@ class LlmBody(GenerationBody):
         return self
 
 
-class ErrorEnvelope(BaseModel):
-    """Placeholder until the full wire models land."""
+# -- answers -------------------------------------------------------------------------------------
 
-    error: dict[str, Any]
+FoxStatus = Literal["pending", "processing", "completed", "failed"]
+FoxType = Literal["image", "video", "audio", "llm"]
+_ANSWER = ConfigDict(extra="forbid", strict=True)
+
+
+class UrlResult(BaseModel):
+    """``results[i]`` of an image, video or audio task: ``{url}``; some models add ``content_type``
+    (also the preview entries of ``minimax-voice-clone``: ``{url, content_type}``)."""
+
+    model_config = _ANSWER
+
+    url: str
+    content_type: str | None = None
+
+
+class UrlSeedResult(BaseModel):
+    """``results[i]`` of a ``seedance-2.0*`` video: ``{url, seed}``."""
+
+    model_config = _ANSWER
+
+    url: str
+    seed: int
+
+
+class VoiceResult(BaseModel):
+    """``results[0]`` of ``kling-video-create-voice`` and ``minimax-voice-clone``: ``{voice_id}``."""
+
+    model_config = _ANSWER
+
+    voice_id: str
+
+
+class CharacterResult(BaseModel):
+    """``results[0]`` of ``sora-2-character``: ``{character_id, name}``."""
+
+    model_config = _ANSWER
+
+    character_id: str
+    name: str
+
+
+class ProfileResult(BaseModel):
+    """``results[0]`` of ``phota-create-profile``: ``{result_type: "profile", profile_id}``."""
+
+    model_config = _ANSWER
+
+    result_type: Literal["profile"]
+    profile_id: str
+
+
+class TranscriptWord(BaseModel):
+    """One entry of a transcript's ``words``: a word or the spacing after it, in seconds."""
+
+    model_config = _ANSWER
+
+    text: str
+    start: float
+    end: float
+    type: Literal["word", "spacing"]
+
+
+class TranscriptResult(BaseModel):
+    """``results[0]`` of ``scribe-v2`` / ``paraformer-v2``."""
+
+    model_config = _ANSWER
+
+    text: str
+    language_code: str
+    language_probability: float
+    words: list[TranscriptWord]
+
+
+class PbrMapResult(BaseModel):
+    """A ``patina-pbr-maps`` / ``patina-material`` map.
+
+    ``{url, content_type, result_type: "pbr_map", map_type}``.
+    """
+
+    model_config = _ANSWER
+
+    url: str
+    content_type: str
+    result_type: Literal["pbr_map"]
+    map_type: Literal["albedo", "normal", "roughness", "metallic", "height"]
+
+
+class TextureResult(BaseModel):
+    """A ``patina-material`` texture: ``{url, content_type, result_type: "texture"}``."""
+
+    model_config = _ANSWER
+
+    url: str
+    content_type: str
+    result_type: Literal["texture"]
+
+
+class ChatMessage(BaseModel):
+    """``choices[i].message`` of a chat completion."""
+
+    model_config = _ANSWER
+
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChoice(BaseModel):
+    model_config = _ANSWER
+
+    index: int
+    message: ChatMessage
+    finish_reason: Literal["stop", "length"]
+
+
+class ChatUsage(BaseModel):
+    model_config = _ANSWER
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """An OpenAI ``chat.completion``: ``POST /v1/llm/generations`` 200 with ``sync: true`` (and no
+    ``stream``), and ``results[0]`` of a completed LLM task."""
+
+    model_config = _ANSWER
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+
+
+Result = (
+    UrlResult
+    | UrlSeedResult
+    | VoiceResult
+    | CharacterResult
+    | ProfileResult
+    | TranscriptResult
+    | PbrMapResult
+    | TextureResult
+    | ChatCompletion
+)
+
+
+class TaskError(BaseModel):
+    """A failed task's ``error``."""
+
+    model_config = _ANSWER
+
+    code: str
+    message: str
+    type: Literal["task_error"]
+
+
+class TaskInfo(BaseModel):
+    """``task_info`` of a submit answer; ``estimated_time`` in seconds, null when the end is not known."""
+
+    model_config = _ANSWER
+
+    can_cancel: bool
+    estimated_time: int | None
+
+
+class TaskUsage(BaseModel):
+    """``usage`` of the task object: the task's price and the key's group."""
+
+    model_config = _ANSWER
+
+    credits_reserved: int | float
+    user_group: str
+
+
+class Task(BaseModel):
+    """The task object: the submit answer of ``POST /v1/{images,videos,audios,llm}/generations`` 200
+    (with ``task_info``), ``GET /v1/tasks/{task_id}`` 200 and the callback body (without it).
+
+    ``results`` is null until completed; ``error`` is null unless failed; ``stream`` (null) only on
+    LLM tasks.
+    """
+
+    model_config = _ANSWER
+
+    id: str
+    object: Literal[
+        "image.generation.task", "video.generation.task", "audio.generation.task", "llm.generation.task"
+    ]
+    type: FoxType
+    model: str
+    status: FoxStatus
+    progress: int = Field(ge=0, le=100)
+    created: int
+    stream: None = None
+    results: list[Result] | None
+    error: TaskError | None
+    task_info: TaskInfo | None = None
+    usage: TaskUsage
+
+
+class ErrorBody(BaseModel):
+    """The ``error`` object; ``code`` only on submission-stage 422s."""
+
+    model_config = _ANSWER
+
+    code: str | None = None
+    message: str
+    type: Literal[
+        "invalid_request_error",
+        "authentication_error",
+        "insufficient_quota",
+        "not_found",
+        "rate_limit_error",
+        "server_error",
+        "service_unavailable_error",
+    ]
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer (400, 401, 402, 404, 405, 413, 422, 429, 500, 503): ``{"error": {...}}``."""
+
+    model_config = _ANSWER
+
+    error: ErrorBody

@@ -30,7 +30,16 @@ from fakeapi.providers.base import (
     SubmitRoute,
     TaskRef,
 )
-from fakeapi.providers.pixapi.wire import ErrorEnvelope, ImageBody, LegacyBody, VideoBody
+from fakeapi.providers.pixapi.wire import (
+    ErrorEnvelope,
+    ImageBody,
+    LegacyAnswer,
+    LegacyBody,
+    SubmitAnswer,
+    SyncImagesAnswer,
+    Task,
+    VideoBody,
+)
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
 from fakeapi.scenario.types import FailureReason
@@ -279,69 +288,35 @@ class PixApi(Provider):
 
     def routes(self) -> Sequence[Route]:
         def submit(path: str, parse: Callable[[Incoming], SubmitRequest], **more: Any) -> SubmitRoute:
-            return SubmitRoute(method="POST", path=path, answer=ErrorEnvelope, parse=parse, **more)
+            return SubmitRoute(method="POST", path=path, parse=parse, **more)
 
+        image, video, legacy = {"request": ImageBody}, {"request": VideoBody}, {"request": LegacyBody}
+        submitted = {"answer": SubmitAnswer, "render": render_submitted}
+        images = {"answer": SyncImagesAnswer, "render": render_sync_images, "sync": True}
+        legacy_answer = {"answer": LegacyAnswer, "render": render_legacy, "sync": True}
         return [
-            submit(
-                "/v1/async/images/generations",
-                parse_images,
-                body="json",
-                request=ImageBody,
-                render=render_submitted,
-            ),
-            submit(
-                "/v1/async/images/edits",
-                parse_edits,
-                body="multipart",
-                request=ImageBody,
-                render=render_submitted,
-            ),
-            submit(
-                "/v1/async/videos/generations",
-                parse_videos,
-                body="json",
-                request=VideoBody,
-                render=render_submitted,
-            ),
+            submit("/v1/async/images/generations", parse_images, body="json", **image, **submitted),
+            submit("/v1/async/images/edits", parse_edits, body="multipart", **image, **submitted),
+            submit("/v1/async/videos/generations", parse_videos, body="json", **video, **submitted),
             PollRoute(
                 method="GET",
                 path="/v1/tasks/{task_id}",
-                answer=ErrorEnvelope,
+                answer=Task,
                 parse=lambda request: TaskRef(request.params["task_id"]),
                 render=lambda outcome: compact_json(task_object(outcome.view)),
             ),
-            submit(
-                "/v1/images/generations",
-                parse_images,
-                body="json",
-                request=ImageBody,
-                render=render_sync_images,
-                sync=True,
-            ),
-            submit(
-                "/v1/images/edits",
-                parse_edits,
-                body="multipart",
-                request=ImageBody,
-                render=render_sync_images,
-                sync=True,
-            ),
-            submit("/v1/videos/generations", refuse_sync_video, render=render_sync_images, sync=True),
+            submit("/v1/images/generations", parse_images, body="json", **image, **images),
+            submit("/v1/images/edits", parse_edits, body="multipart", **image, **images),
+            submit("/v1/videos/generations", refuse_sync_video, **images),
             submit(
                 "/v1/images/generate",
                 _legacy_parser(image_required=False),
                 body="json",
-                request=LegacyBody,
-                render=render_legacy,
-                sync=True,
+                **legacy,
+                **legacy_answer,
             ),
             submit(
-                "/v1/images/edit",
-                _legacy_parser(image_required=True),
-                body="json",
-                request=LegacyBody,
-                render=render_legacy,
-                sync=True,
+                "/v1/images/edit", _legacy_parser(image_required=True), body="json", **legacy, **legacy_answer
             ),
         ]
 

@@ -46,7 +46,139 @@ class LegacyBody(BaseModel):
     image: str | list[str] | None = None
 
 
-class ErrorEnvelope(BaseModel):
-    """Placeholder until the full wire models land."""
+# -- answers -------------------------------------------------------------------------------------
 
-    error: dict[str, object]
+PixStatus = Literal["submitted", "processing", "completed", "failed"]
+ErrorType = Literal[
+    "invalid_request_error",
+    "unauthorized",
+    "insufficient_credits",
+    "model_not_found",
+    "not_found",
+    "prompt_rejected",
+    "rate_limited",
+    "internal_error",
+    "model_unavailable",
+]
+_ANSWER = ConfigDict(extra="forbid", strict=True)
+
+
+class SubmitAnswer(BaseModel):
+    """``POST /v1/async/{images/generations,images/edits,videos/generations}`` 200 (note ``created_at``)."""
+
+    model_config = _ANSWER
+
+    status: Literal["submitted"]
+    id: str
+    progress: Literal[0]
+    created_at: int
+    model: str
+
+
+class UrlItem(BaseModel):
+    """One output: ``{url}``."""
+
+    model_config = _ANSWER
+
+    url: str
+
+
+class B64Item(BaseModel):
+    """One output with ``response_format: b64_json``: ``{b64_json}`` (a base64 PNG)."""
+
+    model_config = _ANSWER
+
+    b64_json: str
+
+
+class TaskResult(BaseModel):
+    """A completed task's ``result``."""
+
+    model_config = _ANSWER
+
+    type: Literal["image", "video"]
+    data: list[UrlItem]
+
+
+class TaskError(BaseModel):
+    """A failed task's ``error``: the HTTP error the same problem gets at submit (numeric form)."""
+
+    model_config = _ANSWER
+
+    code: int
+    message: str
+    type: ErrorType
+
+
+class Task(BaseModel):
+    """``GET /v1/tasks/{id}`` 200 (note ``created``, not ``created_at``).
+
+    ``credits_cost`` and ``result`` only when completed, ``error`` only when failed, ``completed``
+    once terminal.
+    """
+
+    model_config = _ANSWER
+
+    id: str
+    status: PixStatus
+    credits_cost: int | float | None = None
+    model: str
+    progress: int = Field(ge=0, le=100)
+    result: TaskResult | None = None
+    error: TaskError | None = None
+    created: int
+    completed: int | None = None
+
+
+class SyncImagesAnswer(BaseModel):
+    """``POST /v1/images/generations`` and ``/v1/images/edits`` 200: ``{created, data: [...]}``."""
+
+    model_config = _ANSWER
+
+    created: int
+    data: list[UrlItem | B64Item]
+
+
+class LegacyData(BaseModel):
+    """``data`` of a legacy answer: one URL, or a list when more than one image was made."""
+
+    model_config = _ANSWER
+
+    url: str | list[str]
+
+
+class LegacyAnswer(BaseModel):
+    """``POST /v1/images/generate`` and ``/v1/images/edit`` 200: ``{code: 0, message: "ok", data: {url}}``."""
+
+    model_config = _ANSWER
+
+    code: Literal[0]
+    message: Literal["ok"]
+    data: LegacyData
+
+
+class NumericErrorBody(BaseModel):
+    """The default ``error``: ``code`` is the HTTP status, ``type`` the error's name."""
+
+    model_config = _ANSWER
+
+    code: int
+    message: str
+    type: ErrorType
+
+
+class StringErrorBody(BaseModel):
+    """The ``error`` with scenario option ``apis.pixapi.error_codes: string``: the name as ``code``."""
+
+    model_config = _ANSWER
+
+    code: ErrorType
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer (400, 401, 402, 404, 405, 413, 422, 429, 500, 503): ``{"error": {...}}``."""
+
+    model_config = _ANSWER
+
+    error: NumericErrorBody | StringErrorBody

@@ -24,12 +24,12 @@ from fakeapi.providers.base import (
     TaskRef,
 )
 from fakeapi.providers.rixapi.catalogue import CATALOGUE
-from fakeapi.providers.rixapi.wire import ErrorEnvelope, SubmitBody, TaskOut, TokenDetails, UsageOut
+from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails, UsageOut
 from fakeapi.randomness import Randomness
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import compact_json, parse_body
 
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, RixStatus] = {
     "queued": "queued",
     "running": "in_progress",
     "succeeded": "completed",
@@ -59,7 +59,8 @@ def _usage(usage: Usage) -> UsageOut:
 def render_task(view: TaskView) -> bytes:
     """The task in RixAPI's words."""
     finished = view.finished_at is not None
-    out = TaskOut(
+    out = Task.model_construct(
+        None,
         id=view.id,
         status=STATUS_WORDS[view.state],
         created_at=int(view.created_at),
@@ -143,7 +144,7 @@ class RixApi(Provider):
     mount = "/rixapi"
     errors = ERRORS
     error_model = ErrorEnvelope
-    callback_model = TaskOut
+    callback_model = Task
 
     def routes(self) -> Sequence[Route]:
         return [
@@ -152,14 +153,14 @@ class RixApi(Provider):
                 path="/v1/task/submit",
                 body="json",
                 request=SubmitBody,
-                answer=TaskOut,
+                answer=Task,
                 parse=parse_submit,
                 render=_render,
             ),
             PollRoute(
                 method="GET",
                 path="/v1/task/{task_id}",
-                answer=TaskOut,
+                answer=Task,
                 parse=lambda request: TaskRef(request.params["task_id"]),
                 render=_render,
             ),

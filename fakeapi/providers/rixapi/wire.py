@@ -24,7 +24,14 @@ class SubmitBody(BaseModel):
         return value
 
 
+RixStatus = Literal["queued", "in_progress", "completed", "failed"]
+
+
 class TokenDetails(BaseModel):
+    """``usage.input_token_details`` / ``usage.output_token_details``: zero-valued keys are left out."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     text_tokens: int | None = None
     audio_tokens: int | None = None
     image_tokens: int | None = None
@@ -32,6 +39,10 @@ class TokenDetails(BaseModel):
 
 
 class UsageOut(BaseModel):
+    """A terminal task's ``usage``: ``type: tokens`` (token counts) or ``type: duration`` (``seconds``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     type: Literal["tokens", "duration"]
     input_tokens: int | None = None
     input_token_details: TokenDetails | None = None
@@ -41,11 +52,17 @@ class UsageOut(BaseModel):
     seconds: float | None = None
 
 
-class TaskOut(BaseModel):
-    """The task object: the submit answer, the query answer and the callback body."""
+class Task(BaseModel):
+    """The task object: ``POST /v1/task/submit`` 200, ``GET /v1/task/{task_id}`` 200 and the callback body.
+
+    ``completed_at`` only once terminal, ``outputs`` only when completed, ``usage`` only when
+    terminal and the model reports it, ``error`` (a string) only when failed.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str
-    status: str
+    status: RixStatus
     created_at: int
     completed_at: int | None = None
     outputs: list[str] | None = None
@@ -53,7 +70,23 @@ class TaskOut(BaseModel):
     error: str | None = None
 
 
-class ErrorEnvelope(BaseModel):
-    """Every error answer: ``{"error": {...}}`` (placeholder until the full wire models land)."""
+class ErrorBody(BaseModel):
+    """The new-api family's ``error`` object; the message ends with ``(request id: ...)``.
 
-    error: dict[str, Any]
+    ``param`` (always ``""``) appears only in the 403 ``insufficient_user_quota`` answer.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    message: str
+    type: Literal["rix_api_error"]
+    param: str | None = None
+    code: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer (400, 401, 403, 404, 413, 429, 500, 503): ``{"error": {...}}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    error: ErrorBody
