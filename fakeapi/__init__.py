@@ -1,15 +1,42 @@
-"""fakeapi: a faithful, deterministic fake of hosted async-task AI generation APIs."""
+"""fakeapi: a faithful, deterministic fake of hosted async-task AI generation APIs.
+
+The names below load on first use, so importing a part (``fakeapi.engine``, ``fakeapi.scenario``)
+does not import the HTTP server.
+"""
 
 from __future__ import annotations
 
-from fakeapi.clock import ManualClock, SystemClock
-from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
-from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError
-from fakeapi.fixture import FakeApi, SurpriseError
-from fakeapi.scenario import Scenario, load_scenario, parse_scenario
-from fakeapi.server import BackgroundServer, FakeServer
-from fakeapi.sink import CallbackSink
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from fakeapi.clock import ManualClock, SystemClock
+    from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
+    from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError
+    from fakeapi.fixture import FakeApi, SurpriseError
+    from fakeapi.scenario import Scenario, load_scenario, parse_scenario
+    from fakeapi.server import BackgroundServer, FakeServer
+    from fakeapi.sink import CallbackSink
+
+_HOMES = {
+    "BackgroundServer": "fakeapi.server",
+    "CallbackSink": "fakeapi.sink",
+    "ErrorKind": "fakeapi.errors",
+    "FakeApi": "fakeapi.fixture",
+    "FakeApiError": "fakeapi.errors",
+    "FakeServer": "fakeapi.server",
+    "ManualClock": "fakeapi.clock",
+    "Scenario": "fakeapi.scenario",
+    "ScenarioError": "fakeapi.errors",
+    "SubmitRequest": "fakeapi.engine",
+    "SurpriseError": "fakeapi.fixture",
+    "SystemClock": "fakeapi.clock",
+    "TaskEngine": "fakeapi.engine",
+    "TaskStateError": "fakeapi.errors",
+    "TaskView": "fakeapi.engine",
+    "load_scenario": "fakeapi.scenario",
+    "parse_scenario": "fakeapi.scenario",
+}
 __all__ = [
     "BackgroundServer",
     "CallbackSink",
@@ -29,3 +56,10 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'fakeapi' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -469,3 +469,14 @@ async def test_result_urls_are_valid_for_24_hours(fox: Fox, fakeapi: FakeApi) ->
     await fakeapi.clock.ashift(61)
     async with fox.http.get(url) as r:
         assert r.status == 404
+
+
+@pytest.mark.fakeapi("content-violation")
+async def test_sync_llm_under_content_violation_answers_the_failure(fox: Fox, fakeapi: FakeApi) -> None:
+    status, body, _ = await fox.call("POST", "/v1/llm/generations", json={**LLM, "sync": True})
+    assert status == 422
+    assert envelope(body, "invalid_request_error", "prompt_rejected") == (
+        "the request was flagged by content moderation"
+    )
+    [task] = fakeapi.tasks
+    assert task.state == "failed"
