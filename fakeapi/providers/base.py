@@ -42,6 +42,22 @@ class FormPart:
         return self.data.decode("utf-8", "replace")
 
 
+class RawRequest(Protocol):
+    """What ``Incoming`` reads of the server's request (aiohttp's ``web.Request`` is one)."""
+
+    @property
+    def match_info(self) -> Mapping[str, str]: ...
+
+    @property
+    def query(self) -> Mapping[str, str]: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+
 @dataclass(slots=True)
 class Incoming:
     """One request as a provider sees it: no HTTP library, just what the request says.
@@ -49,21 +65,36 @@ class Incoming:
     ``path`` is relative to the provider's mount; ``form`` holds the parts of a multipart body
     (routes whose ``body`` is ``"multipart"``); ``settings`` is the API's part of the running
     scenario. ``note`` records a contract note (something the real API accepts silently that a
-    client should not rely on) in the journal.
+    client should not rely on) in the journal. The query and headers are read from the request
+    only when a provider asks (a poll seldom does).
     """
 
     api: str
     method: str
     path: str
-    params: Mapping[str, str]
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
     key: str | None
-    content_type: str
     settings: ApiSettings
+    source: RawRequest
     body: bytes = b""
     form: tuple[FormPart, ...] = ()
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The path's parameters (``{task_id}``...)."""
+        return self.source.match_info
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.source.query
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.source.headers
+
+    @property
+    def content_type(self) -> str:
+        return self.source.content_type
 
     def json(self) -> Any:
         """The body as JSON (malformed JSON is the API's ``malformed_body`` error)."""

@@ -244,12 +244,9 @@ class Pipeline:
             api=api,
             method=request.method,
             path=request.path.removeprefix(provider.mount),
-            params=request.match_info,
-            query=request.query,
-            headers=request.headers,
             key=key,
-            content_type=request.content_type,
             settings=engine.settings(api),
+            source=request,
         )
         request[INCOMING] = incoming
         await _read_body(request, route, incoming)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Mapping, Sequence
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
 from ulid import ULID
 
-from fakeapi.catalogue import DEFAULT_VIDEO_SECONDS, Catalogue, Kind, ModelInfo, requested_seconds
+from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.media import file_for, image_size
@@ -30,6 +29,7 @@ from fakeapi.providers.base import (
     SubmitRoute,
     TaskRef,
 )
+from fakeapi.providers.pixapi.catalogue import CATALOGUE, price
 from fakeapi.providers.pixapi.wire import (
     ErrorEnvelope,
     ImageBody,
@@ -50,35 +50,6 @@ STATUS_WORDS = {"queued": "submitted", "running": "processing", "succeeded": "co
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF87a", b"GIF89a")
 
-IMAGE_MODELS = (
-    "gemini-2.5-flash-image*",
-    "gemini-3.1-flash-image-preview*",
-    "gemini-3-pro-image-preview*",
-    "nano-banana*",
-    "gpt-image-*",
-)
-VIDEO_MODELS = ("veo*", "kling*", "wan*", "sora-2*")
-CATALOGUE = Catalogue(
-    tuple((glob, ModelInfo("image", "per_call")) for glob in IMAGE_MODELS)
-    + tuple((glob, ModelInfo("video", "per_call")) for glob in VIDEO_MODELS)
-)
-# Credits (1 credit = $0.01) from the model catalogue and GPT Image pages. Gemini images: per image
-# by size tier (512, standard, 2K, 4K); gpt-image-1.5 "from 1" is taken as 1.
-IMAGE_CREDITS: dict[str, tuple[int, int, int, int]] = {
-    "gemini-2.5-flash-image": (2, 2, 2, 2),
-    "gemini-3.1-flash-image-preview": (4, 4, 6, 8),
-    "gemini-3-pro-image-preview": (8, 8, 8, 16),
-    "gpt-image-1.5": (1, 1, 1, 1),
-}
-ALIASES = {
-    "nano-banana": "gemini-2.5-flash-image",
-    "nano-banana-2": "gemini-3.1-flash-image-preview",
-    "nano-banana-pro": "gemini-3-pro-image-preview",
-}
-TIER_SUFFIXES = {"-512": 0, "-2k": 2, "-4k": 3}
-# gpt-image-2 per image by size tier (1K, 2K, 4K) and quality; quality auto is billed as high.
-GPT_IMAGE_2_CREDITS = {"low": (1, 2, 4), "medium": (4, 17, 34), "high": (14, 67, 133)}
-VIDEO_CREDITS_PER_SECOND = {"veo*": 1.0, "kling*": 2.24, "wan*": 2.0}
 # Task failures as the HTTP error the same problem gets at submit: (code, type).
 FAILURE_ERRORS: dict[FailureReason, tuple[int, str]] = {
     "content_violation": (422, "prompt_rejected"),
@@ -125,34 +96,6 @@ def task_object(view: TaskView) -> dict[str, Any]:
     if view.finished_at is not None:
         data["completed"] = int(view.finished_at)
     return data
-
-
-def price(model: str, params: Mapping[str, Any], outputs: int) -> float:
-    """A task's documented price in credits; models without a published price cost 0."""
-    for glob, per_second in VIDEO_CREDITS_PER_SECOND.items():
-        if fnmatchcase(model, glob):
-            return round(per_second * (requested_seconds(params) or DEFAULT_VIDEO_SECONDS), 9)
-    tier = _size_tier(params.get("size"))
-    if model == "gpt-image-2":
-        quality = params.get("quality") or "high"
-        per_image = GPT_IMAGE_2_CREDITS.get(quality, GPT_IMAGE_2_CREDITS["high"])[max(tier - 1, 0)]
-        return float(per_image * outputs)
-    base = model
-    for suffix, suffix_tier in TIER_SUFFIXES.items():
-        if base.endswith(suffix):
-            base, tier = base.removesuffix(suffix), suffix_tier
-    credits = IMAGE_CREDITS.get(ALIASES.get(base, base))
-    return float(credits[tier] * outputs) if credits is not None else 0.0
-
-
-def _size_tier(size: object) -> int:
-    """0 (512), 1 (standard / 1K), 2 (2K) or 3 (4K) by the requested size's long edge."""
-    if not isinstance(size, str) or size == "auto":
-        return 1
-    pixels = re.fullmatch(r"(\d{1,5})[xX](\d{1,5})", size)
-    side = {"1K": 1024, "2K": 2048, "4K": 4096}.get(size.upper(), 1024)
-    long_edge = max(int(pixels[1]), int(pixels[2])) if pixels else side
-    return 0 if long_edge <= 512 else 1 if long_edge <= 1536 else 2 if long_edge <= 2048 else 3
 
 
 def _make_id(random: Randomness, now: float, kind: Kind) -> str:

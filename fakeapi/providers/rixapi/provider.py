@@ -24,7 +24,7 @@ from fakeapi.providers.base import (
     TaskRef,
 )
 from fakeapi.providers.rixapi.catalogue import CATALOGUE
-from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails, UsageOut
+from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
 from fakeapi.randomness import Randomness
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import compact_json, parse_body
@@ -37,39 +37,44 @@ STATUS_WORDS: dict[str, RixStatus] = {
 }
 
 
-def _details(values: dict[str, int]) -> TokenDetails | None:
+DETAIL_KEYS = tuple(TokenDetails.model_fields)
+
+
+def _details(values: dict[str, int]) -> dict[str, int] | None:
     # The docs: zero-valued sub-fields are dropped, and an all-zero details object is dropped whole.
-    kept = {k: v for k, v in values.items() if v}
-    return TokenDetails(**kept) if kept else None
+    kept = {k: values[k] for k in DETAIL_KEYS if values.get(k)}
+    return kept or None
 
 
-def _usage(usage: Usage) -> UsageOut:
+def _usage(usage: Usage) -> dict[str, Any]:
     if usage.type == "duration":
-        return UsageOut(type="duration", seconds=usage.seconds)
-    return UsageOut(
-        type="tokens",
-        input_tokens=usage.input_tokens,
-        input_token_details=_details(usage.input_token_details),
-        output_tokens=usage.output_tokens,
-        output_token_details=_details(usage.output_token_details),
-        total_tokens=usage.input_tokens + usage.output_tokens,
-    )
+        return {"type": "duration", "seconds": usage.seconds}
+    out: dict[str, Any] = {"type": "tokens", "input_tokens": usage.input_tokens}
+    if (details := _details(usage.input_token_details)) is not None:
+        out["input_token_details"] = details
+    out["output_tokens"] = usage.output_tokens
+    if (details := _details(usage.output_token_details)) is not None:
+        out["output_token_details"] = details
+    out["total_tokens"] = usage.input_tokens + usage.output_tokens
+    return out
 
 
 def render_task(view: TaskView) -> bytes:
-    """The task in RixAPI's words."""
-    finished = view.finished_at is not None
-    out = Task.model_construct(
-        None,
-        id=view.id,
-        status=STATUS_WORDS[view.state],
-        created_at=int(view.created_at),
-        completed_at=int(view.finished_at) if view.finished_at is not None else None,
-        usage=_usage(view.usage) if finished and view.usage else None,
-        outputs=list(view.outputs) if view.state == "succeeded" else None,
-        error=view.error.text() if view.error is not None else None,
-    )
-    return out.model_dump_json(exclude_none=True).encode()
+    """The task in RixAPI's words (``wire.Task``; fields that do not apply are left out)."""
+    out: dict[str, Any] = {
+        "id": view.id,
+        "status": STATUS_WORDS[view.state],
+        "created_at": int(view.created_at),
+    }
+    if view.finished_at is not None:
+        out["completed_at"] = int(view.finished_at)
+        if view.state == "succeeded":
+            out["outputs"] = list(view.outputs)
+        if view.usage:
+            out["usage"] = _usage(view.usage)
+    if view.error is not None:
+        out["error"] = view.error.text()
+    return compact_json(out)
 
 
 def _make_id(random: Randomness, now: float, kind: Kind) -> str:
