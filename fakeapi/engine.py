@@ -166,6 +166,7 @@ class TaskEngine:
         self.random = Randomness(scenario.seed if seed is None else seed)
         self.faults = FaultBook(scenario.faults, self.random.seed)
         self.rules = RuleBook(scenario.rules)
+        self._settings: dict[str, ApiSettings] = {}
         self.accounts = AccountBook(scenario.accounts, self.caps)
         self.tasks: dict[str, Task] = {}
         self.deliveries: deque[DeliveryAttempt] = deque(maxlen=DELIVERY_LOG_LIMIT)
@@ -189,7 +190,10 @@ class TaskEngine:
 
     def settings(self, api: str) -> ApiSettings:
         """The scenario's ``apis.<api>`` section (the API's defaults where the scenario has none)."""
-        return self.scenario.apis.get(api) or self.profiles[api].settings()
+        settings = self._settings.get(api)
+        if settings is None:
+            settings = self._settings[api] = self.scenario.apis.get(api) or self.profiles[api].settings()
+        return settings
 
     def caps(self, api: str) -> Caps:
         """The per-key caps on ``api``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import struct
 import traceback
@@ -114,7 +115,8 @@ class Pipeline:
         current = self.current
         engine, recorder = current.engine, current.recorder
         provider = self.mounts.provider_for(request)
-        fault = self._fault_for(request, engine, provider)
+        # No faults is the common case: kept off every request's path.
+        fault = self._fault_for(request, engine, provider) if engine.faults.faults else None
         if fault is None:
             response = await self._answer(request, handler, provider)
         else:
@@ -140,8 +142,6 @@ class Pipeline:
     def _fault_for(
         self, request: web.Request, engine: TaskEngine, provider: Provider | None
     ) -> FaultBase | None:
-        if not engine.faults.faults:
-            return None  # the common case, kept off every request's path
         if request.match_info.http_exception is not None:
             return None  # no route: the request is a surprise, not a place for a fault
         if request.path.startswith("/files/"):
@@ -227,10 +227,8 @@ class Pipeline:
     # -- provider routes ------------------------------------------------------------------------
 
     def handler_for(self, served: Served) -> Handler:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            return await self.handle(request, served.provider, served.route)
-
-        return handle
+        # A partial, not a closure: no coroutine frame of its own on every request.
+        return functools.partial(self.handle, provider=served.provider, route=served.route)
 
     async def handle(self, request: web.Request, provider: Provider, route: Route) -> web.Response:
         """Authorize, parse, run the engine, render: the same steps for every API."""
