@@ -36,7 +36,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class AdminRoute:
     """One admin route, relative to ``Admin.mount``."""
 
     method: str
@@ -246,24 +246,24 @@ class Admin:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[AdminRoute]:
         """The routes, relative to ``mount``."""
         return [
-            Route("POST", "/reset", self._reset),
-            Route("GET", "/seed", self._seed),
-            Route("POST", "/load_scenario", self._load_scenario),
-            Route("GET", "/clock", self._clock),
-            Route("POST", "/clock/shift", self._shift),
-            Route("POST", "/clock/move_to", self._move_to),
-            Route("POST", "/clock/speed", self._speed),
-            Route("GET", "/tasks", self._tasks),
-            Route("GET", "/tasks/{task_id}", self._task),
-            Route("POST", "/tasks/{task_id}/complete", self._complete),
-            Route("POST", "/tasks/{task_id}/fail", self._fail),
-            Route("GET", "/journal", self._journal),
-            Route("GET", "/deliveries", self._deliveries),
-            Route("GET", "/balance", self._balance),
-            Route("GET", "/surprises", self._surprises),
+            AdminRoute("POST", "/reset", self._reset),
+            AdminRoute("GET", "/seed", self._seed),
+            AdminRoute("POST", "/load_scenario", self._load_scenario),
+            AdminRoute("GET", "/clock", self._clock),
+            AdminRoute("POST", "/clock/shift", self._shift),
+            AdminRoute("POST", "/clock/move_to", self._move_to),
+            AdminRoute("POST", "/clock/speed", self._speed),
+            AdminRoute("GET", "/tasks", self._tasks),
+            AdminRoute("GET", "/tasks/{task_id}", self._task),
+            AdminRoute("POST", "/tasks/{task_id}/complete", self._complete),
+            AdminRoute("POST", "/tasks/{task_id}/fail", self._fail),
+            AdminRoute("GET", "/journal", self._journal),
+            AdminRoute("GET", "/deliveries", self._deliveries),
+            AdminRoute("GET", "/balance", self._balance),
+            AdminRoute("GET", "/surprises", self._surprises),
         ]
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -18,14 +18,14 @@ from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers import REGISTRY, ProviderError
 from fakeapi.providers.base import (
+    AnyRoute,
     ErrorContext,
     Incoming,
     PollRoute,
     Provider,
-    Route,
     SubmitRoute,
-    TaskRef,
     provider_problems,
+    task_in_path,
 )
 from fakeapi.randomness import Randomness
 from fakeapi.scenario import ApiSettings, validate_scenario
@@ -112,7 +112,7 @@ class ToyApi(Provider):
     errors = ERRORS
     error_model = ToyError
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[AnyRoute]:
         return [
             SubmitRoute(
                 method="POST",
@@ -127,7 +127,7 @@ class ToyApi(Provider):
                 method="GET",
                 path="/jobs/{task_id}",
                 answer=Job,
-                parse=lambda request: TaskRef(request.params["task_id"]),
+                parse=task_in_path,
                 render=lambda outcome: _job(outcome.view, outcome.request.settings),
             ),
         ]

@@ -414,3 +414,32 @@ async def test_a_fault_does_not_hide_a_request_to_no_route(
     assert fakeapi.surprises[0].startswith("GET /rixapi/v9/nowhere matched no route")
     with pytest.raises(SurpriseError):
         fakeapi.check()
+
+
+@pytest.mark.parametrize(
+    ("point", "method", "api", "path", "body"),
+    [
+        ("submit", "POST", "pixapi", "/v1/images/generations", SUBMITS["pixapi"][1]),  # a sync request
+        ("poll", "GET", "apixo", "/api/v1/apikeys/current-balance", None),  # an account read
+    ],
+)
+async def test_sync_requests_are_submits_and_account_reads_polls(
+    http: aiohttp.ClientSession,
+    fakeapi: FakeApi,
+    point: str,
+    method: str,
+    api: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    other = "poll" if point == "submit" else "submit"
+    url = fakeapi.url_for(api) + path
+    fakeapi.load_scenario(faults({"at": other, "effect": "status", "status": 503}))
+    async with http.request(method, url, json=body, headers=KEY) as r:
+        assert r.status == 200, "a fault at the other point leaves it alone"
+    fakeapi.load_scenario(faults({"at": point, "effect": "status", "status": 503}))
+    async with http.request(method, url, json=body, headers=KEY) as r:
+        answer = await r.json()
+        assert r.status == 503
+        # In the API's own envelope: Pixapi's {"error": {"code": 503}}, APIXO's {"code": 503}.
+        assert (answer["error"] if api == "pixapi" else answer)["code"] == 503

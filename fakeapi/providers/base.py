@@ -22,11 +22,11 @@ from fakeapi.accounts import Account
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.randomness import Randomness
-from fakeapi.scenario.schema import ApiSettings
+from fakeapi.scenario.schema import ApiSettings, FailureSpec
 from fakeapi.scenario.types import FailureReason
 from fakeapi.wire import load_json
 
-Point = Literal["submit", "poll", "sync", "download", "account", "other"]
+Point = Literal["submit", "sync", "poll", "account"]
 BodyFormat = Literal["json", "multipart", "none"]
 
 
@@ -62,16 +62,13 @@ class RawRequest(Protocol):
 class Incoming:
     """One request as a provider sees it: no HTTP library, just what the request says.
 
-    ``path`` is relative to the provider's mount; ``form`` holds the parts of a multipart body
-    (routes whose ``body`` is ``"multipart"``); ``settings`` is the API's part of the running
+    ``form`` holds the parts of a multipart body (routes whose ``body`` is ``"multipart"``);
+    ``settings`` is the API's part of the running
     scenario. ``note`` records a contract note (something the real API accepts silently that a
     client should not rely on) in the journal. The query and headers are read from the request
     only when a provider asks (a poll seldom does).
     """
 
-    api: str
-    method: str
-    path: str
     key: str | None
     settings: ApiSettings
     source: RawRequest
@@ -112,6 +109,11 @@ class TaskRef:
     model: str | None = None
 
 
+def task_in_path(request: Incoming) -> TaskRef:
+    """The task a poll names in its path's ``{task_id}``."""
+    return TaskRef(request.params["task_id"])
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a submit, sync or poll route renders: the task now, the request, whether the request
@@ -149,10 +151,6 @@ class Route:
     request: type[BaseModel] | None = None
     body: BodyFormat = "none"
     model_param: str | None = None
-
-    @property
-    def point(self) -> Point:
-        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +190,9 @@ class AccountRoute(Route):
     @property
     def point(self) -> Point:
         return "account"
+
+
+AnyRoute = SubmitRoute | PollRoute | AccountRoute
 
 
 class ErrorRow(Protocol):
@@ -234,7 +235,7 @@ class Provider(ABC):
         return self.profile.settings
 
     @abstractmethod
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[AnyRoute]:
         """The API's routes, relative to ``mount``."""
 
     @abstractmethod
@@ -244,10 +245,8 @@ class Provider(ABC):
 
     def sync_failure(self, view: TaskView) -> FakeApiError:
         """The error a synchronous request answers when its task failed."""
-        error = view.error
-        reason: FailureReason = error.reason if error is not None else "generation_failed"
-        message = error.text() if error is not None else "generation failed"
-        return FakeApiError(SYNC_FAILURES.get(reason, ErrorKind.SERVER_ERROR), message)
+        error = view.error or FailureSpec()
+        return FakeApiError(SYNC_FAILURES.get(error.reason, ErrorKind.SERVER_ERROR), error.text())
 
 
 def provider_problems(provider: Provider) -> list[str]:
@@ -255,8 +254,8 @@ def provider_problems(provider: Provider) -> list[str]:
     problems = [
         f"{provider.name}: no error row for {kind.value}" for kind in ErrorKind if kind not in provider.errors
     ]
-    if not provider.mount.startswith("/") or provider.mount.endswith("/"):
-        problems.append(f"{provider.name}: mount {provider.mount!r} must start with '/' and not end with one")
+    if not provider.mount.startswith("/") or "/" in provider.mount[1:] or provider.mount == "/":
+        problems.append(f"{provider.name}: mount {provider.mount!r} must be one path segment, e.g. '/myapi'")
     seen: set[tuple[str, str]] = set()
     for route in provider.routes():
         if (route.method, route.path) in seen:

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from fakeapi.providers.base import Provider, Route
+from fakeapi.providers.base import AnyRoute, Provider
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILES_PATH = "/files/{task_id}/{name}"
@@ -22,11 +22,12 @@ class Served:
     """A provider's route as mounted."""
 
     provider: Provider
-    route: Route
+    route: AnyRoute
 
 
 class Mounts:
-    """Which provider serves a request: by its matched route, else by its first path segment."""
+    """Which provider and route serve a request: the route by the one aiohttp matched, the provider
+    by the request's first path segment (a mount is one segment), matched or not."""
 
     def __init__(self, providers: Sequence[Provider]) -> None:
         self.providers = list(providers)
@@ -42,11 +43,7 @@ class Mounts:
 
     def provider_for(self, request: web.Request) -> Provider | None:
         """The provider under whose mount the request's path lies (matched or not)."""
-        served = self._by_route.get(request.match_info.route)
-        if served is not None:
-            return served.provider
-        path = request.path
-        return self._by_mount.get(path[: path.find("/", 1)] if path.find("/", 1) > 0 else path)
+        return self._by_mount.get("/" + request.path.split("/", 2)[1])
 
     def named(self, api: str) -> Provider:
         provider = self._by_name.get(api)

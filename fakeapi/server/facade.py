@@ -44,8 +44,7 @@ class FakeServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.providers: list[Provider] = REGISTRY.providers() if providers is None else list(providers)
-        self.mounts = Mounts(self.providers)
+        self.mounts = Mounts(REGISTRY.providers() if providers is None else providers)
         self.admin_token = admin_token  # None: the admin API is open on loopback, off elsewhere
         self.admin = Admin(self, host=host, token=admin_token)
         self._clock_mode = clock
@@ -55,6 +54,11 @@ class FakeServer:
         self._events = EventRunner(lambda: self.current.engine)
         self.current = Current(self._build(resolve_scenario(scenario), seed))
         self._pipeline = Pipeline(self.current, self.mounts, self.admin.dispatch, ADMIN_PREFIX)
+
+    @property
+    def providers(self) -> list[Provider]:
+        """The APIs this server serves."""
+        return self.mounts.providers
 
     @property
     def engine(self) -> TaskEngine:

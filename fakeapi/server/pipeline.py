@@ -24,6 +24,7 @@ from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
     AccountRoute,
+    AnyRoute,
     ErrorContext,
     FormPart,
     Incoming,
@@ -66,8 +67,6 @@ FAULT_POINTS: dict[Point, FaultPoint] = {
     "sync": "submit",
     "poll": "poll",
     "account": "poll",
-    "other": "poll",
-    "download": "download",
 }
 
 
@@ -114,13 +113,12 @@ class Pipeline:
             return await self._admin(request, handler)
         current = self.current
         engine, recorder = current.engine, current.recorder
-        provider = self.mounts.provider_for(request)
         # No faults is the common case: kept off every request's path.
-        fault = self._fault_for(request, engine, provider) if engine.faults.faults else None
+        fault = self._fault_for(request, engine) if engine.faults.faults else None
         if fault is None:
-            response = await self._answer(request, handler, provider)
+            response = await self._answer(request, handler)
         else:
-            exchange = HttpExchange(self, request, handler, provider, engine)
+            exchange = HttpExchange(self, request, handler, engine)
             response = await fault.on_exchange(exchange)
             request.setdefault(NOTES, []).append(fault.describe())
         incoming = request.get(INCOMING)
@@ -139,9 +137,7 @@ class Pipeline:
         )
         return response
 
-    def _fault_for(
-        self, request: web.Request, engine: TaskEngine, provider: Provider | None
-    ) -> FaultBase | None:
+    def _fault_for(self, request: web.Request, engine: TaskEngine) -> FaultBase | None:
         if request.match_info.http_exception is not None:
             return None  # no route: the request is a surprise, not a place for a fault
         if request.path.startswith("/files/"):
@@ -161,32 +157,37 @@ class Pipeline:
             path=request.path.removeprefix(served.provider.mount),
         )
 
-    async def _answer(
-        self, request: web.Request, handler: Handler, provider: Provider | None
-    ) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except FakeApiError as error:
-            return self.error(request, provider, error)
-        except web.HTTPRequestEntityTooLarge:
-            too_large = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
-            return self.error(request, provider, too_large)
-        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
-            kind = ErrorKind.METHOD_NOT_ALLOWED
-            if isinstance(exc, web.HTTPNotFound):
+        except Exception as exc:
+            return self._failed(request, exc)
+
+    def _failed(self, request: web.Request, exc: Exception) -> web.Response:
+        """The answer to a request whose handling raised ``exc``, in its provider's envelope (looked
+        up only now: a request that succeeds never needs it)."""
+        provider = self.mounts.provider_for(request)
+        match exc:
+            case FakeApiError():
+                error = exc
+            case web.HTTPRequestEntityTooLarge():
+                error = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
+            case web.HTTPNotFound() | web.HTTPMethodNotAllowed():
                 kind = ErrorKind.ROUTE_NOT_FOUND
-            relative = request.path.removeprefix(provider.mount) if provider is not None else request.path
-            self.current.recorder.surprise(
-                f"{request.method} {request.path} matched no route; {self.mounts.routes_served(provider)}"
-            )
-            return self.error(
-                request, provider, FakeApiError(kind, f"Invalid URL ({request.method} {relative})")
-            )
-        except Exception:
-            self.current.recorder.surprise(
-                f"{request.method} {request.path} raised in the fake:\n{traceback.format_exc()}"
-            )
-            return self.error(request, provider, FakeApiError(ErrorKind.SERVER_ERROR, "internal error"))
+                if isinstance(exc, web.HTTPMethodNotAllowed):
+                    kind = ErrorKind.METHOD_NOT_ALLOWED
+                relative = request.path.removeprefix(provider.mount) if provider is not None else request.path
+                self.current.recorder.surprise(
+                    f"{request.method} {request.path} matched no route; {self.mounts.routes_served(provider)}"
+                )
+                error = FakeApiError(kind, f"Invalid URL ({request.method} {relative})")
+            case _:
+                trace = "".join(traceback.format_exception(exc))
+                self.current.recorder.surprise(
+                    f"{request.method} {request.path} raised in the fake:\n{trace}"
+                )
+                error = FakeApiError(ErrorKind.SERVER_ERROR, "internal error")
+        return self.error(request, provider, error)
 
     def error(self, request: web.Request, provider: Provider | None, error: FakeApiError) -> web.Response:
         """``error`` in the provider's envelope (a plain JSON 404 off every provider's mount)."""
@@ -230,7 +231,7 @@ class Pipeline:
         # A partial, not a closure: no coroutine frame of its own on every request.
         return functools.partial(self.handle, provider=served.provider, route=served.route)
 
-    async def handle(self, request: web.Request, provider: Provider, route: Route) -> web.Response:
+    async def handle(self, request: web.Request, provider: Provider, route: AnyRoute) -> web.Response:
         """Authorize, parse, run the engine, render: the same steps for every API."""
         engine = self.current.engine
         api = provider.name
@@ -238,48 +239,49 @@ class Pipeline:
         account = engine.authorize(api, key)
         if route.model_param is not None:
             engine.check_model(api, request.match_info[route.model_param])
-        incoming = Incoming(
-            api=api,
-            method=request.method,
-            path=request.path.removeprefix(provider.mount),
-            key=key,
-            settings=engine.settings(api),
-            source=request,
-        )
+        incoming = Incoming(key=key, settings=engine.settings(api), source=request)
         request[INCOMING] = incoming
         await _read_body(request, route, incoming)
-        if isinstance(route, SubmitRoute):
-            submit = route.parse(incoming)
-            view = engine.submit(submit)
-            waited = route.sync or submit.sync
-            expected_end = None
-            if waited:
-                view = await engine.run_to_end(view.id)
-                if view.state == "failed":
-                    raise provider.sync_failure(view)
-            else:
-                expected_end = engine.projected_end(engine.get(view.id))
-            body = route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
-        elif isinstance(route, PollRoute):
-            ref = route.parse(incoming)
-            view = engine.query(api, ref.task_id, key, model=ref.model)
-            body = route.render(Outcome(view, incoming, engine.clock.now()))
-        elif isinstance(route, AccountRoute):
-            body = route.render(account, incoming)
-        else:
-            raise TypeError(
-                f"{api}: {route.method} {route.path} is neither a submit, a poll nor an account route"
-            )
+        match route:
+            case SubmitRoute():
+                body = await self._submit(provider, route, incoming)
+            case PollRoute():
+                ref = route.parse(incoming)
+                view = engine.query(api, ref.task_id, key, model=ref.model)
+                body = route.render(Outcome(view, incoming, engine.clock.now()))
+            case AccountRoute():
+                body = route.render(account, incoming)
+            case _:
+                assert_never(route)
         return web.Response(body=body, content_type="application/json")
+
+    async def _submit(self, provider: Provider, route: SubmitRoute, incoming: Incoming) -> bytes:
+        engine = self.current.engine
+        submit = route.parse(incoming)
+        view = engine.submit(submit)
+        waited = route.sync or submit.sync
+        expected_end = None
+        if waited:
+            view = await engine.run_to_end(view.id)
+            if view.state == "failed":
+                raise provider.sync_failure(view)
+        else:
+            expected_end = engine.projected_end(engine.get(view.id))
+        return route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
 
 
 async def _read_body(request: web.Request, route: Route, incoming: Incoming) -> None:
-    if route.body == "json":
-        incoming.body = await request.read()
-    elif route.body == "multipart" and request.content_type == "multipart/form-data":
-        incoming.form = await _read_form(request)
-    elif route.body != "none" and route.body != "multipart":
-        assert_never(route.body)
+    match route.body:
+        case "json":
+            incoming.body = await request.read()
+        case "multipart":
+            # Another content type leaves the form empty: the provider words that error its way.
+            if request.content_type == "multipart/form-data":
+                incoming.form = await _read_form(request)
+        case "none":
+            pass
+        case _:
+            assert_never(route.body)
 
 
 async def _read_form(request: web.Request) -> tuple[FormPart, ...]:
@@ -302,13 +304,12 @@ class HttpExchange:
         pipeline: Pipeline,
         request: web.Request,
         handler: Handler,
-        provider: Provider | None,
         engine: TaskEngine,
     ) -> None:
         self._pipeline = pipeline
         self._request = request
         self._handler = handler
-        self._provider = provider
+        self._provider = pipeline.mounts.provider_for(request)
         self._engine = engine
         self._stopping = pipeline.current.stopping
 
@@ -316,7 +317,7 @@ class HttpExchange:
         # A request held across a reset must not reach the new run (it would leak into the next test).
         if self._pipeline.current.engine is not self._engine:
             return self.drop()
-        return await self._pipeline._answer(self._request, self._handler, self._provider)
+        return await self._pipeline._answer(self._request, self._handler)
 
     def error(self, status: int, message: str | None, retry_after: int | None) -> web.StreamResponse:
         return self._pipeline.scripted_error(self._request, self._provider, status, message, retry_after)

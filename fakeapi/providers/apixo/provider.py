@@ -26,11 +26,11 @@ from fakeapi.providers.apixo.wire import (
 )
 from fakeapi.providers.base import (
     AccountRoute,
+    AnyRoute,
     ErrorContext,
     Incoming,
     PollRoute,
     Provider,
-    Route,
     SubmitRoute,
     TaskRef,
 )
@@ -237,7 +237,7 @@ class ApixoApi(Provider):
     error_model = ErrorEnvelope
     callback_model = StatusAnswer
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[AnyRoute]:
         return [
             SubmitRoute(
                 method="POST",

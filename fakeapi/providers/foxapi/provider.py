@@ -17,14 +17,14 @@ from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
+    AnyRoute,
     ErrorContext,
     Incoming,
     Outcome,
     PollRoute,
     Provider,
-    Route,
     SubmitRoute,
-    TaskRef,
+    task_in_path,
 )
 from fakeapi.providers.foxapi.catalogue import (
     CATALOGUE,
@@ -230,7 +230,7 @@ class FoxApi(Provider):
     error_model = ErrorEnvelope
     callback_model = Task
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[AnyRoute]:
         submits = [
             SubmitRoute(
                 method="POST",
@@ -248,7 +248,7 @@ class FoxApi(Provider):
             method="GET",
             path="/v1/tasks/{task_id}",
             answer=Task,
-            parse=lambda request: TaskRef(request.params["task_id"]),
+            parse=task_in_path,
             render=render_task,
         )
         return [*submits, poll]

@@ -20,14 +20,14 @@ from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.media import file_for, image_size
 from fakeapi.providers.base import (
+    AnyRoute,
     ErrorContext,
     Incoming,
     Outcome,
     PollRoute,
     Provider,
-    Route,
     SubmitRoute,
-    TaskRef,
+    task_in_path,
 )
 from fakeapi.providers.pixapi.catalogue import CATALOGUE, price
 from fakeapi.providers.pixapi.wire import (
@@ -229,7 +229,7 @@ class PixApi(Provider):
     errors = ERRORS
     error_model = ErrorEnvelope
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[AnyRoute]:
         def submit(path: str, parse: Callable[[Incoming], SubmitRequest], **more: Any) -> SubmitRoute:
             return SubmitRoute(method="POST", path=path, parse=parse, **more)
 
@@ -245,7 +245,7 @@ class PixApi(Provider):
                 method="GET",
                 path="/v1/tasks/{task_id}",
                 answer=Task,
-                parse=lambda request: TaskRef(request.params["task_id"]),
+                parse=task_in_path,
                 render=lambda outcome: compact_json(task_object(outcome.view)),
             ),
             submit("/v1/images/generations", parse_images, body="json", **image, **images),
@@ -272,12 +272,6 @@ class PixApi(Provider):
         else:
             body = {"code": status, "message": message, "type": error_type}
         return status, compact_json({"error": body})
-
-    def sync_failure(self, view: TaskView) -> FakeApiError:
-        error = view.error
-        code, _ = FAILURE_ERRORS.get(error.reason, (500, "")) if error is not None else (500, "")
-        kind = {422: ErrorKind.PROMPT_REJECTED, 503: ErrorKind.UNAVAILABLE}.get(code, ErrorKind.SERVER_ERROR)
-        return FakeApiError(kind, error.text() if error is not None else "generation failed")
 
 
 def _outputs(body: ImageBody | VideoBody | LegacyBody) -> int:

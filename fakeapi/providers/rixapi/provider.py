@@ -14,14 +14,14 @@ from fakeapi.catalogue import Kind, Usage
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
+    AnyRoute,
     ErrorContext,
     Incoming,
     Outcome,
     PollRoute,
     Provider,
-    Route,
     SubmitRoute,
-    TaskRef,
+    task_in_path,
 )
 from fakeapi.providers.rixapi.catalogue import CATALOGUE
 from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
@@ -151,7 +151,7 @@ class RixApi(Provider):
     error_model = ErrorEnvelope
     callback_model = Task
 
-    def routes(self) -> Sequence[Route]:
+    def routes(self) -> Sequence[AnyRoute]:
         return [
             SubmitRoute(
                 method="POST",
@@ -166,7 +166,7 @@ class RixApi(Provider):
                 method="GET",
                 path="/v1/task/{task_id}",
                 answer=Task,
-                parse=lambda request: TaskRef(request.params["task_id"]),
+                parse=task_in_path,
                 render=_render,
             ),
         ]
