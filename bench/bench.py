@@ -15,6 +15,11 @@ Run it as a script: ``python bench/bench.py`` (about 45 s) or ``python bench/ben
    clock 60 s, poll each once and check it is completed. Once with the server in another process,
    once in-process (server thread + client in the test's thread, as a downstream test suite runs it,
    sharing one GIL).
+5. Poll handling without sockets: one request, built once, handed to the app again and again (its
+   middleware, handler and rendering; no parsing, no I/O), for fakeapi's app and for the bare app of
+   1. Independent of the load generator, so it shows what a change does to the fake's own poll work;
+   being one request, it cannot show per-request garbage (a reference cycle through the request
+   once cost 1. a quarter of its throughput), which 1. does.
 
 Everything binds 127.0.0.1, is bounded in time and count, and stops by itself.
 """
@@ -45,6 +50,7 @@ from typing import Any
 import aiohttp
 import pydantic
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from fakeapi.fixture import FakeApi
 from fakeapi.server import BackgroundServer, FakeServer
@@ -482,6 +488,60 @@ def bench_bulk_inprocess(settings: Settings) -> BulkResult:
 # -- report -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HandlingResult:
+    fake: float  # seconds per poll handled, best round
+    bare: float
+
+
+async def seconds_per_poll(app: web.Application, path: str, calls: int, rounds: int) -> float:
+    """The best round's seconds per call of the app's own handling of one GET (aiohttp's internal
+    ``_handle``: routing is resolved once, so the figure is middleware, handler and answer)."""
+    request = make_mocked_request("GET", path, headers=AUTH, app=app)
+    match = await app.router.resolve(request)
+    match.add_app(app)
+    request._match_info = match
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for _ in range(calls):
+            response = await app._handle(request)
+        best = min(best, (time.perf_counter() - began) / calls)
+        assert response.status == 200
+    return best
+
+
+def bench_handling(settings: Settings) -> HandlingResult:
+    async def main() -> HandlingResult:
+        server = FakeServer("default", clock="virtual", host=HOST)
+        await server.start()
+        try:
+            base = server.url_for("rixapi")
+            async with aiohttp.ClientSession(headers=AUTH) as session:
+                submit = {"model": POLL_MODEL, "input": {"prompt": "a lighthouse at dusk"}}
+                async with session.post(f"{base}/v1/task/submit", json=submit) as resp:
+                    task_id = (await resp.json())["id"]
+                await server.engine.shift(60)
+                async with session.get(f"{base}/v1/task/{task_id}") as resp:
+                    size = len(await resp.read())
+            assert server._runner is not None
+            calls, rounds = settings.reset_runs * 25, settings.rounds + 4
+            fake = await seconds_per_poll(server._runner.app, f"/rixapi/v1/task/{task_id}", calls, rounds)
+        finally:
+            await server.stop()
+        payload = b"x" * size
+
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(body=payload, content_type="application/json")
+
+        bare_app = web.Application()
+        bare_app.router.add_get("/rixapi/v1/task/{task_id}", handler)
+        bare = await seconds_per_poll(bare_app, "/rixapi/v1/task/task_bare", calls, rounds)
+        return HandlingResult(fake, bare)
+
+    return asyncio.run(main())
+
+
 def load_note(load: Load) -> str:
     note = f"({load.ok:,} in {load.seconds:.1f} s; server core {load.server_busy:.0%} busy"
     if load.client_busy is not None:
@@ -531,6 +591,7 @@ def main() -> None:
     resets = bench_reset(settings)
     separate = bench_bulk_separate(settings)
     inprocess = bench_bulk_inprocess(settings)
+    handling = bench_handling(settings)
 
     ratio = poll.fake.rps / poll.bare.rps
     print(f"1. poll GET /rixapi/v1/task/{{id}}, completed task, {poll.size} B body")
@@ -596,6 +657,10 @@ def main() -> None:
             )
         )
         print(row("  total wall time", ms(bulk.total)))
+    print()
+    print("5. poll handling without sockets: one built request handed to the app (best round)")
+    print(row("bare aiohttp, pre-encoded bytes", f"{handling.bare * 1e6:.1f} us"))
+    print(row("fakeapi", f"{handling.fake * 1e6:.1f} us", f"{handling.fake / handling.bare:.2f}x bare"))
     print()
     print(f"benchmark wall time {time.perf_counter() - began:.1f} s")
 

@@ -28,7 +28,7 @@ from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
 from fakeapi.recorder import JournalEntry, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
 from fakeapi.webhooks import DeliveryAttempt
-from fakeapi.wire import bearer_key, load_json
+from fakeapi.wire import bearer_key, compact_json, load_json
 
 ADMIN_PREFIX = "/_fakeapi/"
 B = TypeVar("B", bound=BaseModel)
@@ -122,11 +122,6 @@ class AdminError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def to_json(value: object) -> bytes:
-    """The admin API's one serialiser: dataclasses, pydantic models and containers as compact JSON."""
-    return pydantic_core.to_json(value)
 
 
 def is_loopback(host: str) -> bool:
@@ -383,10 +378,10 @@ def _problems(exc: ValidationError) -> str:
 
 
 def _answer(value: object) -> web.Response:
-    return web.Response(body=to_json(value), content_type="application/json")
+    return web.Response(body=compact_json(value), content_type="application/json")
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.Response(
-        body=to_json({"error": {"message": message}}), status=status, content_type="application/json"
+        body=compact_json({"error": {"message": message}}), status=status, content_type="application/json"
     )

@@ -15,11 +15,12 @@ import aiohttp
 import pytest
 
 from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError
-from fakeapi.admin import Admin, is_loopback, to_json
+from fakeapi.admin import Admin, is_loopback
 from fakeapi.fixture import ClockControl
 from fakeapi.scenario import bundled_names, load_scenario, merge_overrides, parse_scenario, validate_scenario
 from fakeapi.server import BackgroundServer
 from fakeapi.sink import CallbackSink
+from fakeapi.wire import compact_json
 
 START = 1767225600
 KEY = "sk-admin-test"
@@ -71,7 +72,7 @@ async def submit(http: aiohttp.ClientSession, fakeapi: FakeApi, model: str = "fl
 
 def plain(value: object) -> Any:
     """What the admin API answers for ``value``."""
-    return json.loads(to_json(value))
+    return json.loads(compact_json(value))
 
 
 # -- reset, seed, load_scenario ------------------------------------------------------------------------

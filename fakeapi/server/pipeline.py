@@ -40,7 +40,7 @@ from fakeapi.scenario.faults import FaultBase, FaultPoint
 from fakeapi.server.app import Handler, Mounts, Served
 from fakeapi.wire import bearer_key
 
-INCOMING = web.RequestKey("fakeapi.incoming", Incoming)
+BODY = web.RequestKey("fakeapi.body", bytes)
 NOTES = web.RequestKey("fakeapi.notes", list[str])
 JOURNALED_BODY = 64 * 1024
 GATEWAY_PAGE = (
@@ -121,9 +121,7 @@ class Pipeline:
             exchange = HttpExchange(self, request, handler, engine)
             response = await fault.on_exchange(exchange)
             request.setdefault(NOTES, []).append(fault.describe())
-        incoming = request.get(INCOMING)
-        raw = incoming.body if incoming is not None else b""
-        notes = (*(incoming.notes if incoming is not None else ()), *request.get(NOTES, ()))
+        raw = request.get(BODY, b"")
         recorder.record(
             JournalEntry(
                 at=engine.clock.now(),
@@ -132,7 +130,7 @@ class Pipeline:
                 query=request.query_string,
                 status=response.status,
                 body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
-                notes=notes,
+                notes=tuple(request.get(NOTES, ())),
             )
         )
         return response
@@ -239,9 +237,13 @@ class Pipeline:
         account = engine.authorize(api, key)
         if route.model_param is not None:
             engine.check_model(api, request.match_info[route.model_param])
+        # The request keeps the notes list and the body for the journal, not the Incoming: an
+        # Incoming refers to its request, and a cycle would leave every request to the garbage
+        # collector instead of freeing it when answered.
         incoming = Incoming(key=key, settings=engine.settings(api), source=request)
-        request[INCOMING] = incoming
+        request[NOTES] = incoming.notes
         await _read_body(request, route, incoming)
+        request[BODY] = incoming.body
         match route:
             case SubmitRoute():
                 body = await self._submit(provider, route, incoming)
