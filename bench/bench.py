@@ -140,6 +140,21 @@ def recv(conn: Connection, timeout: float = 30.0) -> Any:
 # -- server processes ---------------------------------------------------------------------------
 
 
+async def completed_task(server: FakeServer) -> tuple[str, bytes]:
+    """Submit a task to a started server and let it complete: the URL that polls it, and its body."""
+    base = server.url_for("rixapi")
+    async with aiohttp.ClientSession(headers=AUTH) as session:
+        submit = {"model": POLL_MODEL, "input": {"prompt": "a lighthouse at dusk"}}
+        async with session.post(f"{base}/v1/task/submit", json=submit) as resp:
+            assert resp.status == 200, await resp.text()
+            task_id = (await resp.json())["id"]
+        await server.engine.shift(60)
+        url = f"{base}/v1/task/{task_id}"
+        async with session.get(url) as resp:
+            assert resp.status == 200, await resp.text()
+            return url, await resp.read()
+
+
 def fake_server_process(conn: Connection) -> None:
     """fakeapi on one core, with one completed task; sends (url, body) and serves until told to stop."""
     pin(SERVER_CORE)
@@ -149,18 +164,7 @@ def fake_server_process(conn: Connection) -> None:
         server = FakeServer("default", clock="virtual", host=HOST)
         await server.start()
         try:
-            base = server.url_for("rixapi")
-            async with aiohttp.ClientSession(headers=AUTH) as session:
-                submit = {"model": POLL_MODEL, "input": {"prompt": "a lighthouse at dusk"}}
-                async with session.post(f"{base}/v1/task/submit", json=submit) as resp:
-                    assert resp.status == 200, await resp.text()
-                    task_id = (await resp.json())["id"]
-                await server.engine.shift(60)
-                url = f"{base}/v1/task/{task_id}"
-                async with session.get(url) as resp:
-                    assert resp.status == 200, await resp.text()
-                    body = await resp.read()
-            conn.send((url, body))
+            conn.send(await completed_task(server))
             await serve_until_stopped(conn, deadline)
         finally:
             await server.stop()
@@ -516,17 +520,13 @@ def bench_handling(settings: Settings) -> HandlingResult:
         server = FakeServer("default", clock="virtual", host=HOST)
         await server.start()
         try:
-            base = server.url_for("rixapi")
-            async with aiohttp.ClientSession(headers=AUTH) as session:
-                submit = {"model": POLL_MODEL, "input": {"prompt": "a lighthouse at dusk"}}
-                async with session.post(f"{base}/v1/task/submit", json=submit) as resp:
-                    task_id = (await resp.json())["id"]
-                await server.engine.shift(60)
-                async with session.get(f"{base}/v1/task/{task_id}") as resp:
-                    size = len(await resp.read())
+            url, body = await completed_task(server)
+            size = len(body)
             assert server._runner is not None
             calls, rounds = settings.reset_runs * 25, settings.rounds + 4
-            fake = await seconds_per_poll(server._runner.app, f"/rixapi/v1/task/{task_id}", calls, rounds)
+            fake = await seconds_per_poll(
+                server._runner.app, url.removeprefix(server.base_url), calls, rounds
+            )
         finally:
             await server.stop()
         payload = b"x" * size
