@@ -299,10 +299,55 @@ class ApisBase(Model):
 
 
 class WebhookSpec(Model):
-    """Override an API's callback delivery policy (receiver timeout, delays between retries)."""
+    """Override an API's callback delivery policy (receiver timeout, delays between retries), and
+    choose which receivers the fake may call."""
 
-    timeout: Duration | None = None
+    timeout: Duration | None = Field(default=None, gt=0, le=600)
     retry_delays: list[Duration] | None = None
+    block_private: bool | None = Field(
+        default=None,
+        description="refuse callback URLs whose host resolves to a private, loopback, link-local or "
+        "metadata address (checked on every attempt); unset: on when the server listens on a "
+        "non-loopback host",
+    )
+
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+class LimitsSpec(Model):
+    """What the fake accepts and keeps, so that a sandbox running all day stays within bounded
+    memory whatever its clients send. Every store is bounded by count and by bytes."""
+
+    request_bytes: int = Field(
+        default=32 * MiB, gt=0, description="a request body (a multipart body's parts together)"
+    )
+    body_timeout: Duration = Field(
+        default=30.0, gt=0, description="a request whose body has not all arrived by then is dropped"
+    )
+    idle_timeout: Duration = Field(default=75.0, gt=0, description="an idle keep-alive connection is closed")
+    journal_entries: int = Field(default=10_000, gt=0)
+    journal_bytes: int = Field(default=16 * MiB, gt=0, description="the journal's bodies together")
+    deliveries_entries: int = Field(default=10_000, gt=0)
+    deliveries_bytes: int = Field(default=16 * MiB, gt=0, description="the delivery log's bodies together")
+    logged_body_bytes: int = Field(
+        default=8 * KiB,
+        gt=0,
+        description="a body kept in the journal or delivery log; longer ones are cut and marked",
+    )
+    surprises: int = Field(default=1_000, gt=0)
+    surprise_bytes: int = Field(default=8 * KiB, gt=0, description="one surprise's text; longer ones are cut")
+    tasks: int = Field(
+        default=100_000, gt=0, description="tasks kept; beyond it the longest-finished are forgotten first"
+    )
+    task_ttl: Duration = Field(
+        default=86_400.0, gt=0, description="a finished task is forgotten this long after it finished"
+    )
+    keys: int = Field(
+        default=10_000, gt=0, description="API keys with an account; beyond it idle ones are forgotten"
+    )
+    callback_answer_bytes: int = Field(default=64 * KiB, ge=0, description="read of a receiver's answer")
 
 
 class Scenario(Model):
@@ -317,6 +362,7 @@ class Scenario(Model):
     )
     models: ModelsSpec = ModelsSpec()
     webhooks: WebhookSpec = WebhookSpec()
+    limits: LimitsSpec = LimitsSpec()
     apis: ApisBase = ApisBase()
     faults: list[Fault] = Field(default=[], description="first matching fault that fires applies")
     rules: list[Rule] = Field(min_length=1)
