@@ -6,20 +6,25 @@ sandbox user does with curl exactly what a test does in Python.
 
 Admin requests are not API requests: they are not journaled, count against no rate limit and are
 never surprises. They are open on a loopback address; with a token set each needs
-``Authorization: Bearer TOKEN``; on any other address without a token they are refused.
+``Authorization: Bearer TOKEN``; on any other address without a token they are refused. Whatever
+the token, only requests whose ``Host`` is an IP address, ``localhost`` or an allowed name are
+answered (a DNS-rebinding page always sends its own DNS name), and scenario files are read only
+from the server's scenario directories. Listings are served a page at a time.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import itertools
+import re
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
 import pydantic_core
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 from fakeapi.clock import SystemClock
@@ -27,11 +32,15 @@ from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
 from fakeapi.recorder import JournalEntry, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
+from fakeapi.scenario.loading import ScenarioDirs
 from fakeapi.webhooks import DeliveryAttempt
 from fakeapi.wire import bearer_key, compact_json, load_json
 
 ADMIN_PREFIX = "/_fakeapi/"
+PAGE_LIMIT = 1000
+MAX_PAGE_LIMIT = 10_000
 B = TypeVar("B", bound=BaseModel)
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -116,6 +125,14 @@ class BalanceQuery(_Body):
     key: str
 
 
+class PageQuery(_Body):
+    """The page of a listing (``tasks``, ``journal``, ``deliveries``) an HTTP request reads:
+    ``limit`` items from position ``offset``, oldest first."""
+
+    limit: int = Field(default=PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+    offset: int = Field(default=0, ge=0)
+
+
 class AdminError(Exception):
     """An admin request refused before it reached an operation (access)."""
 
@@ -134,6 +151,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# A Host header: a bracketed IPv6 literal or a name (an IPv4 literal too), then an optional port.
+_HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]*)?", re.ASCII)
+
+
+def host_name(value: str) -> str:
+    """``value`` as an allowed host name (lower case); ``ValueError`` if it is not a bare host name."""
+    match = _HOST_HEADER.fullmatch(value)
+    if match is None or match["name"] != value:
+        raise ValueError(f"{value!r} is not a host name (give it without scheme, port or path)")
+    return value.lower()
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class Admin:
     """The fixture's operations on one server, and their routes under ``/_fakeapi``.
 
@@ -142,10 +179,20 @@ class Admin:
 
     mount = ADMIN_PREFIX.rstrip("/")
 
-    def __init__(self, ops: Operations, *, host: str, token: str | None) -> None:
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        host: str,
+        token: str | None,
+        scenario_dirs: ScenarioDirs | None = None,
+        allowed_hosts: Iterable[str] = (),
+    ) -> None:
         self._ops = ops
         self._host = host
         self._token = token  # None: open on a loopback host, off elsewhere
+        self.scenario_dirs = scenario_dirs if scenario_dirs is not None else ScenarioDirs()
+        self.allowed_hosts = frozenset(map(host_name, allowed_hosts))
 
     @property
     def _engine(self) -> TaskEngine:
@@ -193,10 +240,10 @@ class Admin:
         clock.set_speed(body.speed)
         self._engine.wakeup()
 
-    def tasks(self) -> list[TaskView]:
-        """Every task, as it stands now (reading does not count as a poll)."""
+    def tasks(self, page: PageQuery | None = None) -> list[TaskView]:
+        """Every task (or one page of them), as it stands now (reading does not count as a poll)."""
         engine = self._engine
-        return [engine.view(t) for t in engine.tasks.values()]
+        return [engine.view(t) for t in _window(engine.tasks.values(), page)]
 
     def task(self, task_id: str) -> TaskView:
         """One task as it stands now (``KeyError`` for an unknown id)."""
@@ -216,13 +263,13 @@ class Admin:
         """Fail a task now with ``body``'s message and code, or the API's words for its reason."""
         return self._engine.fail(task_id, body.message, body.code, body.reason)
 
-    def journal(self) -> list[JournalEntry]:
-        """Every API request answered since the last reset, oldest first."""
-        return list(self._ops.recorder.journal)
+    def journal(self, page: PageQuery | None = None) -> list[JournalEntry]:
+        """Every API request answered since the last reset (or one page of them), oldest first."""
+        return _window(self._ops.recorder.journal, page)
 
-    def deliveries(self) -> list[DeliveryAttempt]:
-        """Every callback delivery attempt since the last reset, oldest first."""
-        return list(self._engine.deliveries)
+    def deliveries(self, page: PageQuery | None = None) -> list[DeliveryAttempt]:
+        """Every callback delivery attempt since the last reset (or one page of them), oldest first."""
+        return _window(self._engine.deliveries, page)
 
     def surprises(self) -> list[str]:
         """Requests to no route, and crashes in the fake, since the last reset."""
@@ -265,6 +312,7 @@ class Admin:
         """Answer an admin request: access first, then the route; every error is JSON, never a 500
         with a traceback (a crash is reported as a surprise instead)."""
         try:
+            self._check_host(request)
             self._check_access(request)
             return await handler(request)
         except AdminError as exc:
@@ -290,6 +338,21 @@ class Admin:
                 f"{request.method} {request.path} raised in the fake:\n{traceback.format_exc()}"
             )
             return _error(500, "internal error in the fake (reported as a surprise)")
+
+    def _check_host(self, request: web.Request) -> None:
+        header = request.headers.get(hdrs.HOST)
+        match = _HOST_HEADER.fullmatch(header) if header is not None else None
+        if match is not None:
+            host = (match["ipv6"] or match["name"]).lower()
+            if host == "localhost" or _is_ip_literal(host) or host in self.allowed_hosts:
+                return
+        raise AdminError(
+            403,
+            f"the admin API answers only requests addressed to an IP address, localhost or a host name "
+            f"allowed with --allowed-host NAME (FakeServer(allowed_hosts=[...])), not Host {header!r}: "
+            "a web page rebinding a DNS name to this server must not drive it; to use this name, start "
+            "the server with --allowed-host and the name",
+        )
 
     def _check_access(self, request: web.Request) -> None:
         token = self._token
@@ -318,7 +381,10 @@ class Admin:
         return _answer({"seed": self.seed()})
 
     async def _load_scenario(self, request: web.Request) -> web.Response:
-        await self.load_scenario(await _body(request, LoadScenarioBody))
+        body = await _body(request, LoadScenarioBody)
+        if isinstance(body.scenario, str):  # over HTTP, files only from the scenario directories
+            body = body.model_copy(update={"scenario": self.scenario_dirs.load(body.scenario)})
+        await self.load_scenario(body)
         return _answer({"seed": self.seed()})
 
     async def _clock(self, request: web.Request) -> web.Response:
@@ -338,7 +404,8 @@ class Admin:
         return await self._clock(request)
 
     async def _tasks(self, request: web.Request) -> web.Response:
-        return _answer(self.tasks())
+        page = _page(request)
+        return _listing(request, page, self.tasks(page), len(self._engine.tasks))
 
     async def _task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["task_id"]
@@ -354,10 +421,12 @@ class Admin:
         return _answer(self.fail(request.match_info["task_id"], body))
 
     async def _journal(self, request: web.Request) -> web.Response:
-        return _answer(self.journal())
+        page = _page(request)
+        return _listing(request, page, self.journal(page), len(self._ops.recorder.journal))
 
     async def _deliveries(self, request: web.Request) -> web.Response:
-        return _answer(self.deliveries())
+        page = _page(request)
+        return _listing(request, page, self.deliveries(page), len(self._engine.deliveries))
 
     async def _surprises(self, request: web.Request) -> web.Response:
         return _answer(self.surprises())
@@ -371,6 +440,36 @@ async def _body(request: web.Request, model: type[B]) -> B:
     """The request's JSON body (none at all: ``{}``) validated by ``model``."""
     data = load_json(await request.read()) if request.can_read_body else {}
     return model.model_validate(data)
+
+
+def _page(request: web.Request) -> PageQuery:
+    """The page a listing request asks for in its query (each parameter at most once)."""
+    query = request.query
+    repeated = sorted({key for key in query if len(query.getall(key)) > 1})
+    if repeated:
+        raise ValueError(f"give {', '.join(repeated)} once")
+    return PageQuery.model_validate(dict(query))
+
+
+def _window(items: Collection[T], page: PageQuery | None) -> list[T]:
+    """``items`` (``None``: all), or the page of them, walked to but not copied before the page."""
+    if page is None:
+        return list(items)
+    if page.offset >= len(items):
+        return []
+    return list(itertools.islice(items, page.offset, page.offset + page.limit))
+
+
+def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) -> web.Response:
+    """A page of a listing: a JSON list, the total in ``X-Total-Count`` and, while more remain,
+    the next page's URL in ``Link`` (RFC 8288)."""
+    response = _answer(items)
+    response.headers["X-Total-Count"] = str(total)
+    following = page.offset + page.limit
+    if following < total:
+        url = request.url.with_query(limit=page.limit, offset=following)
+        response.headers[hdrs.LINK] = f'<{url}>; rel="next"'
+    return response
 
 
 def _problems(exc: ValidationError) -> str:

@@ -9,8 +9,9 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from fakeapi.admin import is_loopback
+from fakeapi.admin import host_name, is_loopback
 from fakeapi.errors import ScenarioError
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
 from fakeapi.server import FakeServer
@@ -34,6 +35,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TOKEN",
         help="admin API (/_fakeapi/) requests must send 'Authorization: Bearer TOKEN' (default: "
         "$FAKEAPI_ADMIN_TOKEN); without one the admin API is open on a loopback host, off on others",
+    )
+    serve.add_argument(
+        "--scenario-dir",
+        action="append",
+        type=_directory,
+        dest="scenario_dirs",
+        metavar="DIR",
+        help="the admin API loads scenario files by path only from under DIR (repeatable; default: "
+        "the current directory); bundled scenarios load by name",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        type=_allowed_host,
+        default=[],
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="the admin API also answers requests sent to host name NAME (repeatable); by default "
+        "only to IP addresses and localhost, so that a DNS-rebinding web page cannot reach it",
     )
 
     scenarios = commands.add_parser("scenarios", help="list, validate or describe scenario files")
@@ -65,6 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _directory(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: not a directory")
+    return path
+
+
+def _allowed_host(value: str) -> str:
+    try:
+        return host_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _validate(paths: list[str]) -> int:
     failed = 0
     for path in paths:
@@ -87,6 +121,8 @@ async def _serve(args: argparse.Namespace) -> int:
         clock="virtual" if args.virtual_clock else None,
         speed=args.speed,
         admin_token=args.admin_token,
+        scenario_dirs=args.scenario_dirs,
+        allowed_hosts=args.allowed_hosts,
     )
     try:
         await server.start()

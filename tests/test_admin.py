@@ -113,15 +113,21 @@ async def test_load_scenario_by_name_and_inline(fakeapi: FakeApi, http: aiohttp.
     assert failed["error"] == "inline says no"
 
 
-async def test_load_scenario_from_a_file(
-    fakeapi: FakeApi, http: aiohttp.ClientSession, tmp_path: Path
-) -> None:
+async def test_load_scenario_from_a_file(http: aiohttp.ClientSession, tmp_path: Path) -> None:
     path = tmp_path / "held.yaml"
     path.write_text("rules:\n  - phases: [{state: queued}, {state: succeeded}]\n", encoding="utf-8")
-    await admin(http, fakeapi, "POST", "/load_scenario", {"scenario": str(path)})
-    task_id = await submit(http, fakeapi)
-    await admin(http, fakeapi, "POST", "/clock/shift", {"seconds": 3600})
-    assert fakeapi.task(task_id).state == "queued"
+    # Over HTTP, files load only from the server's scenario directories.
+    async with FakeServer("instant", clock="virtual", scenario_dirs=[tmp_path]) as server:
+        assert await call(http, server.base_url, "POST", "/load_scenario", {"scenario": str(path)}) == (
+            200,
+            {"seed": 0},
+        )
+        url = server.url_for("rixapi") + "/v1/task/submit"
+        body = {"model": "flux-pro", "input": {"prompt": "x"}}
+        async with http.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"}) as response:
+            task_id = (await response.json())["id"]
+        await call(http, server.base_url, "POST", "/clock/shift", {"seconds": 3600})
+        assert server.admin.task(task_id).state == "queued"
 
 
 async def test_bad_scenarios_answer_400_naming_source_and_path(
@@ -137,11 +143,20 @@ async def test_bad_scenarios_answer_400_naming_source_and_path(
 
     status, answer = await call(http, base, "POST", "/load_scenario", {"scenario": "nope"})
     assert status == 400
-    assert answer["error"]["message"].startswith("nope: no such scenario file")
+    assert re.fullmatch(
+        r"nope: no bundled scenario of that name \(bundled: content-violation, default, .*\), "
+        r"and no such scenario file in the scenario directories \(/.*\)",
+        answer["error"]["message"],
+    )
+    with pytest.raises(ScenarioError, match=r"^nope: no such scenario file"):
+        fakeapi.load_scenario("nope")
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("rules:\n  - phases:\n      - {state: queued, for: soon}\n      - {state: succeeded}\n")
-    status, answer = await call(http, base, "POST", "/load_scenario", {"scenario": str(broken)})
+    async with FakeServer("manual", clock="virtual", scenario_dirs=[tmp_path]) as server:
+        status, answer = await call(
+            http, server.base_url, "POST", "/load_scenario", {"scenario": str(broken)}
+        )
     assert status == 400
     assert answer["error"]["message"].startswith(f"{broken}:3: rules[0].phases[0].for: ")
 
@@ -342,7 +357,7 @@ async def test_admin_requests_are_not_journaled_rate_limited_or_surprises(
 async def test_a_crash_answers_500_json_and_is_a_surprise(
     fakeapi: FakeApi, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(self: Admin) -> None:
+    def explode(self: Admin, *page: object) -> None:
         raise RuntimeError("injected admin crash")
 
     monkeypatch.setattr(Admin, "tasks", explode)

@@ -1,12 +1,14 @@
 """Loading scenarios: bundled names and files, YAML with line numbers, inline data, overrides.
 
-Every error names the source, the line (for text) and the path inside the scenario.
+Every error names the source, the line (for text) and the path inside the scenario. ``ScenarioDirs``
+loads for the admin API: only bundled names and files under given directories, and errors that
+show nothing of a file that is not a scenario.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from fakeapi.scenario.schema import ApisBase, ApiSettings, Scenario
 # libyaml's loader parses scenario files about ten times faster; PyYAML without it still works.
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ScenarioRef = Scenario | str | Path | dict[str, Any]
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_SCENARIO_FILE_BYTES = 1024 * 1024
 
 
 def registered_settings() -> dict[str, type[ApiSettings]]:
@@ -61,13 +65,90 @@ def load_scenario(ref: str | Path) -> Scenario:
     path = Path(ref)
     if path.is_file():
         return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
-    resource = resources.files("fakeapi.scenarios") / f"{ref}.yaml"
-    if isinstance(ref, str) and "/" not in ref and resource.is_file():
-        return parse_scenario(resource.read_text(encoding="utf-8"), source=f"{ref} (bundled)")
+    bundled = _bundled(ref) if isinstance(ref, str) else None
+    if bundled is not None:
+        return bundled
     raise ScenarioError(
         f"{ref}: no such scenario file, and no bundled scenario of that name "
         f"(bundled: {', '.join(bundled_names())})"
     )
+
+
+def _bundled(name: str) -> Scenario | None:
+    """The bundled scenario ``name``, if there is one."""
+    if "/" in name or "\0" in name:
+        return None
+    resource = resources.files("fakeapi.scenarios") / f"{name}.yaml"
+    try:
+        text = resource.read_text(encoding="utf-8") if resource.is_file() else None
+    except OSError:  # a name too long for the file system is no bundled name
+        return None
+    return None if text is None else parse_scenario(text, source=f"{name} (bundled)")
+
+
+class ScenarioDirs:
+    """Where the admin API may load scenarios from: the bundled ones by name, and files under
+    ``dirs`` (default: the current directory; none: bundled names only).
+
+    A file path, relative to each directory in turn or absolute, is resolved with symlinks
+    followed and must lie under one of the directories, end in ``.yaml``, ``.yml`` or ``.json``,
+    and hold at most ``max_bytes``. Errors name the file and the line but show nothing of a file
+    that is not a scenario mapping: the admin API must not become a way to read other files.
+    """
+
+    def __init__(
+        self, dirs: Sequence[str | Path] | None = None, *, max_bytes: int = MAX_SCENARIO_FILE_BYTES
+    ) -> None:
+        roots = [Path(d).resolve() for d in (dirs if dirs is not None else [Path.cwd()])]
+        for root in roots:
+            if not root.is_dir():
+                raise ValueError(f"{root}: not a directory, so it cannot hold scenario files")
+        self.roots = tuple(roots)
+        self.max_bytes = max_bytes
+
+    def load(self, ref: str) -> Scenario:
+        """The bundled scenario named ``ref``, else the scenario file at path ``ref``."""
+        bundled = _bundled(ref)
+        if bundled is not None:
+            return bundled
+        path = self._find(ref)
+        if path.suffix.lower() not in SCENARIO_SUFFIXES:
+            raise ScenarioError(f"{ref}: a scenario file ends in {', '.join(SCENARIO_SUFFIXES)}")
+        try:
+            with path.open("rb") as file:
+                data = file.read(self.max_bytes + 1)
+        except OSError as exc:
+            raise ScenarioError(f"{ref}: cannot be read ({exc.strerror})") from None
+        if len(data) > self.max_bytes:
+            raise ScenarioError(f"{ref}: larger than {self.max_bytes} bytes, too large for a scenario")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScenarioError(f"{ref}: not UTF-8 text (byte {exc.start})") from None
+        return parse_untrusted_scenario(text, source=ref)
+
+    def _find(self, ref: str) -> Path:
+        inside = False
+        try:
+            for root in self.roots:
+                path = (root / ref).resolve()
+                if any(path.is_relative_to(r) for r in self.roots):
+                    inside = True
+                    if path.is_file():
+                        return path
+        except (OSError, ValueError, RuntimeError):  # too long, a NUL byte, a symlink loop
+            pass
+        where = ", ".join(map(str, self.roots)) or "none"
+        if inside:
+            reason = f"no such scenario file in the scenario directories ({where})"
+        else:
+            reason = (
+                f"outside the scenario directories ({where}); start the server with --scenario-dir DIR "
+                "(FakeServer(scenario_dirs=[...])) to load files under DIR"
+            )
+        raise ScenarioError(
+            f"{ref}: no bundled scenario of that name (bundled: {', '.join(bundled_names())}), and {reason}"
+        )
 
 
 def resolve_scenario(ref: ScenarioRef) -> Scenario:
@@ -86,17 +167,53 @@ def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
     Results are cached by text and source (a ``Scenario`` is immutable), so reloading the same
     scenario before every test costs no parsing.
     """
+    try:
+        data, root = _yaml_document(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{_yaml_error_place(exc, source)}: not valid YAML: {exc}") from exc
+    return validate_scenario(data, source=source, lines=dict(_node_lines(root, ())))
+
+
+def parse_untrusted_scenario(text: str, *, source: str) -> Scenario:
+    """Validate scenario text as ``parse_scenario`` does, but where the text is no scenario mapping
+    (not YAML, or a top-level key that is no scenario setting), say where without quoting it."""
+    try:
+        data, root = _yaml_document(text)
+    except (yaml.YAMLError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+        # PyYAML's messages quote the text (tags, aliases, snippets of the line), so only the place.
+        raise ScenarioError(
+            f"{_yaml_error_place(exc, source)}: not valid YAML "
+            f"(`fakeapi scenarios validate {source}` shows the problem)"
+        ) from None
+    try:
+        lines = dict(_node_lines(root, ()))
+    except RecursionError:
+        raise ScenarioError(f"{source}: nested too deeply for a scenario") from None
+    if isinstance(data, dict):
+        settings = scenario_model().model_fields.keys()
+        for key in data:
+            if not isinstance(key, str) or key not in settings:
+                line = lines.get((str(key),))
+                raise ScenarioError(
+                    f"{f'{source}:{line}' if line else source}: not a scenario: a top-level key is no "
+                    f"scenario setting (settings: {', '.join(settings)})"
+                )
+    return validate_scenario(data, source=source, lines=lines)
+
+
+def _yaml_document(text: str) -> tuple[Any, yaml.Node | None]:
+    """The data of the one YAML (or JSON) document in ``text``, and its root node."""
     loader = _YAML_LOADER(text)
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
+        return (loader.construct_document(root) if root is not None else None), root
     finally:
         loader.dispose()
-    return validate_scenario(data, source=source, lines=dict(_node_lines(root, ())))
+
+
+def _yaml_error_place(exc: BaseException, source: str) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"{source}:{mark.line + 1}" if mark is not None else source
 
 
 def validate_scenario(

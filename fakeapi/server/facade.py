@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from aiohttp import web
@@ -12,6 +14,7 @@ from fakeapi.engine import TaskEngine
 from fakeapi.providers import REGISTRY, Provider
 from fakeapi.recorder import Recorder
 from fakeapi.scenario import Scenario, ScenarioRef, resolve_scenario
+from fakeapi.scenario.loading import ScenarioDirs
 from fakeapi.server.app import Mounts, build_app, listen
 from fakeapi.server.files import files_handler
 from fakeapi.server.pipeline import Current, Pipeline
@@ -28,6 +31,10 @@ class FakeServer:
     Run it in your own loop with ``await server.start()`` / ``await server.stop()`` (or
     ``async with``), or in a background thread with ``BackgroundServer``. ``providers`` defaults
     to every API in ``fakeapi.providers.REGISTRY``.
+
+    The admin API loads scenario files by path only from ``scenario_dirs`` (default: the current
+    directory), and answers only requests addressed to an IP address, ``localhost`` or one of
+    ``allowed_hosts``.
     """
 
     def __init__(
@@ -40,13 +47,21 @@ class FakeServer:
         clock: ClockMode | None = None,
         speed: float | None = None,
         admin_token: str | None = None,
+        scenario_dirs: Sequence[str | Path] | None = None,
+        allowed_hosts: Sequence[str] = (),
         providers: list[Provider] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.mounts = Mounts(REGISTRY.providers() if providers is None else providers)
         self.admin_token = admin_token  # None: the admin API is open on loopback, off elsewhere
-        self.admin = Admin(self, host=host, token=admin_token)
+        self.admin = Admin(
+            self,
+            host=host,
+            token=admin_token,
+            scenario_dirs=ScenarioDirs(scenario_dirs),
+            allowed_hosts=allowed_hosts,
+        )
         self._clock_mode = clock
         self._speed = speed
         self._sender = HttpSender()
