@@ -164,9 +164,13 @@ class Served:
                 stream.close()
 
 
-def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, str, bytes]:
+def http(
+    method: str, url: str, body: dict[str, Any] | None = None, host: str | None = None
+) -> tuple[int, str, bytes]:
     data = None if body is None else json.dumps(body).encode()
     headers = {"Authorization": "Bearer sk-cli", "Content-Type": "application/json"}
+    if host is not None:
+        headers["Host"] = host
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with OPENER.open(request, timeout=10) as response:
@@ -217,6 +221,57 @@ def test_serve_help_shows_the_admin_token() -> None:
     assert result.returncode == 0, result.stderr
     assert "--admin-token TOKEN" in result.stdout
     assert run("serve", "--admin-token", "").returncode == 2  # an empty token protects nothing
+
+
+def test_serve_loads_scenario_files_only_from_its_scenario_dirs(tmp_path: Path) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "seeded.yaml").write_text("seed: 21\n" + GOOD, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("seed: 5\n" + GOOD, encoding="utf-8")
+    served = Served(
+        "--port",
+        "0",
+        "--scenario",
+        "instant",
+        "--scenario-dir",
+        str(scenarios),
+        "--allowed-host",
+        "sandbox.test",
+    )
+    try:
+        port = int(served.wait_for_line(r"^\s+admin\s+http://127\.0\.0\.1:(\d+)/_fakeapi/$").group(1))
+        admin = f"http://127.0.0.1:{port}/_fakeapi"
+        status, _, raw = http("POST", admin + "/load_scenario", {"scenario": "seeded.yaml"})
+        assert (status, json.loads(raw)) == (200, {"seed": 21})
+        status, _, raw = http("POST", admin + "/load_scenario", {"scenario": str(elsewhere)})
+        assert status == 400
+        message = json.loads(raw)["error"]["message"]
+        assert f"and outside the scenario directories ({scenarios.resolve()})" in message
+
+        status, _, raw = http("GET", admin + "/seed", host=f"sandbox.test:{port}")
+        assert (status, json.loads(raw)) == (200, {"seed": 21})
+        status, _, raw = http("GET", admin + "/seed", host=f"rebind.test:{port}")
+        assert status == 403
+        assert "--allowed-host" in json.loads(raw)["error"]["message"]
+
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=10) == 0
+    finally:
+        served.stop()
+
+
+def test_serve_help_shows_scenario_dirs_and_allowed_hosts(tmp_path: Path) -> None:
+    result = run("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--scenario-dir DIR" in result.stdout
+    assert "--allowed-host NAME" in result.stdout
+    result = run("serve", "--scenario-dir", str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert f"argument --scenario-dir: {tmp_path / 'nope'}: not a directory" in result.stderr
+    result = run("serve", "--allowed-host", "sandbox.test:8000")
+    assert result.returncode == 2
+    assert "argument --allowed-host: 'sandbox.test:8000' is not a host name" in result.stderr
 
 
 def test_serve_unknown_scenario_lists_the_bundled_ones() -> None:
