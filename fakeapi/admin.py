@@ -346,10 +346,11 @@ class Admin:
             host = (match["ipv6"] or match["name"]).lower()
             if host == "localhost" or _is_ip_literal(host) or host in self.allowed_hosts:
                 return
+        given = "no Host header" if header is None else f"Host {header!r}"
         raise AdminError(
             403,
             f"the admin API answers only requests addressed to an IP address, localhost or a host name "
-            f"allowed with --allowed-host NAME (FakeServer(allowed_hosts=[...])), not Host {header!r}: "
+            f"allowed with --allowed-host NAME (FakeServer(allowed_hosts=[...])), not {given}: "
             "a web page rebinding a DNS name to this server must not drive it; to use this name, start "
             "the server with --allowed-host and the name",
         )
