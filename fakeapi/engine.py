@@ -13,7 +13,6 @@ import heapq
 import itertools
 import math
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -26,13 +25,13 @@ from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds,
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
 from fakeapi.randomness import Randomness
+from fakeapi.recorder import DeliveryLog
 from fakeapi.scenario.faults import Answered, Delay, FaultBook, Send, Unreachable
 from fakeapi.scenario.matching import RuleBook
 from fakeapi.scenario.schema import ApiSettings, FailureSpec, Scenario, Step
 from fakeapi.scenario.types import TERMINAL_STATES, Curve, FailureReason
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
-DELIVERY_LOG_LIMIT = 10_000
 LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
 EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
@@ -169,7 +168,7 @@ class TaskEngine:
         self._settings: dict[str, ApiSettings] = {}
         self.accounts = AccountBook(scenario.accounts, self.caps)
         self.tasks: dict[str, Task] = {}
-        self.deliveries: deque[DeliveryAttempt] = deque(maxlen=DELIVERY_LOG_LIMIT)
+        self.deliveries = DeliveryLog(scenario.limits)
         self.wakeup: Callable[[], None] = lambda: None
         self._sender = sender
         self._heap: list[tuple[float, int, _PhaseEnd | _Delivery]] = []

@@ -35,14 +35,13 @@ from fakeapi.providers.base import (
     Route,
     SubmitRoute,
 )
-from fakeapi.recorder import JournalEntry, Recorder
+from fakeapi.recorder import Recorder
 from fakeapi.scenario.faults import FaultBase, FaultPoint
 from fakeapi.server.app import Handler, Mounts, Served
 from fakeapi.wire import bearer_key
 
 BODY = web.RequestKey("fakeapi.body", bytes)
 NOTES = web.RequestKey("fakeapi.notes", list[str])
-JOURNALED_BODY = 64 * 1024
 GATEWAY_PAGE = (
     "<html>\r\n<head><title>{phrase}</title></head>\r\n<body>\r\n<center><h1>{phrase}</h1></center>\r\n"
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -71,18 +70,18 @@ FAULT_POINTS: dict[Point, FaultPoint] = {
 
 
 class Current:
-    """The run being served: its engine and recorder (a reset swaps both), and the event that
-    ends the waits of requests a fault holds open when the run ends."""
+    """The run being served: its engine and its recorder (bounded by the run's limits; a reset
+    swaps both), and the event that ends the waits of requests a fault holds open when the run ends."""
 
     def __init__(self, engine: TaskEngine) -> None:
         self.engine = engine
-        self.recorder = Recorder()
+        self.recorder = Recorder(engine.scenario.limits)
         self.stopping = asyncio.Event()
 
     def replace(self, engine: TaskEngine) -> None:
         self.stopping.set()
         self.engine = engine
-        self.recorder = Recorder()
+        self.recorder = Recorder(engine.scenario.limits)
         self.stopping = asyncio.Event()
 
 
@@ -121,17 +120,14 @@ class Pipeline:
             exchange = HttpExchange(self, request, handler, engine)
             response = await fault.on_exchange(exchange)
             request.setdefault(NOTES, []).append(fault.describe())
-        raw = request.get(BODY, b"")
         recorder.record(
-            JournalEntry(
-                at=engine.clock.now(),
-                method=request.method,
-                path=path,
-                query=request.query_string,
-                status=response.status,
-                body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
-                notes=tuple(request.get(NOTES, ())),
-            )
+            engine.clock.now(),
+            request.method,
+            path,
+            request.query_string,
+            response.status,
+            request.get(BODY, b""),
+            tuple(request.get(NOTES, ())),
         )
         return response
 

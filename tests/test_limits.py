@@ -1,0 +1,182 @@
+"""Bounded memory: the scenario's ``limits`` on the journal, the delivery log and the surprises.
+Engine tests run without sockets; the rest over HTTP."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from typing import Any
+
+import aiohttp
+import pytest
+
+from fakeapi import FakeApi, SurpriseError
+from fakeapi.clock import ManualClock
+from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
+from fakeapi.providers.rixapi.provider import PROFILE
+from fakeapi.recorder import Recorder
+from fakeapi.scenario import validate_scenario
+from fakeapi.scenario.schema import LimitsSpec
+
+KEY = {"Authorization": "Bearer sk-limits"}
+CB = "http://receiver.test/callback"
+INSTANT: list[dict[str, Any]] = [{"phases": [{"state": "succeeded"}]}]
+TIMED: list[dict[str, Any]] = [
+    {"phases": [{"state": "queued", "for": "2s"}, {"state": "running", "for": "8s"}, {"state": "succeeded"}]}
+]
+
+
+class Receiver:
+    """A callback receiver that answers 200 and keeps each body it was sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, url: str, body: bytes, timeout: float) -> int:
+        self.bodies.append(body)
+        return 200
+
+
+def engine(rules: list[dict[str, Any]], **settings: Any) -> TaskEngine:
+    scenario = validate_scenario({**settings, "rules": rules})
+    return TaskEngine(scenario, ManualClock(), {"rixapi": PROFILE}, Receiver())
+
+
+def submit(e: TaskEngine, key: str = "k1", callback_url: str | None = None, prompt: str = "p") -> TaskView:
+    return e.submit(
+        SubmitRequest(api="rixapi", key=key, model="flux-pro", prompt=prompt, callback_url=callback_url)
+    )
+
+
+def utf8(text: str) -> int:
+    return len(text.encode())
+
+
+# -- the journal -----------------------------------------------------------------------------------
+
+
+def rix_submit(prompt: str) -> dict[str, Any]:
+    return {"model": "flux-pro", "input": {"prompt": prompt}}
+
+
+@pytest.mark.fakeapi(scenario={"limits": {"logged_body_bytes": 256}, "rules": INSTANT})
+async def test_a_journaled_body_is_cut_to_its_limit_and_marked(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    url = fakeapi.url_for("rixapi") + "/v1/task/submit"
+    long, short = json.dumps(rix_submit("x" * 1000)), json.dumps(rix_submit("a fox"))
+    for body in (long, short):
+        async with http.post(url, data=body, headers={**KEY, "Content-Type": "application/json"}) as r:
+            assert r.status == 200
+    cut, whole = fakeapi.journal
+    assert (cut.body, cut.truncated) == (long[:256], True)
+    assert (whole.body, whole.truncated) == (short, False)
+
+
+@pytest.mark.fakeapi(
+    scenario={
+        "limits": {"journal_entries": 1000, "journal_bytes": 16 * 1024, "logged_body_bytes": 1024},
+        "rules": INSTANT,
+    }
+)
+async def test_the_journal_at_its_caps_stays_under_its_bytes(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    url = fakeapi.url_for("rixapi") + "/v1/task/submit"
+    for i in range(100):
+        async with http.post(url, json=rix_submit(f"request {i:03d} " + "x" * 4096), headers=KEY) as r:
+            assert r.status == 200
+    async with http.get(fakeapi.base_url + "/_fakeapi/journal") as r:
+        served = await r.read()
+    journal = json.loads(served)
+    assert sum(utf8(e["body"]) for e in journal) <= 16 * 1024
+    assert len(journal) == 16, "the newest that fit in the bytes, each cut to 1 KiB"
+    assert all(e["truncated"] and utf8(e["body"]) == 1024 for e in journal)
+    assert ["request 098 " in journal[-2]["body"], "request 099 " in journal[-1]["body"]] == [True, True]
+    assert len(served) < 16 * 1024 + 16 * 512, "what the admin API answers is bounded too"
+
+
+@pytest.mark.fakeapi(scenario={"limits": {"journal_entries": 5}, "rules": INSTANT})
+async def test_the_journal_keeps_the_newest_entries(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    for i in range(12):
+        async with http.get(fakeapi.url_for("rixapi") + f"/v1/task/task_{i:02d}", headers=KEY) as r:
+            assert r.status == 404
+    assert [e.path.rsplit("_", 1)[1] for e in fakeapi.journal] == ["07", "08", "09", "10", "11"]
+
+
+def test_the_journal_memory_at_its_caps_stays_under_its_bytes() -> None:
+    limits = LimitsSpec(journal_entries=10_000, journal_bytes=1024 * 1024, logged_body_bytes=64 * 1024)
+    recorder = Recorder(limits)
+    big = b"x" * (1024 * 1024)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            recorder.record(float(i), "POST", f"/rixapi/v1/task/submit/{i}", "", 200, big, ())
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(recorder.journal) == 16
+    assert used < 1024 * 1024 + 16 * 1024, f"{used} bytes kept for a journal capped at 1 MiB of bodies"
+
+
+def test_a_body_is_cut_between_characters_and_undecodable_bytes_are_replaced() -> None:
+    recorder = Recorder(LimitsSpec(logged_body_bytes=10))
+    recorder.record(0.0, "POST", "/", "", 200, "ééééééé".encode(), ())  # 14 bytes
+    recorder.record(0.0, "POST", "/", "", 200, b"ab\xff\xfecd", ())
+    recorder.record(0.0, "POST", "/", "", 200, b"\xff" * 8, ())  # 8 bytes, 24 once replaced
+    cut, replaced, grown = recorder.journal
+    assert (cut.body, cut.truncated) == ("ééééé", True)
+    assert (replaced.body, replaced.truncated) == ("ab\ufffd\ufffdcd", False)
+    assert (grown.body, grown.truncated) == ("\ufffd" * 3, True)
+
+
+# -- the delivery log ------------------------------------------------------------------------------
+
+
+async def test_the_delivery_log_keeps_the_newest_entries_with_bodies_cut() -> None:
+    e = engine(TIMED, limits={"deliveries_entries": 4, "logged_body_bytes": 64})
+    ids = [submit(e, callback_url=CB).id for _ in range(3)]
+    await e.shift(10)
+    receiver = e._sender
+    assert isinstance(receiver, Receiver)
+    assert len(receiver.bodies) == 9, "three callbacks per task were sent, whole"
+    log = list(e.deliveries)
+    assert len(log) == 4
+    assert [(d.task_id, d.state) for d in log] == [
+        (ids[2], "running"),
+        (ids[0], "succeeded"),
+        (ids[1], "succeeded"),
+        (ids[2], "succeeded"),
+    ]
+    assert [(d.body, d.truncated) for d in log] == [(b.decode()[:64], True) for b in receiver.bodies[-4:]]
+
+
+async def test_the_delivery_log_is_bounded_by_bytes() -> None:
+    e = engine(TIMED, limits={"deliveries_bytes": 200, "logged_body_bytes": 64})
+    for _ in range(3):
+        submit(e, callback_url=CB)
+    await e.shift(10)
+    assert len(e.deliveries) == 3, "three bodies of 64 bytes fit in 200"
+    assert sum(utf8(d.body) for d in e.deliveries) <= 200
+    e.deliveries.clear()
+    assert list(e.deliveries) == []
+
+
+# -- surprises -------------------------------------------------------------------------------------
+
+
+@pytest.mark.fakeapi(scenario={"limits": {"surprises": 3, "surprise_bytes": 200}, "rules": INSTANT})
+async def test_surprises_are_bounded_and_each_cut(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    for i in range(5):
+        async with http.get(fakeapi.url_for("rixapi") + f"/v9/nowhere-{i}-" + "x" * 500, headers=KEY) as r:
+            assert r.status == 404
+    surprises = fakeapi.surprises
+    assert [s[: len("GET /rixapi/v9/nowhere-2")] for s in surprises] == [
+        "GET /rixapi/v9/nowhere-2",
+        "GET /rixapi/v9/nowhere-3",
+        "GET /rixapi/v9/nowhere-4",
+    ]
+    assert all(utf8(s) <= 200 and s.endswith(" bytes in all]") for s in surprises)
+    with pytest.raises(SurpriseError):
+        fakeapi.check()
