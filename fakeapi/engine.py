@@ -102,6 +102,7 @@ class Task:
     poll_step: int = -1
     polls_in_step: int = 0
     announced: int = -1
+    end_queued: float | None = None  # its end, known once only time moves it; see TaskEngine._finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +167,17 @@ class TaskEngine:
         self.faults = FaultBook(scenario.faults, self.random.seed)
         self.rules = RuleBook(scenario.rules)
         self._settings: dict[str, ApiSettings] = {}
-        self.accounts = AccountBook(scenario.accounts, self.caps)
+        self.accounts = AccountBook(scenario.accounts, self.caps, scenario.limits.keys, self._has_unfinished)
         self.tasks: dict[str, Task] = {}
         self.deliveries = DeliveryLog(scenario.limits)
         self.wakeup: Callable[[], None] = lambda: None
         self._sender = sender
         self._heap: list[tuple[float, int, _PhaseEnd | _Delivery]] = []
+        # Tasks by their end (as soon as it is known), to forget them: an entry is stale once its task
+        # is forgotten or has ended earlier (forced) than the entry says.
+        self._finished: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
+        self._task_ttl = scenario.limits.task_ttl
         self._lock = asyncio.Lock()
 
     @property
@@ -211,6 +216,8 @@ class TaskEngine:
 
     def submit(self, request: SubmitRequest) -> TaskView:
         """Create a task (the request's key must already be authorized)."""
+        now = self.clock.now()
+        self._make_room(now)  # first: forgetting a task may settle its credits, on any account
         profile = self.profiles[request.api]
         account = self.accounts.authenticate(request.api, request.key)
         info = self._model_info(profile, request.model, request.kind)
@@ -229,7 +236,6 @@ class TaskEngine:
             key=request.key,
             headers=request.headers,
         )
-        now = self.clock.now()
         task = Task(
             id=self._new_id(profile, now, info.kind),
             api=request.api,
@@ -258,14 +264,14 @@ class TaskEngine:
 
         ``model``, for APIs that name it when polling, must be the model the task was submitted to.
         """
-        task = self.tasks.get(task_id)
+        task = self._find(task_id)
         if task is None or task.api != api or task.key != key or model not in (None, task.model):
             raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
         self._count_poll(task)
         return self._caught_up(task)
 
     def get(self, task_id: str) -> Task:
-        task = self.tasks.get(task_id)
+        task = self._find(task_id)
         if task is None:
             raise KeyError(f"no task {task_id!r}; tasks: {', '.join(self.tasks) or 'none'}")
         return task
@@ -427,7 +433,10 @@ class TaskEngine:
 
     def projected_end(self, task: Task) -> float | None:
         """When the task will finish if nothing but time moves it; ``None`` if it waits on polls."""
-        step, start = self._locate(task, self.clock.now())
+        return self._end_after(task, *self._locate(task, self.clock.now()))
+
+    def _end_after(self, task: Task, step: int, start: float) -> float | None:
+        """When the task ends if nothing but time moves it on from ``step``, entered at ``start``."""
         while not task.steps[step].terminal:
             duration = task.steps[step].duration
             if duration is None:
@@ -475,6 +484,57 @@ class TaskEngine:
             retry_after=max(1, math.ceil(min(known) - now)) if known else 1,
         )
 
+    def _find(self, task_id: str) -> Task | None:
+        """The task, unless it is unknown or forgotten (it is forgotten now if it ended ``task_ttl`` ago)."""
+        task = self.tasks.get(task_id)
+        if (
+            task is not None
+            and task.end_queued is not None
+            and task.end_queued + self._task_ttl <= self.clock.now()
+        ):
+            self._forget(task)
+            return None
+        return task
+
+    def _make_room(self, now: float) -> None:
+        """Forget the tasks that ended ``task_ttl`` ago, then the longest-ended while ``limits.tasks``
+        are kept; with that many kept and none ended, refuse a new task (429, like a concurrency cap)."""
+        cap = self.scenario.limits.tasks
+        finished = self._finished
+        while finished:
+            end, _, task = finished[0]
+            if self.tasks.get(task.id) is not task or task.end_queued != end:
+                heapq.heappop(finished)  # forgotten already, or it ended earlier than this entry says
+            elif end + self._task_ttl <= now or (end <= now and len(self.tasks) >= cap):
+                heapq.heappop(finished)
+                self._forget(task)
+            else:
+                break
+        if len(self.tasks) >= cap:
+            first_end = finished[0][0] if finished else now
+            raise FakeApiError(
+                ErrorKind.TOO_MANY_TASKS,
+                f"the fake keeps at most {cap} tasks (limits.tasks) and none of them has finished",
+                retry_after=max(1, math.ceil(first_end - now)),
+            )
+
+    def _forget(self, task: Task) -> None:
+        del self.tasks[task.id]
+        if task.held:  # it ended on the clock before the event that settles it ran
+            self._settle(task, task.steps[-1].state == "succeeded")
+        account = self.accounts.find(task.api, task.key)
+        if account is not None:
+            account.active.pop(task.id, None)
+
+    def _has_unfinished(self, account: Account) -> bool:
+        """Whether any of the account's tasks is unfinished (finished ones leave ``active`` on the way)."""
+        for task_id in list(account.active):
+            task = self.tasks.get(task_id)
+            if task is not None and not self.view(task).terminal:
+                return True
+            del account.active[task_id]
+        return False
+
     def _new_id(self, profile: ApiProfile, now: float, kind: Kind) -> str:
         while (task_id := profile.make_id(self.random, now, kind)) in self.tasks:
             pass
@@ -517,6 +577,10 @@ class TaskEngine:
         if task.announced >= step:
             return
         first, task.announced = task.announced + 1, step
+        end = self._end_after(task, step, task.starts[step])
+        if end is not None and (task.end_queued is None or end < task.end_queued):
+            task.end_queued = end
+            heapq.heappush(self._finished, (end, next(self._order), task))
         if task.held and task.steps[step].terminal:
             self._settle(task, task.steps[step].state == "succeeded")
         if task.callback_url is not None:
@@ -572,7 +636,9 @@ class TaskEngine:
                 self._materialize(task, event.step + 1)
                 self._announce(task, event.step + 1)
             return
-        task = self.tasks[event.task_id]
+        task = self.tasks.get(event.task_id)
+        if task is None:
+            return  # forgotten (limits.tasks): its callbacks still due go with it
         policy = self._policy(task.api)
         # A delivery a latency fault held back has had its fault: it is not counted twice.
         fault = (

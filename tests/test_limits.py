@@ -1,9 +1,10 @@
-"""Bounded memory: the scenario's ``limits`` on the journal, the delivery log and the surprises.
-Engine tests run without sockets; the rest over HTTP."""
+"""Bounded memory: the scenario's ``limits`` on the journal, the delivery log, the surprises, the
+tasks and the accounts. Engine tests run without sockets; the rest over HTTP."""
 
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from fakeapi import FakeApi, SurpriseError
 from fakeapi.clock import ManualClock
 from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
+from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.rixapi.provider import PROFILE
 from fakeapi.recorder import Recorder
 from fakeapi.scenario import validate_scenario
@@ -24,6 +26,7 @@ INSTANT: list[dict[str, Any]] = [{"phases": [{"state": "succeeded"}]}]
 TIMED: list[dict[str, Any]] = [
     {"phases": [{"state": "queued", "for": "2s"}, {"state": "running", "for": "8s"}, {"state": "succeeded"}]}
 ]
+WAITING: list[dict[str, Any]] = [{"phases": [{"state": "queued"}, {"state": "succeeded"}]}]
 
 
 class Receiver:
@@ -46,6 +49,10 @@ def submit(e: TaskEngine, key: str = "k1", callback_url: str | None = None, prom
     return e.submit(
         SubmitRequest(api="rixapi", key=key, model="flux-pro", prompt=prompt, callback_url=callback_url)
     )
+
+
+def poll(e: TaskEngine, task_id: str, key: str = "k1") -> TaskView:
+    return e.query("rixapi", task_id, key)
 
 
 def utf8(text: str) -> int:
@@ -180,3 +187,141 @@ async def test_surprises_are_bounded_and_each_cut(http: aiohttp.ClientSession, f
     assert all(utf8(s) <= 200 and s.endswith(" bytes in all]") for s in surprises)
     with pytest.raises(SurpriseError):
         fakeapi.check()
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+
+
+async def test_a_finished_task_is_forgotten_task_ttl_after_it_finished() -> None:
+    e = engine(TIMED, limits={"task_ttl": "60s"})
+    polled, swept = submit(e), submit(e)
+    await e.shift(69)
+    assert poll(e, polled.id).state == "succeeded", "finished at 10 s: kept until 70 s"
+    await e.shift(1)
+    with pytest.raises(FakeApiError) as error:
+        poll(e, polled.id)
+    assert error.value.kind is ErrorKind.NOT_FOUND
+    assert swept.id in e.tasks, "nothing has looked at it yet"
+    fresh = submit(e)
+    assert list(e.tasks) == [fresh.id], "a submit sweeps the tasks past their time"
+
+
+async def test_beyond_limits_tasks_the_longest_finished_is_forgotten_first() -> None:
+    e = engine(WAITING, limits={"tasks": 3})
+    t1, t2, t3 = (submit(e).id for _ in range(3))
+    await e.shift(1)
+    e.complete(t2)
+    await e.shift(1)
+    e.complete(t1)
+    t4 = submit(e).id
+    assert list(e.tasks) == [t1, t3, t4], "t2 finished first"
+    await e.shift(1)
+    e.complete(t3)
+    t5 = submit(e).id
+    assert list(e.tasks) == [t3, t4, t5]
+    t6 = submit(e).id
+    assert list(e.tasks) == [t4, t5, t6]
+
+
+async def test_unfinished_tasks_are_never_forgotten_a_submit_beyond_them_is_refused() -> None:
+    e = engine(WAITING, limits={"tasks": 2}, prices={"*": 1}, accounts={"open_key": {"balance": 5}})
+    kept = [submit(e).id, submit(e).id]
+    with pytest.raises(FakeApiError) as error:
+        submit(e)
+    assert (error.value.kind, error.value.retry_after) == (ErrorKind.TOO_MANY_TASKS, 1)
+    assert "limits.tasks" in error.value.message
+    assert list(e.tasks) == kept
+    assert e.accounts.authenticate("rixapi", "k1").balance == 3, "the refused submit cost nothing"
+
+
+async def test_a_task_moved_on_by_time_alone_is_forgotten_without_being_read() -> None:
+    e = engine(TIMED, limits={"tasks": 2})
+    submit(e)
+    await e.shift(5)
+    second = submit(e).id
+    with pytest.raises(FakeApiError) as error:
+        submit(e)
+    assert error.value.retry_after == 5, "the first ends at 10 s"
+    await e.shift(10)
+    third = submit(e).id
+    assert list(e.tasks) == [second, third], "the first ended at 10 s, the second at 15 s"
+
+
+async def test_a_task_ended_early_is_forgotten_by_when_it_ended() -> None:
+    e = engine(TIMED, limits={"tasks": 2})
+    running, failed = submit(e).id, submit(e).id
+    await e.shift(1)
+    e.fail(failed)
+    await e.shift(1)
+    third = submit(e).id
+    assert list(e.tasks) == [running, third], "the failed one ended at 1 s; the other runs to 10 s"
+
+
+async def test_a_task_moved_on_by_polls_is_forgotten_once_its_polls_end_it() -> None:
+    e = engine([{"phases": [{"state": "running", "polls": 1}, {"state": "succeeded"}]}], limits={"tasks": 1})
+    task = submit(e).id
+    with pytest.raises(FakeApiError):
+        submit(e)
+    assert poll(e, task).state == "running"
+    assert poll(e, task).state == "succeeded"
+    following = submit(e).id
+    assert list(e.tasks) == [following]
+
+
+@pytest.mark.fakeapi(scenario={"limits": {"task_ttl": "1m"}, "rules": INSTANT})
+async def test_a_forgotten_task_answers_as_an_unknown_id(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    base = fakeapi.url_for("rixapi")
+    async with http.post(base + "/v1/task/submit", json=rix_submit("a fox"), headers=KEY) as r:
+        task_id = (await r.json())["id"]
+
+    async def answer(task: str) -> tuple[int, str]:
+        async with http.get(base + f"/v1/task/{task}", headers=KEY) as r:
+            return r.status, re.sub(
+                r"request id: \w+", "request id: ...", (await r.text()).replace(task, "{id}")
+            )
+
+    status, _ = await answer(task_id)
+    assert status == 200
+    await fakeapi.clock.ashift(60)
+    forgotten = await answer(task_id)
+    assert forgotten[0] == 404
+    assert forgotten == await answer("task_never_was")
+    assert fakeapi.tasks == []
+
+
+# -- accounts --------------------------------------------------------------------------------------
+
+
+def test_beyond_limits_keys_the_least_recently_used_idle_key_is_forgotten() -> None:
+    e = engine(INSTANT, limits={"keys": 2}, prices={"*": 1}, accounts={"open_key": {"balance": 10}})
+    submit(e, key="a")
+    submit(e, key="b")
+    e.authorize("rixapi", "a")  # a is now used more recently than b
+    submit(e, key="c")
+    assert e.accounts.find("rixapi", "b") is None
+    assert e.accounts.authenticate("rixapi", "a").balance == 9
+    submit(e, key="b")
+    assert e.accounts.authenticate("rixapi", "b").balance == 9, "b starts over from the scenario's balance"
+
+
+def test_a_key_with_an_unfinished_task_is_not_forgotten() -> None:
+    e = engine(WAITING, limits={"keys": 2}, prices={"*": 1}, accounts={"open_key": {"balance": 10}})
+    busy = submit(e, key="busy").id
+    e.complete(submit(e, key="idle").id)
+    submit(e, key="new")
+    assert e.accounts.find("rixapi", "idle") is None, "the busy key was the least recently used"
+    assert e.accounts.authenticate("rixapi", "busy").balance == 9
+    e.complete(busy)
+    submit(e, key="newer")
+    assert e.accounts.find("rixapi", "busy") is None, "finished, it can go"
+
+
+def test_keys_in_use_beyond_the_limit_are_kept() -> None:
+    e = engine(WAITING, limits={"keys": 1})
+    first = submit(e, key="a").id
+    second = submit(e, key="b").id
+    assert e.accounts.find("rixapi", "a") is not None
+    assert e.accounts.find("rixapi", "b") is not None
+    assert [t.key for t in map(e.get, (first, second))] == ["a", "b"]

@@ -342,7 +342,9 @@ class LimitsSpec(Model):
         default=100_000, gt=0, description="tasks kept; beyond it the longest-finished are forgotten first"
     )
     task_ttl: Duration = Field(
-        default=86_400.0, gt=0, description="a finished task is forgotten this long after it finished"
+        default=7 * 86_400.0,
+        gt=0,
+        description="a finished task is forgotten this long after it finished (results may expire sooner)",
     )
     keys: int = Field(
         default=10_000, gt=0, description="API keys with an account; beyond it idle ones are forgotten"
