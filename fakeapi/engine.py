@@ -9,6 +9,7 @@ a read (callback deliveries and the phase ends that trigger them) sit in one due
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
@@ -179,6 +180,7 @@ class TaskEngine:
         self._order = itertools.count()
         self._task_ttl = scenario.limits.task_ttl
         self._lock = asyncio.Lock()
+        self._closed = asyncio.Event()
 
     @property
     def seed(self) -> int:
@@ -310,8 +312,18 @@ class TaskEngine:
         if self.clock.is_virtual:
             await self.advance_to(max(end, self.clock.now()))
         else:
-            await asyncio.sleep(max(0.0, end - self.clock.now()) / self.clock.speed)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    self._closed.wait(), max(0.0, end - self.clock.now()) / self.clock.speed
+                )
+            if self._closed.is_set():
+                raise FakeApiError(ErrorKind.UNAVAILABLE, "the server is shutting down")
         return self._caught_up(task)
+
+    def close(self) -> None:
+        """End the run: synchronous requests still waiting on the system clock are answered at once
+        with the API's 503 (the server is stopping or starting over)."""
+        self._closed.set()
 
     def _caught_up(self, task: Task) -> TaskView:
         """The task now, its end announced (callbacks, credits) if the due-time runner on the

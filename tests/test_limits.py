@@ -1,17 +1,19 @@
 """Bounded memory: the scenario's ``limits`` on the journal, the delivery log, the surprises, the
-tasks and the accounts. Engine tests run without sockets; the rest over HTTP."""
+tasks, the accounts and idle connections. Engine tests run without sockets; the rest over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 import tracemalloc
 from typing import Any
 
 import aiohttp
 import pytest
 
-from fakeapi import FakeApi, SurpriseError
+from fakeapi import FakeApi, FakeServer, SurpriseError
 from fakeapi.clock import ManualClock
 from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -325,3 +327,31 @@ def test_keys_in_use_beyond_the_limit_are_kept() -> None:
     assert e.accounts.find("rixapi", "a") is not None
     assert e.accounts.find("rixapi", "b") is not None
     assert [t.key for t in map(e.get, (first, second))] == ["a", "b"]
+
+
+# -- idle connections ------------------------------------------------------------------------------
+
+
+async def idle_seconds_until_closed(server: FakeServer) -> float:
+    """Seconds from the end of an answer until the server closes the kept-alive connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET /_fakeapi/clock HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(
+            next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
+        )
+        await reader.readexactly(length)
+        answered = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 5) == b"", "closed by the server"
+        return time.monotonic() - answered
+    finally:
+        writer.close()
+
+
+async def test_an_idle_connection_is_closed_after_idle_timeout() -> None:
+    async with FakeServer({"limits": {"idle_timeout": "500ms"}, "rules": INSTANT}) as server:
+        assert 0.4 < await idle_seconds_until_closed(server) < 1.5
+    async with FakeServer({"limits": {"idle_timeout": "1s"}, "rules": INSTANT}) as server:
+        assert 0.9 < await idle_seconds_until_closed(server) < 2.0

@@ -71,15 +71,21 @@ FAULT_POINTS: dict[Point, FaultPoint] = {
 
 class Current:
     """The run being served: its engine and its recorder (bounded by the run's limits; a reset
-    swaps both), and the event that ends the waits of requests a fault holds open when the run ends."""
+    swaps both), and the event that, set when the run ends, drops the requests a fault holds."""
 
     def __init__(self, engine: TaskEngine) -> None:
         self.engine = engine
         self.recorder = Recorder(engine.scenario.limits)
         self.stopping = asyncio.Event()
 
-    def replace(self, engine: TaskEngine) -> None:
+    def end(self) -> None:
+        """End the run: requests a fault holds are dropped, synchronous requests waiting on the
+        clock are answered at once (see ``TaskEngine.close``)."""
         self.stopping.set()
+        self.engine.close()
+
+    def replace(self, engine: TaskEngine) -> None:
+        self.end()
         self.engine = engine
         self.recorder = Recorder(engine.scenario.limits)
         self.stopping = asyncio.Event()
@@ -117,7 +123,7 @@ class Pipeline:
         if fault is None:
             response = await self._answer(request, handler)
         else:
-            exchange = HttpExchange(self, request, handler, engine)
+            exchange = HttpExchange(self, request, handler)
             response = await fault.on_exchange(exchange)
             request.setdefault(NOTES, []).append(fault.describe())
         recorder.record(
@@ -297,23 +303,17 @@ async def _read_form(request: web.Request) -> tuple[FormPart, ...]:
 class HttpExchange:
     """A fault's view of one HTTP exchange (see ``fakeapi.scenario.faults.Exchange``)."""
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        request: web.Request,
-        handler: Handler,
-        engine: TaskEngine,
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, request: web.Request, handler: Handler) -> None:
         self._pipeline = pipeline
         self._request = request
         self._handler = handler
         self._provider = pipeline.mounts.provider_for(request)
-        self._engine = engine
         self._stopping = pipeline.current.stopping
 
     async def answer(self) -> web.StreamResponse:
-        # A request held across a reset must not reach the new run (it would leak into the next test).
-        if self._pipeline.current.engine is not self._engine:
+        # A request held until its run ended must not take effect: not in the next run (it would leak
+        # into the next test), nor as the server stops (a task no one would see the answer to).
+        if self._stopping.is_set():
             return self.drop()
         return await self._pipeline._answer(self._request, self._handler)
 
