@@ -650,7 +650,7 @@ class TaskEngine:
             return
         task = self.tasks.get(event.task_id)
         if task is None:
-            return  # forgotten (limits.tasks): its callbacks still due go with it
+            return  # forgotten (limits.tasks, task_ttl): its callbacks still due go with it
         policy = self._policy(task.api)
         # A delivery a latency fault held back has had its fault: it is not counted twice.
         fault = (

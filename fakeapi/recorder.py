@@ -46,11 +46,6 @@ class BoundedLog(Generic[E]):
         self._max_entries = entries
         self._max_bytes = body_bytes
 
-    @property
-    def body_bytes(self) -> int:
-        """The bytes of the bodies kept, together."""
-        return self._bytes
-
     def add(self, entry: E, body_size: int) -> None:
         """Keep ``entry``, whose body takes ``body_size`` bytes, and drop the oldest beyond the caps."""
         self._entries.append(entry)
@@ -148,4 +143,4 @@ def cut_text(text: str, limit: int) -> tuple[str, int, bool]:
 def _decode_head(data: bytes, limit: int) -> str:
     """The first ``limit`` bytes of ``data`` as text; a character cut in two at the end is left out."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    return str(decoder.decode(data[:limit], final=len(data) <= limit))
+    return decoder.decode(data[:limit], final=len(data) <= limit)
