@@ -103,6 +103,7 @@ class Task:
     poll_step: int = -1
     polls_in_step: int = 0
     announced: int = -1
+    size: int = 0  # bytes of the request that made it, which bound what it keeps of it (params)
     end_queued: float | None = None  # its end, known once only time moves it; see TaskEngine._finished
 
 
@@ -179,6 +180,7 @@ class TaskEngine:
         self._finished: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
         self._task_ttl = scenario.limits.task_ttl
+        self._task_bytes = 0  # the sizes of the tasks kept, together
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
 
@@ -216,10 +218,11 @@ class TaskEngine:
         if self.profiles[api].catalogue.lookup(model) is None and not self.scenario.models.accept_unknown:
             raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
 
-    def submit(self, request: SubmitRequest) -> TaskView:
-        """Create a task (the request's key must already be authorized)."""
+    def submit(self, request: SubmitRequest, size: int = 0) -> TaskView:
+        """Create a task (the request's key must already be authorized); ``size``: the bytes of the
+        request as received (``limits.tasks_bytes`` bounds them, for the tasks kept together)."""
         now = self.clock.now()
-        self._make_room(now)  # first: forgetting a task may settle its credits, on any account
+        self._make_room(now, size)  # first: forgetting a task may settle its credits, on any account
         profile = self.profiles[request.api]
         account = self.accounts.authenticate(request.api, request.key)
         info = self._model_info(profile, request.model, request.kind)
@@ -255,8 +258,10 @@ class TaskEngine:
             outputs=request.outputs,
             starts=[now],
             held=held,
+            size=size,
         )
         self.tasks[task.id] = task
+        self._task_bytes += size
         account.active[task.id] = None
         self._announce(task, 0)
         return self.view(task)
@@ -508,30 +513,34 @@ class TaskEngine:
             return None
         return task
 
-    def _make_room(self, now: float) -> None:
-        """Forget the tasks that ended ``task_ttl`` ago, then the longest-ended while ``limits.tasks``
-        are kept; with that many kept and none ended, refuse a new task (429, like a concurrency cap)."""
-        cap = self.scenario.limits.tasks
+    def _make_room(self, now: float, size: int) -> None:
+        """Forget the tasks that ended ``task_ttl`` ago, then the longest-ended while a new task of
+        ``size`` bytes would not fit in ``limits.tasks`` and ``limits.tasks_bytes``; when it still
+        does not fit and none has ended, refuse it (429, like a concurrency cap)."""
+        limits = self.scenario.limits
         finished = self._finished
         while finished:
             end, _, task = finished[0]
+            full = len(self.tasks) >= limits.tasks or self._task_bytes + size > limits.tasks_bytes
             if self.tasks.get(task.id) is not task or task.end_queued != end:
                 heapq.heappop(finished)  # forgotten already, or it ended earlier than this entry says
-            elif end + self._task_ttl <= now or (end <= now and len(self.tasks) >= cap):
+            elif end + self._task_ttl <= now or (end <= now and full):
                 heapq.heappop(finished)
                 self._forget(task)
             else:
                 break
-        if len(self.tasks) >= cap:
+        if len(self.tasks) >= limits.tasks or (self.tasks and self._task_bytes + size > limits.tasks_bytes):
             first_end = finished[0][0] if finished else now
             raise FakeApiError(
                 ErrorKind.TOO_MANY_TASKS,
-                f"the fake keeps at most {cap} tasks (limits.tasks) and none of them has finished",
+                f"the fake keeps at most {limits.tasks} tasks and {limits.tasks_bytes} bytes of their "
+                "requests (limits.tasks, limits.tasks_bytes) and none of those kept has finished",
                 retry_after=max(1, math.ceil(first_end - now)),
             )
 
     def _forget(self, task: Task) -> None:
         del self.tasks[task.id]
+        self._task_bytes -= task.size
         if task.held:  # it ended on the clock before the event that settles it ran
             self._settle(task, task.steps[-1].state == "succeeded")
         account = self.accounts.find(task.api, task.key)

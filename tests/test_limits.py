@@ -270,6 +270,38 @@ async def test_a_task_moved_on_by_polls_is_forgotten_once_its_polls_end_it() -> 
     assert list(e.tasks) == [following]
 
 
+async def test_beyond_limits_tasks_bytes_the_longest_finished_is_forgotten_first() -> None:
+    e = engine(WAITING, limits={"tasks_bytes": 1000})
+    finished = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 400).id
+    kept = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 400).id
+    e.complete(finished)
+    newest = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 400).id
+    assert list(e.tasks) == [kept, newest], "1,200 bytes would not fit in 1,000"
+    with pytest.raises(FakeApiError) as error:
+        e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 400)
+    assert error.value.kind is ErrorKind.TOO_MANY_TASKS
+    assert "limits.tasks_bytes" in error.value.message
+    assert list(e.tasks) == [kept, newest]
+
+
+def test_a_request_larger_than_tasks_bytes_alone_makes_a_task() -> None:
+    e = engine(WAITING, limits={"tasks_bytes": 1000})
+    task = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 5000).id
+    assert list(e.tasks) == [task], "request_bytes bounds it"
+
+
+@pytest.mark.fakeapi(scenario={"limits": {"tasks_bytes": 64 * 1024}, "rules": INSTANT})
+async def test_the_requests_kept_with_tasks_are_bounded_by_bytes(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    ids = []
+    for i in range(10):
+        body = rix_submit(f"{i} " + "x" * 20_000)
+        async with http.post(fakeapi.url_for("rixapi") + "/v1/task/submit", json=body, headers=KEY) as r:
+            ids.append((await r.json())["id"])
+    assert [t.id for t in fakeapi.tasks] == ids[-3:], "three requests of 20 KB fit in 64 KiB"
+
+
 @pytest.mark.fakeapi(scenario={"limits": {"task_ttl": "1m"}, "rules": INSTANT})
 async def test_a_forgotten_task_answers_as_an_unknown_id(
     http: aiohttp.ClientSession, fakeapi: FakeApi

@@ -341,6 +341,11 @@ class LimitsSpec(Model):
     tasks: int = Field(
         default=100_000, gt=0, description="tasks kept; beyond it the longest-finished are forgotten first"
     )
+    tasks_bytes: int = Field(
+        default=256 * MiB,
+        gt=0,
+        description="the requests of the tasks kept, together; beyond it the longest-finished go first",
+    )
     task_ttl: Duration = Field(
         default=7 * 86_400.0,
         gt=0,

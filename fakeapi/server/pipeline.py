@@ -262,7 +262,7 @@ class Pipeline:
     async def _submit(self, provider: Provider, route: SubmitRoute, incoming: Incoming) -> bytes:
         engine = self.current.engine
         submit = route.parse(incoming)
-        view = engine.submit(submit)
+        view = engine.submit(submit, len(incoming.body) + sum(len(part.data) for part in incoming.form))
         waited = route.sync or submit.sync
         expected_end = None
         if waited:
