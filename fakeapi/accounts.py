@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.scenario.schema import Accounts, KeySpec
 
 RATE_WINDOW = 60.0
+IDLE_SCAN = 8  # least recently used accounts looked at for one to forget when a new key comes
 
 
 @dataclass(slots=True)
@@ -84,27 +86,52 @@ class AccountBook:
     """The accounts of one scenario: which keys exist and what each may still do.
 
     A key has one account on each API, as real keys belong to one service each: its own balance,
-    request window and unfinished tasks there.
+    request window and unfinished tasks there. At most ``limit`` accounts are kept per API: a new
+    key beyond it makes the book forget the least recently used account that ``in_use`` says has no
+    unfinished task (that key starts over with the scenario's balance when it comes back). When the
+    few least recently used are all in use, the new account is kept over the limit: accounts in use
+    are bounded by the unfinished tasks, which ``limits.tasks`` bounds.
     """
 
-    def __init__(self, spec: Accounts, caps_of: Callable[[str], Caps]) -> None:
+    def __init__(
+        self, spec: Accounts, caps_of: Callable[[str], Caps], limit: int, in_use: Callable[[Account], bool]
+    ) -> None:
         self._spec = spec
         self._caps_of = caps_of
-        self._accounts: dict[tuple[str, str], Account] = {}
+        self._limit = limit
+        self._in_use = in_use
+        self._accounts: dict[str, OrderedDict[str, Account]] = {}
 
     def authenticate(self, api: str, key: str | None) -> Account:
         """The account behind a bearer key on ``api``, or an ``unauthorized`` error."""
         if not key:
             raise FakeApiError(ErrorKind.UNAUTHORIZED, "no API key was provided")
-        account = self._accounts.get((api, key))
-        if account is None:
-            spec = self._spec.keys.get(key)
-            if spec is None and not self._spec.open:
-                raise FakeApiError(ErrorKind.UNAUTHORIZED, "invalid API key")
-            account = self._accounts[api, key] = _account(
-                key, spec or self._spec.open_key, self._caps_of(api)
-            )
+        accounts = self._accounts.get(api)
+        if accounts is None:
+            accounts = self._accounts[api] = OrderedDict()
+        account = accounts.get(key)
+        if account is not None:
+            accounts.move_to_end(key)
+            return account
+        spec = self._spec.keys.get(key)
+        if spec is None and not self._spec.open:
+            raise FakeApiError(ErrorKind.UNAUTHORIZED, "invalid API key")
+        if len(accounts) >= self._limit:
+            self._forget_one_idle(accounts)
+        account = accounts[key] = _account(key, spec or self._spec.open_key, self._caps_of(api))
         return account
+
+    def find(self, api: str, key: str) -> Account | None:
+        """The account of ``key`` on ``api`` if the book has one (it is not counted as used)."""
+        accounts = self._accounts.get(api)
+        return None if accounts is None else accounts.get(key)
+
+    def _forget_one_idle(self, accounts: OrderedDict[str, Account]) -> None:
+        for key in list(itertools.islice(accounts, IDLE_SCAN)):
+            if not self._in_use(accounts[key]):
+                del accounts[key]
+                return
+            accounts.move_to_end(key)  # the next new key looks at others first
 
 
 def _account(key: str, spec: KeySpec, caps: Caps) -> Account:

@@ -9,11 +9,11 @@ a read (callback deliveries and the phase ends that trigger them) sit in one due
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -26,13 +26,13 @@ from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds,
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
 from fakeapi.randomness import Randomness
+from fakeapi.recorder import DeliveryLog
 from fakeapi.scenario.faults import Answered, Delay, FaultBook, Send, Unreachable
 from fakeapi.scenario.matching import RuleBook
 from fakeapi.scenario.schema import ApiSettings, FailureSpec, Scenario, Step
 from fakeapi.scenario.types import TERMINAL_STATES, Curve, FailureReason
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
 
-DELIVERY_LOG_LIMIT = 10_000
 LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
 EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
@@ -103,6 +103,8 @@ class Task:
     poll_step: int = -1
     polls_in_step: int = 0
     announced: int = -1
+    size: int = 0  # bytes of the request that made it, which bound what it keeps of it (params)
+    end_queued: float | None = None  # its end, known once only time moves it; see TaskEngine._finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +169,20 @@ class TaskEngine:
         self.faults = FaultBook(scenario.faults, self.random.seed)
         self.rules = RuleBook(scenario.rules)
         self._settings: dict[str, ApiSettings] = {}
-        self.accounts = AccountBook(scenario.accounts, self.caps)
+        self.accounts = AccountBook(scenario.accounts, self.caps, scenario.limits.keys, self._has_unfinished)
         self.tasks: dict[str, Task] = {}
-        self.deliveries: deque[DeliveryAttempt] = deque(maxlen=DELIVERY_LOG_LIMIT)
+        self.deliveries = DeliveryLog(scenario.limits)
         self.wakeup: Callable[[], None] = lambda: None
         self._sender = sender
         self._heap: list[tuple[float, int, _PhaseEnd | _Delivery]] = []
+        # Tasks by their end (as soon as it is known), to forget them: an entry is stale once its task
+        # is forgotten or has ended earlier (forced) than the entry says.
+        self._finished: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
+        self._task_ttl = scenario.limits.task_ttl
+        self._task_bytes = 0  # the sizes of the tasks kept, together
         self._lock = asyncio.Lock()
+        self._closed = asyncio.Event()
 
     @property
     def seed(self) -> int:
@@ -210,8 +218,11 @@ class TaskEngine:
         if self.profiles[api].catalogue.lookup(model) is None and not self.scenario.models.accept_unknown:
             raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
 
-    def submit(self, request: SubmitRequest) -> TaskView:
-        """Create a task (the request's key must already be authorized)."""
+    def submit(self, request: SubmitRequest, size: int = 0) -> TaskView:
+        """Create a task (the request's key must already be authorized); ``size``: the bytes of the
+        request as received (``limits.tasks_bytes`` bounds them, for the tasks kept together)."""
+        now = self.clock.now()
+        self._make_room(now, size)  # first: forgetting a task may settle its credits, on any account
         profile = self.profiles[request.api]
         account = self.accounts.authenticate(request.api, request.key)
         info = self._model_info(profile, request.model, request.kind)
@@ -230,7 +241,6 @@ class TaskEngine:
             key=request.key,
             headers=request.headers,
         )
-        now = self.clock.now()
         task = Task(
             id=self._new_id(profile, now, info.kind),
             api=request.api,
@@ -248,8 +258,10 @@ class TaskEngine:
             outputs=request.outputs,
             starts=[now],
             held=held,
+            size=size,
         )
         self.tasks[task.id] = task
+        self._task_bytes += size
         account.active[task.id] = None
         self._announce(task, 0)
         return self.view(task)
@@ -259,14 +271,14 @@ class TaskEngine:
 
         ``model``, for APIs that name it when polling, must be the model the task was submitted to.
         """
-        task = self.tasks.get(task_id)
+        task = self._find(task_id)
         if task is None or task.api != api or task.key != key or model not in (None, task.model):
             raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
         self._count_poll(task)
         return self._caught_up(task)
 
     def get(self, task_id: str) -> Task:
-        task = self.tasks.get(task_id)
+        task = self._find(task_id)
         if task is None:
             raise KeyError(f"no task {task_id!r}; tasks: {', '.join(self.tasks) or 'none'}")
         return task
@@ -305,8 +317,18 @@ class TaskEngine:
         if self.clock.is_virtual:
             await self.advance_to(max(end, self.clock.now()))
         else:
-            await asyncio.sleep(max(0.0, end - self.clock.now()) / self.clock.speed)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    self._closed.wait(), max(0.0, end - self.clock.now()) / self.clock.speed
+                )
+            if self._closed.is_set():
+                raise FakeApiError(ErrorKind.UNAVAILABLE, "the server is shutting down")
         return self._caught_up(task)
+
+    def close(self) -> None:
+        """End the run: synchronous requests still waiting on the system clock are answered at once
+        with the API's 503 (the server is stopping or starting over)."""
+        self._closed.set()
 
     def _caught_up(self, task: Task) -> TaskView:
         """The task now, its end announced (callbacks, credits) if the due-time runner on the
@@ -428,7 +450,10 @@ class TaskEngine:
 
     def projected_end(self, task: Task) -> float | None:
         """When the task will finish if nothing but time moves it; ``None`` if it waits on polls."""
-        step, start = self._locate(task, self.clock.now())
+        return self._end_after(task, *self._locate(task, self.clock.now()))
+
+    def _end_after(self, task: Task, step: int, start: float) -> float | None:
+        """When the task ends if nothing but time moves it on from ``step``, entered at ``start``."""
         while not task.steps[step].terminal:
             duration = task.steps[step].duration
             if duration is None:
@@ -476,6 +501,61 @@ class TaskEngine:
             retry_after=max(1, math.ceil(min(known) - now)) if known else 1,
         )
 
+    def _find(self, task_id: str) -> Task | None:
+        """The task, unless it is unknown or forgotten (it is forgotten now if it ended ``task_ttl`` ago)."""
+        task = self.tasks.get(task_id)
+        if (
+            task is not None
+            and task.end_queued is not None
+            and task.end_queued + self._task_ttl <= self.clock.now()
+        ):
+            self._forget(task)
+            return None
+        return task
+
+    def _make_room(self, now: float, size: int) -> None:
+        """Forget the tasks that ended ``task_ttl`` ago, then the longest-ended while a new task of
+        ``size`` bytes would not fit in ``limits.tasks`` and ``limits.tasks_bytes``; when it still
+        does not fit and none has ended, refuse it (429, like a concurrency cap)."""
+        limits = self.scenario.limits
+        finished = self._finished
+        while finished:
+            end, _, task = finished[0]
+            full = len(self.tasks) >= limits.tasks or self._task_bytes + size > limits.tasks_bytes
+            if self.tasks.get(task.id) is not task or task.end_queued != end:
+                heapq.heappop(finished)  # forgotten already, or it ended earlier than this entry says
+            elif end + self._task_ttl <= now or (end <= now and full):
+                heapq.heappop(finished)
+                self._forget(task)
+            else:
+                break
+        if len(self.tasks) >= limits.tasks or (self.tasks and self._task_bytes + size > limits.tasks_bytes):
+            first_end = finished[0][0] if finished else now
+            raise FakeApiError(
+                ErrorKind.TOO_MANY_TASKS,
+                f"the fake keeps at most {limits.tasks} tasks and {limits.tasks_bytes} bytes of their "
+                "requests (limits.tasks, limits.tasks_bytes) and none of those kept has finished",
+                retry_after=max(1, math.ceil(first_end - now)),
+            )
+
+    def _forget(self, task: Task) -> None:
+        del self.tasks[task.id]
+        self._task_bytes -= task.size
+        if task.held:  # it ended on the clock before the event that settles it ran
+            self._settle(task, task.steps[-1].state == "succeeded")
+        account = self.accounts.find(task.api, task.key)
+        if account is not None:
+            account.active.pop(task.id, None)
+
+    def _has_unfinished(self, account: Account) -> bool:
+        """Whether any of the account's tasks is unfinished (finished ones leave ``active`` on the way)."""
+        for task_id in list(account.active):
+            task = self.tasks.get(task_id)
+            if task is not None and not self.view(task).terminal:
+                return True
+            del account.active[task_id]
+        return False
+
     def _new_id(self, profile: ApiProfile, now: float, kind: Kind) -> str:
         while (task_id := profile.make_id(self.random, now, kind)) in self.tasks:
             pass
@@ -518,6 +598,10 @@ class TaskEngine:
         if task.announced >= step:
             return
         first, task.announced = task.announced + 1, step
+        end = self._end_after(task, step, task.starts[step])
+        if end is not None and (task.end_queued is None or end < task.end_queued):
+            task.end_queued = end
+            heapq.heappush(self._finished, (end, next(self._order), task))
         if task.held and task.steps[step].terminal:
             self._settle(task, task.steps[step].state == "succeeded")
         if task.callback_url is not None:
@@ -573,7 +657,9 @@ class TaskEngine:
                 self._materialize(task, event.step + 1)
                 self._announce(task, event.step + 1)
             return
-        task = self.tasks[event.task_id]
+        task = self.tasks.get(event.task_id)
+        if task is None:
+            return  # forgotten (limits.tasks, task_ttl): its callbacks still due go with it
         policy = self._policy(task.api)
         # A delivery a latency fault held back has had its fault: it is not counted twice.
         fault = (

@@ -21,7 +21,11 @@ class CallbackPolicy:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryAttempt:
-    """One POST to a callback URL: what was sent, when, and what came of it."""
+    """One POST to a callback URL: what was sent, when, and what came of it.
+
+    ``body`` is cut to the scenario's ``limits.logged_body_bytes`` when it was longer; ``truncated``
+    says it was.
+    """
 
     task_id: str
     url: str
@@ -32,6 +36,7 @@ class DeliveryAttempt:
     status: int | None
     error: str | None
     delivered: bool
+    truncated: bool = False
 
 
 class Sender(Protocol):

@@ -341,8 +341,15 @@ class LimitsSpec(Model):
     tasks: int = Field(
         default=100_000, gt=0, description="tasks kept; beyond it the longest-finished are forgotten first"
     )
+    tasks_bytes: int = Field(
+        default=256 * MiB,
+        gt=0,
+        description="the requests of the tasks kept, together; beyond it the longest-finished go first",
+    )
     task_ttl: Duration = Field(
-        default=86_400.0, gt=0, description="a finished task is forgotten this long after it finished"
+        default=7 * 86_400.0,
+        gt=0,
+        description="a finished task is forgotten this long after it finished (results may expire sooner)",
     )
     keys: int = Field(
         default=10_000, gt=0, description="API keys with an account; beyond it idle ones are forgotten"

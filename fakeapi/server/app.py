@@ -12,9 +12,13 @@ from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from fakeapi.providers.base import AnyRoute, Provider
+from fakeapi.scenario.schema import LimitsSpec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILES_PATH = "/files/{task_id}/{name}"
+# What a request still being handled when the server stops gets to finish (aiohttp's default is 60 s,
+# waited twice over: once for the handler, once more after cancelling it).
+SHUTDOWN_GRACE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +82,20 @@ def build_app(
     return app
 
 
-async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve ``app`` on ``host:port`` (0 picks a free port); the runner and the port bound."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def listen(
+    app: web.Application, host: str, port: int, idle_timeout: float = LimitsSpec().idle_timeout
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a free port); the runner and the port bound.
+
+    A connection idle for ``idle_timeout`` seconds (between requests, or before the first) is closed.
+    """
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=idle_timeout,
+        shutdown_timeout=SHUTDOWN_GRACE,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -104,14 +104,21 @@ class FakeServer:
             [(r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()],
             MAX_BODY,
         )
-        self._runner, self.port = await listen(app, self.host, self.port)
+        # Server-wide, so taken from the scenario served at start (a reset does not change it).
+        idle_timeout = self.engine.scenario.limits.idle_timeout
+        self._runner, self.port = await listen(app, self.host, self.port, idle_timeout)
         self.engine.base_url = self.base_url
         self._events.start()
 
     async def stop(self) -> None:
-        """Stop serving and close the callback sender."""
+        """Stop serving, in seconds whatever is pending, and close the callback sender.
+
+        Requests a fault holds are dropped without taking effect; synchronous requests waiting on
+        the system clock are answered at once with the API's 503; callbacks still due are not sent;
+        any other request gets ``SHUTDOWN_GRACE`` to finish. All the state is in memory and is gone.
+        """
+        self.current.end()
         await self._events.stop()
-        self.current.stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -35,14 +35,13 @@ from fakeapi.providers.base import (
     Route,
     SubmitRoute,
 )
-from fakeapi.recorder import JournalEntry, Recorder
+from fakeapi.recorder import Recorder
 from fakeapi.scenario.faults import FaultBase, FaultPoint
 from fakeapi.server.app import Handler, Mounts, Served
 from fakeapi.wire import bearer_key
 
 BODY = web.RequestKey("fakeapi.body", bytes)
 NOTES = web.RequestKey("fakeapi.notes", list[str])
-JOURNALED_BODY = 64 * 1024
 GATEWAY_PAGE = (
     "<html>\r\n<head><title>{phrase}</title></head>\r\n<body>\r\n<center><h1>{phrase}</h1></center>\r\n"
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -71,18 +70,24 @@ FAULT_POINTS: dict[Point, FaultPoint] = {
 
 
 class Current:
-    """The run being served: its engine and recorder (a reset swaps both), and the event that
-    ends the waits of requests a fault holds open when the run ends."""
+    """The run being served: its engine and its recorder (bounded by the run's limits; a reset
+    swaps both), and the event that, set when the run ends, drops the requests a fault holds."""
 
     def __init__(self, engine: TaskEngine) -> None:
         self.engine = engine
-        self.recorder = Recorder()
+        self.recorder = Recorder(engine.scenario.limits)
         self.stopping = asyncio.Event()
 
-    def replace(self, engine: TaskEngine) -> None:
+    def end(self) -> None:
+        """End the run: requests a fault holds are dropped, synchronous requests waiting on the
+        clock are answered at once (see ``TaskEngine.close``)."""
         self.stopping.set()
+        self.engine.close()
+
+    def replace(self, engine: TaskEngine) -> None:
+        self.end()
         self.engine = engine
-        self.recorder = Recorder()
+        self.recorder = Recorder(engine.scenario.limits)
         self.stopping = asyncio.Event()
 
 
@@ -118,20 +123,17 @@ class Pipeline:
         if fault is None:
             response = await self._answer(request, handler)
         else:
-            exchange = HttpExchange(self, request, handler, engine)
+            exchange = HttpExchange(self, request, handler)
             response = await fault.on_exchange(exchange)
             request.setdefault(NOTES, []).append(fault.describe())
-        raw = request.get(BODY, b"")
         recorder.record(
-            JournalEntry(
-                at=engine.clock.now(),
-                method=request.method,
-                path=path,
-                query=request.query_string,
-                status=response.status,
-                body=raw[:JOURNALED_BODY].decode("utf-8", "replace"),
-                notes=tuple(request.get(NOTES, ())),
-            )
+            engine.clock.now(),
+            request.method,
+            path,
+            request.query_string,
+            response.status,
+            request.get(BODY, b""),
+            tuple(request.get(NOTES, ())),
         )
         return response
 
@@ -260,7 +262,7 @@ class Pipeline:
     async def _submit(self, provider: Provider, route: SubmitRoute, incoming: Incoming) -> bytes:
         engine = self.current.engine
         submit = route.parse(incoming)
-        view = engine.submit(submit)
+        view = engine.submit(submit, len(incoming.body) + sum(len(part.data) for part in incoming.form))
         waited = route.sync or submit.sync
         expected_end = None
         if waited:
@@ -301,23 +303,17 @@ async def _read_form(request: web.Request) -> tuple[FormPart, ...]:
 class HttpExchange:
     """A fault's view of one HTTP exchange (see ``fakeapi.scenario.faults.Exchange``)."""
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        request: web.Request,
-        handler: Handler,
-        engine: TaskEngine,
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, request: web.Request, handler: Handler) -> None:
         self._pipeline = pipeline
         self._request = request
         self._handler = handler
         self._provider = pipeline.mounts.provider_for(request)
-        self._engine = engine
         self._stopping = pipeline.current.stopping
 
     async def answer(self) -> web.StreamResponse:
-        # A request held across a reset must not reach the new run (it would leak into the next test).
-        if self._pipeline.current.engine is not self._engine:
+        # A request held until its run ended must not take effect: not in the next run (it would leak
+        # into the next test), nor as the server stops (a task no one would see the answer to).
+        if self._stopping.is_set():
             return self.drop()
         return await self._pipeline._answer(self._request, self._handler)
 
