@@ -19,7 +19,7 @@ import ipaddress
 import itertools
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -41,6 +41,7 @@ PAGE_LIMIT = 1000
 MAX_PAGE_LIMIT = 10_000
 B = TypeVar("B", bound=BaseModel)
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -452,7 +453,15 @@ def _page(request: web.Request) -> PageQuery:
     return PageQuery.model_validate(dict(query))
 
 
-def _window(items: Collection[T], page: PageQuery | None) -> list[T]:
+class _Listing(Protocol[T_co]):
+    """What a listing pages through: the tasks, the journal, the delivery log."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[T_co]: ...
+
+
+def _window(items: _Listing[T], page: PageQuery | None) -> list[T]:
     """``items`` (``None``: all), or the page of them, walked to but not copied before the page."""
     if page is None:
         return list(items)
