@@ -6,7 +6,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from fakeapi.admin import ADMIN_PREFIX, Admin
+from fakeapi.admin import ADMIN_PREFIX, Admin, is_loopback
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import TaskEngine
 from fakeapi.providers import REGISTRY, Provider
@@ -49,7 +49,6 @@ class FakeServer:
         self.admin = Admin(self, host=host, token=admin_token)
         self._clock_mode = clock
         self._speed = speed
-        self._sender = HttpSender()
         self._runner: web.AppRunner | None = None
         self._events = EventRunner(lambda: self.current.engine)
         self.current = Current(self._build(resolve_scenario(scenario), seed))
@@ -96,11 +95,11 @@ class FakeServer:
     async def stop(self) -> None:
         """Stop serving and close the callback sender."""
         await self._events.stop()
+        await self._end_run()
         self.current.stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await self._sender.close()
 
     async def __aenter__(self) -> FakeServer:
         await self.start()
@@ -116,11 +115,22 @@ class FakeServer:
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
         await self._events.stop()
+        await self._end_run()
         self.current.replace(self._build(self.scenario_for(scenario), seed))
         if self._runner is not None:
             self._events.start()
 
+    async def _end_run(self) -> None:
+        """Drop the run's deliveries in flight and close its sender."""
+        await self.engine.aclose()
+        await self._sender.close()
+
     def _build(self, scenario: Scenario, seed: int | None) -> TaskEngine:
+        block_private = scenario.webhooks.block_private
+        self._sender = HttpSender(
+            answer_bytes=scenario.limits.callback_answer_bytes,
+            block_private=not is_loopback(self.host) if block_private is None else block_private,
+        )
         engine = TaskEngine(
             scenario,
             self._make_clock(scenario),
@@ -130,6 +140,7 @@ class FakeServer:
             base_url=self.base_url,
         )
         engine.wakeup = self._events.wake.set
+        engine.on_surprise = lambda text: self.current.recorder.surprise(text)
         return engine
 
     def _make_clock(self, scenario: Scenario) -> Clock:
