@@ -289,7 +289,7 @@ async def test_a_callback_that_cannot_be_rendered_stops_nothing(
 async def test_a_shift_over_hanging_receivers_costs_a_timeout_per_round_not_per_task(
     http: aiohttp.ClientSession, hanging: Hanging, sink: CallbackSink
 ) -> None:
-    rules = [{"phases": [{"state": "running", "for": "10s"}, {"state": "succeeded"}]}]
+    rules = [{"phases": [{"state": "running", "for": "30s"}, {"state": "succeeded"}]}]
     webhooks = {"timeout": "1s", "retry_delays": ["1s"]}
     count = 10
     async with FakeServer(scenario(rules, webhooks=webhooks), clock="virtual") as server:
