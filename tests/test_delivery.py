@@ -17,8 +17,8 @@ from aiohttp import web
 
 from fakeapi import FakeApi, FakeServer
 from fakeapi.addresses import literal, refusal
-from fakeapi.clock import ManualClock
-from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
+from fakeapi.clock import Clock, ManualClock, SystemClock
+from fakeapi.engine import DELIVERIES_PER_RECEIVER, SubmitRequest, TaskEngine, TaskView
 from fakeapi.providers.rixapi.provider import PROFILE as RIX_PROFILE
 from fakeapi.providers.rixapi.provider import RixApi
 from fakeapi.scenario import ApiSettings, Scenario, validate_scenario
@@ -182,9 +182,11 @@ class Receivers:
         return [json.loads(body)["status"] for to, body in self.calls if to == url]
 
 
-def engine_with(receivers: Receivers, rules: list[dict[str, Any]] = INSTANT, **sections: Any) -> TaskEngine:
+def engine_with(
+    receivers: Receivers, rules: list[dict[str, Any]] = INSTANT, clock: Clock | None = None, **sections: Any
+) -> TaskEngine:
     sc: Scenario = validate_scenario(scenario(rules, **sections))
-    return TaskEngine(sc, ManualClock(), {"rixapi": RIX_PROFILE}, receivers)
+    return TaskEngine(sc, clock or ManualClock(), {"rixapi": RIX_PROFILE}, receivers)
 
 
 def submit(engine: TaskEngine, callback_url: str, prompt: str = "a cat") -> TaskView:
@@ -211,6 +213,20 @@ async def test_a_receiver_that_hangs_holds_neither_the_lock_nor_other_tasks() ->
     assert receivers.cancelled == 1
 
 
+async def test_a_shift_of_the_system_clock_starts_what_is_due_and_does_not_wait() -> None:
+    receivers = Receivers(hang={"http://hangs.test/"})
+    engine = engine_with(receivers, rules=STEPS, clock=SystemClock())
+    submit(engine, "http://hangs.test/")
+    submit(engine, "http://answers.test/")
+    started = time.monotonic()
+    await asyncio.wait_for(engine.shift(60), 1)
+    assert time.monotonic() - started < 0.5
+    assert receivers.states("http://answers.test/") == ["queued", "in_progress", "completed"]
+    assert receivers.states("http://hangs.test/") == ["queued"], "the rest wait behind it, in order"
+    await engine.aclose()
+    assert receivers.cancelled == 1
+
+
 async def test_one_tasks_callbacks_go_one_at_a_time_in_order_while_tasks_overlap() -> None:
     urls = [f"http://r{i}.test/" for i in range(3)]
     receivers = Receivers(slow=set(urls), pause=0.2)
@@ -225,6 +241,21 @@ async def test_one_tasks_callbacks_go_one_at_a_time_in_order_while_tasks_overlap
         assert receivers.most_in_flight[url] == 1
     assert [d.delivered for d in engine.deliveries] == [True] * 9
     assert elapsed < 2 * 3 * 0.2, f"the tasks' callbacks did not overlap: {elapsed:.2f}s"
+
+
+async def test_a_busy_receiver_gets_a_bounded_share_and_others_do_not_queue_behind_it() -> None:
+    busy = [f"http://busy.test/{i}" for i in range(DELIVERIES_PER_RECEIVER + 4)]
+    receivers = Receivers(slow={*busy, "http://quiet.test/"}, pause=0.2)
+    engine = engine_with(receivers)
+    for url in busy:
+        submit(engine, url)
+    submit(engine, "http://quiet.test/")
+    started = time.monotonic()
+    await engine.shift(1)
+    assert 0.4 <= time.monotonic() - started < 0.8, "two rounds to the busy receiver"
+    calls = [url for url, _ in receivers.calls]
+    assert calls.index("http://quiet.test/") == DELIVERIES_PER_RECEIVER, "sent in the first round"
+    assert len(engine.deliveries) == len(busy) + 1
 
 
 async def test_a_sender_that_raises_is_a_failed_attempt_and_a_surprise_and_is_retried() -> None:
