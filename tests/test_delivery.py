@@ -19,6 +19,7 @@ from fakeapi import FakeApi, FakeServer
 from fakeapi.addresses import literal, refusal
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import DELIVERIES_PER_RECEIVER, SubmitRequest, TaskEngine, TaskView
+from fakeapi.errors import ScenarioError
 from fakeapi.providers.rixapi.provider import PROFILE as RIX_PROFILE
 from fakeapi.providers.rixapi.provider import RixApi
 from fakeapi.scenario import ApiSettings, Scenario, validate_scenario
@@ -373,6 +374,17 @@ async def test_reset_and_stop_drop_deliveries_in_flight_at_once(
     assert time.monotonic() - started < 1.0
     await asyncio.sleep(0.1)
     assert (hanging.connections, hanging.hung_up) == (2, 2)
+
+
+async def test_a_reset_to_a_bad_scenario_leaves_delivery_running(
+    http: aiohttp.ClientSession, sink: CallbackSink
+) -> None:
+    async with FakeServer(scenario(), clock="virtual") as server:
+        with pytest.raises(ScenarioError, match="rules"):
+            await server.reset({"rules": []})
+        task = await rix_submit(http, server, sink.url)
+        [received] = await sink.await_for(1)  # sent by the event runner: the clock stands still
+        assert received.json()["id"] == task
 
 
 # -- over HTTP: what the sender does --------------------------------------------------------------

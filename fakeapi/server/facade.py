@@ -51,7 +51,8 @@ class FakeServer:
         self._speed = speed
         self._runner: web.AppRunner | None = None
         self._events = EventRunner(lambda: self.current.engine)
-        self.current = Current(self._build(resolve_scenario(scenario), seed))
+        engine, self._sender = self._build(resolve_scenario(scenario), seed)
+        self.current = Current(engine)
         self._pipeline = Pipeline(self.current, self.mounts, self.admin.dispatch, ADMIN_PREFIX)
 
     @property
@@ -114,9 +115,11 @@ class FakeServer:
 
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
+        engine, sender = self._build(self.scenario_for(scenario), seed)  # a bad scenario stops nothing
         await self._events.stop()
         await self._end_run()
-        self.current.replace(self._build(self.scenario_for(scenario), seed))
+        self._sender = sender
+        self.current.replace(engine)
         if self._runner is not None:
             self._events.start()
 
@@ -125,9 +128,9 @@ class FakeServer:
         await self.engine.aclose()
         await self._sender.close()
 
-    def _build(self, scenario: Scenario, seed: int | None) -> TaskEngine:
+    def _build(self, scenario: Scenario, seed: int | None) -> tuple[TaskEngine, HttpSender]:
         block_private = scenario.webhooks.block_private
-        self._sender = HttpSender(
+        sender = HttpSender(
             answer_bytes=scenario.limits.callback_answer_bytes,
             block_private=not is_loopback(self.host) if block_private is None else block_private,
         )
@@ -135,13 +138,13 @@ class FakeServer:
             scenario,
             self._make_clock(scenario),
             {p.name: p.profile for p in self.providers},
-            self._sender,
+            sender,
             seed=seed,
             base_url=self.base_url,
         )
         engine.wakeup = self._events.wake.set
         engine.on_surprise = lambda text: self.current.recorder.surprise(text)
-        return engine
+        return engine, sender
 
     def _make_clock(self, scenario: Scenario) -> Clock:
         mode = self._clock_mode or scenario.clock.mode or "system"
