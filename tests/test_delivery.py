@@ -390,6 +390,31 @@ async def test_a_reset_to_a_bad_scenario_leaves_delivery_running(
 # -- over HTTP: what the sender does --------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("//host/path", "invalid callback URL: //host/path has no scheme"),
+        ("http://[::1/hook", "invalid callback URL: Invalid IPv6 URL"),
+        ("ftp://host/hook", "NonHttpUrlClientError: ftp://host/hook"),
+        ("http://a..b/hook", "invalid callback URL: encoding with 'idna' codec failed"),
+        ("http://\ud800/hook", "invalid callback URL: encoding with 'idna' codec failed"),
+    ],
+)
+async def test_a_callback_url_that_cannot_be_posted_to_is_a_failed_attempt_not_a_surprise(
+    url: str, error: str
+) -> None:
+    server = FakeServer(scenario(webhooks={"retry_delays": []}), clock="virtual")  # never listens
+    try:
+        server.engine.submit(SubmitRequest(api="rixapi", key="sk-test", model="flux-pro", callback_url=url))
+        await server.engine.shift(1)
+        [attempt] = server.engine.deliveries
+        assert (attempt.status, attempt.delivered) == (None, False)
+        assert (attempt.error or "").startswith(error)
+        assert list(server.recorder.surprises) == []
+    finally:
+        await server.stop()
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 async def test_a_redirect_is_not_followed_and_is_not_a_delivery(
     http: aiohttp.ClientSession, odd: str, status: int

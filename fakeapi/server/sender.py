@@ -8,6 +8,7 @@ import socket
 
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
+from yarl import URL
 
 from fakeapi.addresses import literal, refusal
 from fakeapi.webhooks import DeliveryError
@@ -35,6 +36,8 @@ class HttpSender:
                 connector=connector, headers={"Content-Type": "application/json"}
             )
         try:
+            if not URL(url).scheme:  # aiohttp fails an assertion on one ("//host/path")
+                raise DeliveryError(f"invalid callback URL: {url} has no scheme")
             async with self._session.post(
                 url, data=body, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False
             ) as response:
