@@ -13,7 +13,9 @@ import contextlib
 import heapq
 import itertools
 import math
+import traceback
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -31,8 +33,10 @@ from fakeapi.scenario.faults import Answered, Delay, FaultBook, Send, Unreachabl
 from fakeapi.scenario.matching import RuleBook
 from fakeapi.scenario.schema import ApiSettings, FailureSpec, Scenario, Step
 from fakeapi.scenario.types import TERMINAL_STATES, Curve, FailureReason
-from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, Sender
+from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, DeliverySlots, Sender
 
+DELIVERIES_IN_FLIGHT = 128
+DELIVERIES_PER_RECEIVER = 16
 LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
 EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
@@ -139,8 +143,17 @@ class _PhaseEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class _Pending:
+    event: _Delivery
+    due: float
+    plan: Answered | Unreachable | Send
+
+
+@dataclass(frozen=True, slots=True)
 class _Delivery:
     task_id: str
+    api: str
+    key: str
     url: str
     body: bytes
     state: str
@@ -173,6 +186,7 @@ class TaskEngine:
         self.tasks: dict[str, Task] = {}
         self.deliveries = DeliveryLog(scenario.limits)
         self.wakeup: Callable[[], None] = lambda: None
+        self.on_surprise: Callable[[str], None] = lambda text: None
         self._sender = sender
         self._heap: list[tuple[float, int, _PhaseEnd | _Delivery]] = []
         # Tasks by their end (as soon as it is known), to forget them: an entry is stale once its task
@@ -181,8 +195,15 @@ class TaskEngine:
         self._order = itertools.count()
         self._task_ttl = scenario.limits.task_ttl
         self._task_bytes = 0  # the sizes of the tasks kept, together
-        self._lock = asyncio.Lock()
-        self._closed = asyncio.Event()
+        self._lock = asyncio.Lock()  # taken to run due events; never held while a delivery is sent
+        self._moving = asyncio.Lock()  # one clock move at a time
+        self._slots = DeliverySlots(DELIVERIES_IN_FLIGHT, DELIVERIES_PER_RECEIVER)
+        # Deliveries started and not finished, by task: each task's worker sends its own in order.
+        self._queues: dict[str, deque[_Pending]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._delivery_steps = 0  # counts the steps deliveries take, to see when they stop taking any
+        self._delivery_done = asyncio.Event()
+        self._ended = asyncio.Event()  # the run is over: no more deliveries, no more sync waits
 
     @property
     def seed(self) -> int:
@@ -319,16 +340,16 @@ class TaskEngine:
         else:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(
-                    self._closed.wait(), max(0.0, end - self.clock.now()) / self.clock.speed
+                    self._ended.wait(), max(0.0, end - self.clock.now()) / self.clock.speed
                 )
-            if self._closed.is_set():
+            if self._ended.is_set():
                 raise FakeApiError(ErrorKind.UNAVAILABLE, "the server is shutting down")
         return self._caught_up(task)
 
     def close(self) -> None:
         """End the run: synchronous requests still waiting on the system clock are answered at once
-        with the API's 503 (the server is stopping or starting over)."""
-        self._closed.set()
+        with the API's 503 (the server is stopping or starting over), and no delivery starts."""
+        self._ended.set()
 
     def _caught_up(self, task: Task) -> TaskView:
         """The task now, its end announced (callbacks, credits) if the due-time runner on the
@@ -341,19 +362,52 @@ class TaskEngine:
         return view
 
     async def advance_to(self, t: float) -> None:
-        """Move the clock to ``t``, running every phase end and delivery due on the way, in order."""
-        async with self._lock:
+        """Move the clock to ``t``, running every phase end and delivery due on the way, in order.
+
+        On a virtual clock every delivery due by ``t`` (retries that fall due by then included) has
+        been answered, or has failed, when this returns. Deliveries run side by side, and the clock
+        moves on while a receiver takes its time, so receivers that hang cost one timeout per round
+        of retries, not one each. A sender that answers without waiting (a test double) is done
+        before the clock moves; a retry whose due time the clock passed while its attempt awaited
+        an answer is started as soon as that answer comes, logged at its due time. On the system
+        clock the deliveries due are started and left to finish.
+        """
+        async with self._moving:
             if t < self.clock.now():
                 raise ValueError(f"the clock cannot go back from {self.clock.now()} to {t}")
             if not t <= LAST_TIME:
                 raise ValueError(f"the clock cannot go past 9999-12-31T23:59:59Z ({LAST_TIME:.0f}), to {t}")
-            while self._heap and self._heap[0][0] <= t:
-                due, _, event = heapq.heappop(self._heap)
-                if due > self.clock.now():
-                    self.clock.set(due)
-                await self._handle(event, due)
+            if self.clock.is_virtual:
+                await self._advance_virtual(t)
+            else:
+                async with self._lock:
+                    self._run_until(t)
             if t > self.clock.now():
                 self.clock.set(t)
+
+    async def _advance_virtual(self, t: float) -> None:
+        while not self._ended.is_set():
+            async with self._lock:
+                self._run_until(self.clock.now())
+            await self._let_deliveries_start()
+            due = self.next_due()
+            if due is not None and due <= t:
+                async with self._lock:
+                    self.clock.set(max(due, self.clock.now()))
+            elif self._queues:
+                self._delivery_done.clear()
+                await self._delivery_done.wait()
+            else:
+                return
+
+    async def _let_deliveries_start(self) -> None:
+        """Let the deliveries started at this instant reach their receivers (or a wait on one that
+        answers slowly) before the virtual clock moves on."""
+        while self._queues:
+            before = self._delivery_steps
+            await asyncio.sleep(0)
+            if self._delivery_steps == before:
+                return
 
     async def shift(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (see ``advance_to``)."""
@@ -362,11 +416,31 @@ class TaskEngine:
         await self.advance_to(self.clock.now() + seconds)
 
     async def run_due(self) -> None:
-        """Run every event already due; the server's runner calls this."""
+        """Run every event already due, starting its deliveries without waiting for their
+        receivers' answers; the server's runner calls this."""
         async with self._lock:
-            while self._heap and self._heap[0][0] <= self.clock.now():
-                due, _, event = heapq.heappop(self._heap)
-                await self._handle(event, due)
+            self._run_until(self.clock.now())
+        await self._let_deliveries_start()
+
+    async def aclose(self) -> None:
+        """End the run (see ``close``) and cancel the deliveries in flight (a reset or shutdown
+        drops them)."""
+        self.close()
+        workers = list(self._workers)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._delivery_done.set()
+
+    def _run_until(self, t: float) -> None:
+        while self._heap and self._heap[0][0] <= t:
+            due, _, event = heapq.heappop(self._heap)
+            if due > self.clock.now():
+                self.clock.set(due)
+            try:
+                self._handle(event, due)
+            except Exception as exc:
+                self._surprise(f"the event for task {event.task_id} due at {due} failed", exc)
 
     def next_due(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -621,10 +695,29 @@ class TaskEngine:
             if policy.on == "terminal" and not current.terminal:
                 continue
             at = task.starts[entered]
-            body = self.profiles[task.api].render_callback(
-                self.view(task, at=at, step=entered), self.settings(task.api)
-            )
-            self._push(at, _Delivery(task.id, task.callback_url, body, current.state, 1))
+            try:
+                body = self.profiles[task.api].render_callback(
+                    self.view(task, at=at, step=entered), self.settings(task.api)
+                )
+            except Exception as exc:
+                # Nothing can be sent: the failure is the delivery's, and the request goes on.
+                self.deliveries.append(
+                    DeliveryAttempt(
+                        task_id=task.id,
+                        url=task.callback_url,
+                        attempt=1,
+                        at=at,
+                        state=current.state,
+                        body="",
+                        status=None,
+                        error=_failure(exc),
+                        delivered=False,
+                    )
+                )
+                self._surprise(f"the {current.state} callback of task {task.id} could not be rendered", exc)
+                continue
+            delivery = _Delivery(task.id, task.api, task.key, task.callback_url, body, current.state, 1)
+            self._push(at, delivery)
 
     def _settle(self, task: Task, succeeded: bool) -> None:
         account = self.accounts.authenticate(task.api, task.key)
@@ -650,41 +743,74 @@ class TaskEngine:
         heapq.heappush(self._heap, (due, next(self._order), event))
         self.wakeup()
 
-    async def _handle(self, event: _PhaseEnd | _Delivery, due: float) -> None:
+    def _handle(self, event: _PhaseEnd | _Delivery, due: float) -> None:
         if isinstance(event, _PhaseEnd):
             task = self.tasks.get(event.task_id)
             if task is not None and task.announced == event.step:
                 self._materialize(task, event.step + 1)
                 self._announce(task, event.step + 1)
             return
-        task = self.tasks.get(event.task_id)
-        if task is None:
-            return  # forgotten (limits.tasks, task_ttl): its callbacks still due go with it
-        policy = self._policy(task.api)
         # A delivery a latency fault held back has had its fault: it is not counted twice.
         fault = (
-            None if event.delayed else self.faults.pick("webhook", api=task.api, key=task.key, path=event.url)
+            None
+            if event.delayed
+            else self.faults.pick("webhook", api=event.api, key=event.key, path=event.url)
         )
         plan = Send(event.body) if fault is None else fault.on_delivery(event.body)
+        if isinstance(plan, Delay):
+            self._push(due + plan.seconds, replace(event, delayed=True))
+        elif not self._ended.is_set():
+            self._start(event, due, plan)
+
+    def _start(self, event: _Delivery, due: float, plan: Answered | Unreachable | Send) -> None:
+        """Hand ``event`` to its task's worker, started if the task has none: one task's callbacks
+        reach the receiver one at a time, in the order they fell due; other tasks' do not wait."""
+        queue = self._queues.get(event.task_id)
+        if queue is not None:
+            queue.append(_Pending(event, due, plan))
+            return
+        queue = self._queues[event.task_id] = deque([_Pending(event, due, plan)])
+        worker = asyncio.get_running_loop().create_task(self._work(event.task_id, queue))
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def _work(self, task_id: str, queue: deque[_Pending]) -> None:
+        try:
+            while queue:
+                try:
+                    await self._deliver(queue[0])
+                except Exception as exc:
+                    self._surprise(f"the {queue[0].event.state} callback of task {task_id} failed", exc)
+                queue.popleft()
+                self._delivery_steps += 1
+                self._delivery_done.set()
+        finally:
+            del self._queues[task_id]
+
+    async def _deliver(self, pending: _Pending) -> None:
+        event, due = pending.event, pending.due
+        policy = self._policy(event.api)
         status: int | None = None
         error: str | None = None
         body = event.body
-        match plan:
-            case Delay(seconds):
-                self._push(due + seconds, replace(event, delayed=True))
-                return
+        match pending.plan:
             case Answered(answered):
                 status = answered
             case Unreachable(reason):
                 error = reason
             case Send(sent):
                 body = sent
-                try:
-                    status = await self._sender(event.url, body, policy.timeout)
-                except DeliveryError as exc:
-                    error = str(exc)
+                async with self._slots.slot(event.url):
+                    self._delivery_steps += 1
+                    try:
+                        status = await self._sender(event.url, body, policy.timeout)
+                    except DeliveryError as exc:
+                        error = str(exc)
+                    except Exception as exc:
+                        error = _failure(exc)
+                        self._surprise(f"the callback of task {event.task_id} to {event.url} failed", exc)
             case _:
-                assert_never(plan)
+                assert_never(pending.plan)
         delivered = status is not None and policy.delivered(status)
         self.deliveries.append(
             DeliveryAttempt(
@@ -700,5 +826,14 @@ class TaskEngine:
             )
         )
         if not delivered and event.attempt <= len(policy.retry_delays):
-            retry = _Delivery(event.task_id, event.url, event.body, event.state, event.attempt + 1)
-            self._push(self.clock.now() + policy.retry_delays[event.attempt - 1], retry)
+            # On the virtual clock a retry falls due a fixed time after its attempt fell due.
+            sent_at = due if self.clock.is_virtual else self.clock.now()
+            retry = replace(event, attempt=event.attempt + 1, delayed=False)
+            self._push(sent_at + policy.retry_delays[event.attempt - 1], retry)
+
+    def _surprise(self, what: str, exc: Exception) -> None:
+        self.on_surprise(f"{what} in the fake:\n{''.join(traceback.format_exception(exc))}")
+
+
+def _failure(exc: Exception) -> str:
+    return f"failed in the fake: {type(exc).__name__}: {exc}"

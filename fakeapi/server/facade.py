@@ -8,7 +8,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from fakeapi.admin import ADMIN_PREFIX, Admin
+from fakeapi.admin import ADMIN_PREFIX, Admin, is_loopback
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import TaskEngine
 from fakeapi.providers import REGISTRY, Provider
@@ -64,10 +64,10 @@ class FakeServer:
         )
         self._clock_mode = clock
         self._speed = speed
-        self._sender = HttpSender()
         self._runner: web.AppRunner | None = None
         self._events = EventRunner(lambda: self.current.engine)
-        self.current = Current(self._build(resolve_scenario(scenario), seed))
+        engine, self._sender = self._build(resolve_scenario(scenario), seed)
+        self.current = Current(engine)
         self._pipeline = Pipeline(self.current, self.mounts, self.admin.dispatch, ADMIN_PREFIX)
 
     @property
@@ -119,10 +119,10 @@ class FakeServer:
         """
         self.current.end()
         await self._events.stop()
+        await self._end_run()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await self._sender.close()
 
     async def __aenter__(self) -> FakeServer:
         await self.start()
@@ -137,22 +137,36 @@ class FakeServer:
 
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
+        engine, sender = self._build(self.scenario_for(scenario), seed)  # a bad scenario stops nothing
         await self._events.stop()
-        self.current.replace(self._build(self.scenario_for(scenario), seed))
+        await self._end_run()
+        self._sender = sender
+        self.current.replace(engine)
         if self._runner is not None:
             self._events.start()
 
-    def _build(self, scenario: Scenario, seed: int | None) -> TaskEngine:
+    async def _end_run(self) -> None:
+        """Drop the run's deliveries in flight and close its sender."""
+        await self.engine.aclose()
+        await self._sender.close()
+
+    def _build(self, scenario: Scenario, seed: int | None) -> tuple[TaskEngine, HttpSender]:
+        block_private = scenario.webhooks.block_private
+        sender = HttpSender(
+            answer_bytes=scenario.limits.callback_answer_bytes,
+            block_private=not is_loopback(self.host) if block_private is None else block_private,
+        )
         engine = TaskEngine(
             scenario,
             self._make_clock(scenario),
             {p.name: p.profile for p in self.providers},
-            self._sender,
+            sender,
             seed=seed,
             base_url=self.base_url,
         )
         engine.wakeup = self._events.wake.set
-        return engine
+        engine.on_surprise = lambda text: self.current.recorder.surprise(text)
+        return engine, sender
 
     def _make_clock(self, scenario: Scenario) -> Clock:
         mode = self._clock_mode or scenario.clock.mode or "system"

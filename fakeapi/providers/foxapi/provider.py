@@ -6,13 +6,13 @@ answers the task object, and ``GET /v1/tasks/{task_id}`` answers it as it stands
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from fakeapi.addresses import literal, local_name, refusal
 from fakeapi.catalogue import Kind
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -118,14 +118,18 @@ def _make_id(random: Randomness, now: float, kind: Kind) -> str:
 
 
 def _public_https(url: str) -> bool:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme != "https" or not host or host == "localhost" or host.endswith((".localhost", ".local")):
-        return False
+    """Whether ``url`` is HTTPS to a host that is not obviously private: no local name, and no
+    literal address that is or carries (IPv4-mapped, NAT64) a private one. A host name passes
+    here whatever it resolves to; ``webhooks.block_private`` checks the address connected to."""
     try:
-        return ipaddress.ip_address(host).is_global
+        parts = urlsplit(url)
     except ValueError:
-        return True
+        return False
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or local_name(host):
+        return False
+    address = literal(host)
+    return address is None or refusal(address) is None
 
 
 PROFILE = ApiProfile(
