@@ -6,16 +6,23 @@ Every error names the source, the line (for text) and the path inside the scenar
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError, create_model
 
 from fakeapi.errors import ScenarioError
 from fakeapi.scenario.schema import ApisBase, ApiSettings, Scenario
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 # libyaml's loader parses scenario files about ten times faster; PyYAML without it still works.
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,9 +57,22 @@ def _scenario_model(apis: tuple[tuple[str, type[ApiSettings]], ...]) -> type[Sce
     return model
 
 
+def bundled_folder() -> Traversable:
+    """The folder of the scenarios shipped with the package.
+
+    An install maps the source tree's top-level ``scenarios/`` into the package as
+    ``fakeapi.scenarios``; when ``fakeapi`` is imported from a source tree instead (``python -m pytest``
+    there, next to a non-editable install), that folder is found beside the package.
+    """
+    try:
+        return resources.files("fakeapi.scenarios")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "scenarios"
+
+
 def bundled_names() -> list[str]:
     """Names of the scenarios shipped with the package."""
-    folder = resources.files("fakeapi.scenarios")
+    folder = bundled_folder()
     return sorted(e.name.removesuffix(".yaml") for e in folder.iterdir() if e.name.endswith(".yaml"))
 
 
@@ -61,7 +81,7 @@ def load_scenario(ref: str | Path) -> Scenario:
     path = Path(ref)
     if path.is_file():
         return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
-    resource = resources.files("fakeapi.scenarios") / f"{ref}.yaml"
+    resource = bundled_folder() / f"{ref}.yaml"
     if isinstance(ref, str) and "/" not in ref and resource.is_file():
         return parse_scenario(resource.read_text(encoding="utf-8"), source=f"{ref} (bundled)")
     raise ScenarioError(
