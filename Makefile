@@ -15,7 +15,7 @@ WORKERS ?= 2
 SEED ?=
 PYTEST_OPTS = -n $(WORKERS) $(if $(SEED),--randomly-seed=$(SEED))
 
-.PHONY: serve test test-pythons test-installed bench clean
+.PHONY: serve test test-pythons test-installed bench bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ test-installed:
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench.py
+
+bench-load: $(VENV)/.installed
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info
