@@ -30,6 +30,7 @@ import collections
 import contextlib
 import itertools
 import json
+import math
 import os
 import signal
 import socket
@@ -249,6 +250,12 @@ def memory_kib(pid: int) -> dict[str, int]:
     return fields
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """``fakeapi serve`` in a subprocess; its output kept (the last lines) for when it fails."""
 
@@ -378,9 +385,11 @@ async def run(clients: int, duration: float, grace: float, submit_every: float) 
                 workers = [
                     Client(n, session, server.base, receivers, stats, submit_every) for n in range(clients)
                 ]
-                started = time.monotonic()
+                started, server_cpu, own_cpu = time.monotonic(), cpu_seconds(server.pid), time.process_time()
                 await asyncio.gather(*(w.run(deadline) for w in workers))
                 elapsed = time.monotonic() - started
+                server_cpu = (cpu_seconds(server.pid) - server_cpu) / elapsed if server.running else math.nan
+                own_cpu = (time.process_time() - own_cpu) / elapsed
             load_memory = memory_kib(server.pid) if server.running else {}
             expected = {s.task_id: s for s in stats.submitted if s.receiver in ("good", "flaky")}
             grace_started = time.monotonic()
@@ -389,6 +398,10 @@ async def run(clients: int, duration: float, grace: float, submit_every: float) 
             end_memory = memory_kib(server.pid) if server.running else {}
             stop_seconds, code = await server.stop()
     report(stats, elapsed, receivers, expected, missing, waited, (start_memory, load_memory, end_memory))
+    print(
+        f"CPU during the load: server {server_cpu:.0%} of a core, "
+        f"this process (clients and receivers) {own_cpu:.0%}"
+    )
     print(f"server stopped on SIGTERM in {stop_seconds:.2f} s (exit code {code})")
     if code != 0:
         print("server output (last lines):\n  " + "\n  ".join(server.output))
