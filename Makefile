@@ -54,14 +54,16 @@ test-python-%: .venv-%/.installed
 	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The suite from this source tree next to a non-editable install (`pip install .`, as a user's), in
-# its own .venv-installed made afresh each run; pip's build leftovers are removed.
+# The suite next to a non-editable install (`pip install .`, as a user's) in .venv-installed, made
+# afresh each run (pip's build leftovers removed): `python -m pytest` imports this source tree, the
+# `pytest` script (which does not put the source tree on sys.path) the installed copy.
 test-installed:
 	rm -rf .venv-installed
 	$(PYTHON) -m venv .venv-installed
 	.venv-installed/bin/python -m pip install --quiet '.[test]'
 	rm -rf build *.egg-info
 	.venv-installed/bin/python -m pytest $(PYTEST_OPTS)
+	.venv-installed/bin/pytest $(PYTEST_OPTS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench.py
