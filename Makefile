@@ -9,7 +9,13 @@ SCENARIO ?= default
 PYTHONS ?= 3.10 3.13
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 
-.PHONY: serve test test-pythons bench clean
+# The suite runs in random order (pytest-randomly prints its seed; `make test SEED=N` repeats that
+# order) on WORKERS pytest-xdist processes (WORKERS=0: in this process).
+WORKERS ?= 2
+SEED ?=
+PYTEST_OPTS = -n $(WORKERS) $(if $(SEED),--randomly-seed=$(SEED))
+
+.PHONY: serve test test-pythons test-installed bench bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +32,7 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest $(PYTEST_OPTS)
 
 # The pyenv interpreter for a version (its highest plain X.Y.Z release), else pythonX.Y on PATH.
 python_for = $(or $(shell ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python 2>/dev/null \
@@ -39,7 +45,7 @@ test-pythons:
 .PRECIOUS: .venv-%/.installed
 
 test-python-%: .venv-%/.installed
-	.venv-$*/bin/python -m pytest -q
+	.venv-$*/bin/python -m pytest $(PYTEST_OPTS)
 
 .venv-%/.installed: pyproject.toml
 	@test -n "$(call python_for,$*)" || { echo "test-pythons: no Python $* (looked for $(PYENV_ROOT)/versions/$*.*/bin/python and python$* on PATH)" >&2; exit 1; }
@@ -48,8 +54,22 @@ test-python-%: .venv-%/.installed
 	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The suite next to a non-editable install (`pip install .`, as a user's) in .venv-installed, made
+# afresh each run (pip's build leftovers removed): `python -m pytest` imports this source tree, the
+# `pytest` script (which does not put the source tree on sys.path) the installed copy.
+test-installed:
+	rm -rf .venv-installed
+	$(PYTHON) -m venv .venv-installed
+	.venv-installed/bin/python -m pip install --quiet '.[test]'
+	rm -rf build *.egg-info
+	.venv-installed/bin/python -m pytest $(PYTEST_OPTS)
+	.venv-installed/bin/pytest $(PYTEST_OPTS)
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench.py
+
+bench-load: $(VENV)/.installed
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info

@@ -58,8 +58,15 @@ def downstream(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def write_ini(pytester: pytest.Pytester, *lines: str) -> None:
-    """The inner project's pytest.ini (a downstream project would set its asyncio loop scope)."""
-    pytester.makeini("\n".join(["[pytest]", "asyncio_default_fixture_loop_scope = function", *lines]))
+    """The inner project's pytest.ini (a downstream project would set its asyncio loop scope).
+
+    The inner files are sequences: a test checks what the one before it left behind (a reset, a
+    marker that must not leak, ids compared across seeds). pytest-randomly, when installed, loads
+    itself into the inner sessions too, with a seed of its own that the outer run cannot reproduce;
+    the inner project keeps its files' order.
+    """
+    ini = ["[pytest]", "addopts = -p no:randomly", "asyncio_default_fixture_loop_scope = function", *lines]
+    pytester.makeini("\n".join(ini))
 
 
 def test_sync_client_submit_poll_shift_download(downstream: pytest.Pytester) -> None:

@@ -8,16 +8,23 @@ show nothing of a file that is not a scenario.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError, create_model
 
 from fakeapi.errors import ScenarioError
 from fakeapi.scenario.schema import ApisBase, ApiSettings, Scenario
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 # libyaml's loader parses scenario files about ten times faster; PyYAML without it still works.
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -54,9 +61,22 @@ def _scenario_model(apis: tuple[tuple[str, type[ApiSettings]], ...]) -> type[Sce
     return model
 
 
+def bundled_folder() -> Traversable:
+    """The folder of the scenarios shipped with the package.
+
+    An install maps the source tree's top-level ``scenarios/`` into the package as
+    ``fakeapi.scenarios``; when ``fakeapi`` is imported from a source tree instead (``python -m pytest``
+    there, next to a non-editable install), that folder is found beside the package.
+    """
+    try:
+        return resources.files("fakeapi.scenarios")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "scenarios"
+
+
 def bundled_names() -> list[str]:
     """Names of the scenarios shipped with the package."""
-    folder = resources.files("fakeapi.scenarios")
+    folder = bundled_folder()
     return sorted(e.name.removesuffix(".yaml") for e in folder.iterdir() if e.name.endswith(".yaml"))
 
 
@@ -78,7 +98,7 @@ def _bundled(name: str) -> Scenario | None:
     """The bundled scenario ``name``, if there is one."""
     if "/" in name or "\0" in name:
         return None
-    resource = resources.files("fakeapi.scenarios") / f"{name}.yaml"
+    resource = bundled_folder() / f"{name}.yaml"
     try:
         text = resource.read_text(encoding="utf-8") if resource.is_file() else None
     except OSError:  # a name too long for the file system is no bundled name
