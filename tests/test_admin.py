@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from admin_client import call
 
 from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError
 from fakeapi.admin import Admin, is_loopback
@@ -27,20 +28,6 @@ KEY = "sk-admin-test"
 README = Path(__file__).parents[1] / "README.md"
 
 pytestmark = pytest.mark.fakeapi(scenario="manual")
-
-
-async def call(
-    http: aiohttp.ClientSession,
-    base_url: str,
-    method: str,
-    path: str,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    """An admin request; the status and the parsed JSON answer."""
-    async with http.request(method, base_url + "/_fakeapi" + path, json=body, headers=headers) as response:
-        assert response.content_type == "application/json"
-        return response.status, await response.json()
 
 
 async def admin(

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pydantic_core
 import pytest
+from admin_client import call
 
 from fakeapi import FakeApi, FakeServer, ScenarioError
 from fakeapi.engine import TaskEngine
@@ -26,20 +27,6 @@ SECRET = "s3cr3t-Zq7"
 SCENARIO = "seed: 11\nrules:\n  - phases: [{state: queued}, {state: succeeded}]\n"
 
 pytestmark = pytest.mark.fakeapi(scenario="manual")
-
-
-async def call(
-    http: aiohttp.ClientSession,
-    base_url: str,
-    method: str,
-    path: str,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    """An admin request; the status and the parsed JSON answer."""
-    async with http.request(method, base_url + "/_fakeapi" + path, json=body, headers=headers) as response:
-        assert response.content_type == "application/json"
-        return response.status, await response.json()
 
 
 async def load(http: aiohttp.ClientSession, server: FakeServer, ref: str) -> tuple[int, Any]:
