@@ -22,6 +22,7 @@ import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
+from fakeapi.bodies import read_body
 from fakeapi.clock import SystemClock
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
@@ -31,6 +32,7 @@ from fakeapi.webhooks import DeliveryAttempt
 from fakeapi.wire import bearer_key, compact_json, load_json
 
 ADMIN_PREFIX = "/_fakeapi/"
+MAX_SPEED = 1e6
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -96,9 +98,11 @@ class MoveToBody(_Body):
 
 
 class SpeedBody(_Body):
-    """``clock/speed``: how fast the system clock runs (60: a minute of clock time per second)."""
+    """``clock/speed``: how fast the system clock runs (60: a minute of clock time per second), up to
+    a million (a day in under a tenth of a second: the clock still shows every API's timestamps
+    for thousands of years)."""
 
-    speed: float = Field(gt=0, allow_inf_nan=False)
+    speed: float = Field(gt=0, le=MAX_SPEED, allow_inf_nan=False)
 
 
 class FailBody(_Body):
@@ -277,6 +281,8 @@ class Admin:
             return _error(exc.status, f"{request.method} {request.path}: {exc.reason}; routes: {served}")
         except web.HTTPRequestEntityTooLarge as exc:
             return _error(exc.status, "the request body is too large")
+        except web.HTTPRequestTimeout as exc:
+            return _error(exc.status, "the request body did not arrive in time")  # the connection is gone
         except ValidationError as exc:
             return _error(400, _problems(exc))
         except (ScenarioError, ValueError, FakeApiError) as exc:
@@ -307,18 +313,25 @@ class Admin:
                 )
             return
         given = bearer_key(request.headers)
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        # A header's bytes that are not UTF-8 come as surrogate escapes: compared, never refused as 400.
+        if given is None or not hmac.compare_digest(given.encode(errors="surrogateescape"), token.encode()):
             raise AdminError(401, "the admin API needs Authorization: Bearer <the server's admin token>")
 
+    async def _body(self, request: web.Request, model: type[B]) -> B:
+        """The request's JSON body (none at all: ``{}``) validated by ``model``."""
+        if not request.can_read_body:
+            return model.model_validate({})
+        return model.model_validate(load_json(await read_body(request, self._engine.scenario.limits)))
+
     async def _reset(self, request: web.Request) -> web.Response:
-        await self.reset(await _body(request, ResetBody))
+        await self.reset(await self._body(request, ResetBody))
         return _answer({"seed": self.seed()})
 
     async def _seed(self, request: web.Request) -> web.Response:
         return _answer({"seed": self.seed()})
 
     async def _load_scenario(self, request: web.Request) -> web.Response:
-        await self.load_scenario(await _body(request, LoadScenarioBody))
+        await self.load_scenario(await self._body(request, LoadScenarioBody))
         return _answer({"seed": self.seed()})
 
     async def _clock(self, request: web.Request) -> web.Response:
@@ -326,15 +339,15 @@ class Admin:
         return _answer({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
 
     async def _shift(self, request: web.Request) -> web.Response:
-        await self.shift(await _body(request, ShiftBody))
+        await self.shift(await self._body(request, ShiftBody))
         return await self._clock(request)
 
     async def _move_to(self, request: web.Request) -> web.Response:
-        await self.move_to(await _body(request, MoveToBody))
+        await self.move_to(await self._body(request, MoveToBody))
         return await self._clock(request)
 
     async def _speed(self, request: web.Request) -> web.Response:
-        self.set_speed(await _body(request, SpeedBody))
+        self.set_speed(await self._body(request, SpeedBody))
         return await self._clock(request)
 
     async def _tasks(self, request: web.Request) -> web.Response:
@@ -350,7 +363,7 @@ class Admin:
         return _answer(self.complete(request.match_info["task_id"]))
 
     async def _fail(self, request: web.Request) -> web.Response:
-        body = await _body(request, FailBody)
+        body = await self._body(request, FailBody)
         return _answer(self.fail(request.match_info["task_id"], body))
 
     async def _journal(self, request: web.Request) -> web.Response:
@@ -365,12 +378,6 @@ class Admin:
     async def _balance(self, request: web.Request) -> web.Response:
         query = BalanceQuery.model_validate(dict(request.query))
         return _answer({"api": query.api, "key": query.key, "balance": self.balance(query)})
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    """The request's JSON body (none at all: ``{}``) validated by ``model``."""
-    data = load_json(await request.read()) if request.can_read_body else {}
-    return model.model_validate(data)
 
 
 def _problems(exc: ValidationError) -> str:

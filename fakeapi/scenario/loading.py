@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,22 @@ def bundled_names() -> list[str]:
 def load_scenario(ref: str | Path) -> Scenario:
     """Load a bundled scenario by name, or a scenario file by path."""
     path = Path(ref)
-    if path.is_file():
+    if _is_file(path):
         return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
     resource = resources.files("fakeapi.scenarios") / f"{ref}.yaml"
-    if isinstance(ref, str) and "/" not in ref and resource.is_file():
+    if isinstance(ref, str) and "/" not in ref and _is_file(resource):
         return parse_scenario(resource.read_text(encoding="utf-8"), source=f"{ref} (bundled)")
     raise ScenarioError(
         f"{ref}: no such scenario file, and no bundled scenario of that name "
         f"(bundled: {', '.join(bundled_names())})"
     )
+
+
+def _is_file(path: Path | Traversable) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, say: no file
+        return False
 
 
 def resolve_scenario(ref: ScenarioRef) -> Scenario:

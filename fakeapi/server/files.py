@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
 
 from fakeapi.engine import TaskEngine
-from fakeapi.media import CONTENT_TYPES, file_for, image_size
+from fakeapi.media import CONTENT_TYPES, file_for, image_size, is_costly
 from fakeapi.server.app import Handler
 
 
@@ -18,7 +19,8 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
         engine = engine_of()
         task = engine.tasks.get(request.match_info["task_id"])
         index, _, ext = request.match_info["name"].partition(".")
-        if task is None or not index.isdigit() or ext not in CONTENT_TYPES:
+        # ASCII digits only: isdigit() also accepts '²' (which int() refuses) and other scripts' digits.
+        if task is None or not (index.isascii() and index.isdigit()) or ext not in CONTENT_TYPES:
             return web.Response(status=404, text="Not Found")
         view = engine.view(task)
         if view.state != "succeeded" or int(index) >= len(view.outputs):
@@ -27,6 +29,11 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
             # Gone from storage, as object storage answers for a deleted object.
             return web.Response(status=404, text="Not Found")
         size = image_size(task.params.get("size"))
-        return web.Response(body=file_for(task.id, ext, size), content_type=CONTENT_TYPES[ext])
+        if is_costly(ext, size):
+            made = asyncio.get_running_loop().run_in_executor(None, file_for, task.id, ext, size)
+            body = await made
+        else:
+            body = file_for(task.id, ext, size)
+        return web.Response(body=body, content_type=CONTENT_TYPES[ext])
 
     return serve
