@@ -22,7 +22,7 @@ import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
-from fakeapi.bodies import read_body
+from fakeapi.bodies import Dropped, read_body
 from fakeapi.clock import SystemClock
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
@@ -281,8 +281,8 @@ class Admin:
             return _error(exc.status, f"{request.method} {request.path}: {exc.reason}; routes: {served}")
         except web.HTTPRequestEntityTooLarge as exc:
             return _error(exc.status, "the request body is too large")
-        except web.HTTPRequestTimeout as exc:
-            return _error(exc.status, "the request body did not arrive in time")  # the connection is gone
+        except Dropped as exc:
+            return _error(exc.status, str(exc))  # the connection is gone: never sent
         except ValidationError as exc:
             return _error(400, _problems(exc))
         except (ScenarioError, ValueError, FakeApiError) as exc:

@@ -3,9 +3,11 @@
 A body is read up to ``limits.request_bytes`` (a multipart body's parts, their headers and
 boundaries together; after ``Content-Encoding`` is undone, so a gzip bomb costs no more than the
 cap) and must arrive whole within ``limits.body_timeout``. Past the cap
-``web.HTTPRequestEntityTooLarge`` is raised (answer it with ``Connection: close``); past the time
-the connection is dropped at once and ``web.HTTPRequestTimeout`` raised (its answer goes nowhere).
-An answer to a request whose body was not read to its end closes the connection (``closing``).
+``web.HTTPRequestEntityTooLarge`` is raised (aiohttp reads and discards what remains, up to its
+lingering time, so that the client sees the answer); past the time
+the connection is dropped at once and ``Dropped`` raised (its answer goes nowhere), as when the
+client leaves before its body is read.
+An answer to a request whose body could not be decoded closes the connection (``closing``).
 """
 
 from __future__ import annotations
@@ -49,11 +51,19 @@ async def read_form(request: web.Request, limits: LimitsSpec) -> tuple[FormPart,
     return await _in_time(request, limits, _read_parts(request, limits.request_bytes))
 
 
+class Dropped(Exception):
+    """A request whose connection is gone before its body was read: its answer goes nowhere, and
+    ``status`` is what the journal records (408: the body was late; 499: the client left)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def closing(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """``response``, closing the connection after it when the request's body was not read to its end
-    or could not be decoded: nothing more is read from a client that sent too much or garbage."""
-    body = request.content
-    if body.exception() is not None or not body.is_eof():
+    """``response``, closing the connection after it when the request's body could not be decoded:
+    the stream is broken, and aiohttp would otherwise go on reading it (logging the error again)."""
+    if request.content.exception() is not None:
         response.force_close()
     return response
 
@@ -110,7 +120,9 @@ async def _in_time(request: web.Request, limits: LimitsSpec, reading: Awaitable[
         return await asyncio.wait_for(reading, limits.body_timeout)
     except asyncio.TimeoutError:  # not TimeoutError: a different class before Python 3.11
         request.protocol.force_close()
-        raise web.HTTPRequestTimeout() from None
+        raise Dropped(408, f"the request body did not arrive within {limits.body_timeout:g} s") from None
+    except ConnectionResetError:
+        raise Dropped(499, "the client closed the connection before its body arrived") from None
 
 
 def _too_large(cap: int) -> web.HTTPRequestEntityTooLarge:

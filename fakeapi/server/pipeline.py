@@ -20,7 +20,7 @@ from http.client import responses
 from aiohttp import web
 from typing_extensions import assert_never
 
-from fakeapi.bodies import closing, read_body, read_form
+from fakeapi.bodies import Dropped, closing, read_body, read_form
 from fakeapi.engine import LAST_TIME, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
@@ -171,8 +171,8 @@ class Pipeline:
                 error = exc
             case web.HTTPRequestEntityTooLarge():
                 error = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
-            case web.HTTPRequestTimeout():
-                return web.Response(status=408)  # the connection is dropped: recorded, never sent
+            case Dropped():
+                return web.Response(status=exc.status)  # recorded in the journal, never sent
             case web.HTTPNotFound() | web.HTTPMethodNotAllowed():
                 kind = ErrorKind.ROUTE_NOT_FOUND
                 if isinstance(exc, web.HTTPMethodNotAllowed):
