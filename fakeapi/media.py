@@ -14,8 +14,7 @@ CONTENT_TYPES: dict[str, str] = {"png": "image/png", "mp4": "video/mp4", "wav": 
 
 
 MAX_SIDE = 4096
-# About 3 ms of compression; a 4096x4096 image takes 0.2 s.
-COSTLY_PIXELS = 512 * 512
+BLOCK_BYTES = 64 * 1024
 _SIZE = re.compile(r"^(\d{1,5})[xX*](\d{1,5})$")
 _SQUARE = {"1K": 1024, "2K": 2048, "4K": 4096}
 
@@ -40,10 +39,27 @@ def png(width: int = 64, height: int = 64, rgb: tuple[int, int, int] = (40, 120,
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    # Row by row: a 4096x4096 image is 48 MiB before compression.
-    compressor = zlib.compressobj(6)
-    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    pixels = _repeated(row, height)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def _repeated(row: bytes, times: int) -> bytes:
+    """``row * times`` as a zlib stream, made in milliseconds whatever its size (a 4096x4096 image
+    in 15 ms, where compressing all 48 MiB takes 0.2 s): a block of rows is compressed once and
+    repeated. A full flush ends each block byte-aligned and with no reference to what came before,
+    so the same block compresses to the same bytes every time; the checksum covers all rows."""
+    per_block = max(1, BLOCK_BYTES // len(row))
+    blocks, rest = divmod(times, per_block)
+    block = row * per_block
+    compressor = zlib.compressobj(6)
+    first = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH) if blocks else b""
+    again = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH) if blocks > 1 else b""
+    last = compressor.compress(row * rest) + compressor.flush()
+    checksum = 1
+    for _ in range(blocks):
+        checksum = zlib.adler32(block, checksum)
+    checksum = zlib.adler32(row * rest, checksum)
+    return first + again * (blocks - 1) + last[:-4] + struct.pack(">I", checksum)
 
 
 @cache
@@ -68,11 +84,6 @@ def colour_for(task_id: str) -> tuple[int, int, int]:
     """A stable colour per task, so different results are different files."""
     value = zlib.crc32(task_id.encode())
     return (value & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF)
-
-
-def is_costly(ext: str, size: tuple[int, int]) -> bool:
-    """Whether making the file takes long enough (milliseconds) to be made off the event loop."""
-    return ext == "png" and size[0] * size[1] > COSTLY_PIXELS
 
 
 def file_for(task_id: str, ext: str, size: tuple[int, int] = (64, 64)) -> bytes:

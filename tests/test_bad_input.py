@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -370,10 +371,24 @@ async def test_a_large_png_does_not_block_the_loop(server: FakeServer, http: aio
     ticking = asyncio.create_task(ticker())
     async with http.get(f"{server.base_url}/files/{task['id']}/0.png") as response:
         assert response.status == 200
-        assert len(await response.read()) > 0
+        image = await response.read()
     done.set()
     await ticking
     assert max(gaps) < 0.1
+    width, height = struct.unpack(">II", image[16:24])
+    assert (width, height) == (4095, 4096)
+    [idat] = [image[i + 8 : i + 8 + n] for i, n in _chunks(image) if image[i + 4 : i + 8] == b"IDAT"]
+    rows = zlib.decompress(idat)  # checks the stream's checksum too
+    assert rows == (b"\x00" + rows[1:4] * width) * height
+
+
+def _chunks(image: bytes) -> Iterator[tuple[int, int]]:
+    """The offset and data length of each chunk of a PNG."""
+    offset = 8
+    while offset < len(image):
+        (length,) = struct.unpack(">I", image[offset : offset + 4])
+        yield offset, length
+        offset += 12 + length
 
 
 # -- the admin API -------------------------------------------------------------------------------

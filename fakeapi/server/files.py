@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
 
 from fakeapi.engine import TaskEngine
-from fakeapi.media import CONTENT_TYPES, file_for, image_size, is_costly
+from fakeapi.media import CONTENT_TYPES, file_for, image_size
 from fakeapi.server.app import Handler
 
 
@@ -29,11 +28,6 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
             # Gone from storage, as object storage answers for a deleted object.
             return web.Response(status=404, text="Not Found")
         size = image_size(task.params.get("size"))
-        if is_costly(ext, size):
-            made = asyncio.get_running_loop().run_in_executor(None, file_for, task.id, ext, size)
-            body = await made
-        else:
-            body = file_for(task.id, ext, size)
-        return web.Response(body=body, content_type=CONTENT_TYPES[ext])
+        return web.Response(body=file_for(task.id, ext, size), content_type=CONTENT_TYPES[ext])
 
     return serve
