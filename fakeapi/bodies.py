@@ -2,12 +2,14 @@
 
 A body is read up to ``limits.request_bytes`` (a multipart body's parts, their headers and
 boundaries together; after ``Content-Encoding`` is undone, so a gzip bomb costs no more than the
-cap) and must arrive whole within ``limits.body_timeout``. Past the cap
-``web.HTTPRequestEntityTooLarge`` is raised (aiohttp reads and discards what remains, up to its
-lingering time, so that the client sees the answer); past the time
-the connection is dropped at once and ``Dropped`` raised (its answer goes nowhere), as when the
-client leaves before its body is read.
-An answer to a request whose body could not be decoded closes the connection (``closing``).
+cap) and must arrive whole within ``limits.body_timeout``:
+
+- past the cap, ``web.HTTPRequestEntityTooLarge`` is raised (aiohttp then reads and discards the
+  rest, up to its lingering time, so that the client sees the answer);
+- past the time, the connection is dropped at once and ``Dropped`` raised (its answer goes
+  nowhere), as when the client leaves before its body is read;
+- a body that cannot be decoded is a ``malformed_body``, and its answer closes the connection
+  (``closing``).
 """
 
 from __future__ import annotations
@@ -61,9 +63,12 @@ class Dropped(Exception):
 
 
 def closing(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """``response``, closing the connection after it when the request's body could not be decoded:
-    the stream is broken, and aiohttp would otherwise go on reading it (logging the error again)."""
-    if request.content.exception() is not None:
+    """``response``, closing the connection after it when the request's body could not be decoded."""
+    body = request.content
+    if body.exception() is not None:
+        # The stream is broken for good: marked as ended, or aiohttp would read on after the answer
+        # (and log the same error again, with a traceback).
+        body.feed_eof()
         response.force_close()
     return response
 
@@ -84,9 +89,6 @@ async def _read_all(request: web.Request, cap: int) -> bytes:
                 raise _too_large(cap)
             chunks.append(chunk)
     except RequestPayloadError:
-        # The stream is broken for good: marked as ended, so that aiohttp does not read on after the
-        # answer (it would log the same error again with a traceback).
-        request.content.feed_eof()
         encoding = request.headers.get("Content-Encoding", "")
         message = f"the request body cannot be decoded as its Content-Encoding ({encoding}) says"
         raise FakeApiError(ErrorKind.MALFORMED_BODY, message) from None

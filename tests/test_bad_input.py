@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import struct
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -184,7 +185,7 @@ async def test_a_video_duration_out_of_range_is_the_apis_invalid_request(
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_a_body_that_does_not_decompress_is_the_apis_400(
-    server: FakeServer, http: aiohttp.ClientSession, encoding: str
+    server: FakeServer, http: aiohttp.ClientSession, encoding: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     for provider, route in json_routes():
         headers = {"Content-Encoding": encoding}
@@ -192,6 +193,7 @@ async def test_a_body_that_does_not_decompress_is_the_apis_400(
         status, answer = await send(http, route.method, url, data=b"not compressed at all", headers=headers)
         assert_api_error(provider, status, answer, provider.errors[ErrorKind.MALFORMED_BODY].status)
     no_crash(server)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback logged
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, zlib.compress])
