@@ -142,12 +142,17 @@ async def test_a_lone_surrogate_in_an_echoed_field_is_refused_and_callbacks_go_o
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("name", "x" * 257), ("name", ["Ada"]), ("language_code", "e" * 36)]
+    ("field", "value"),
+    [("name", "x" * 257), ("name", ["Ada"]), ("language_code", "e" * 36), ("seed", 2**64), ("seed", "42")],
 )
-async def test_foxapi_echoes_a_field_only_when_it_is_a_short_string(
+async def test_foxapi_echoes_a_field_only_when_it_is_short_and_of_its_type(
     server: FakeServer, http: aiohttp.ClientSession, field: str, value: object
 ) -> None:
-    model, path = ("sora-2-character", "videos") if field == "name" else ("scribe-v2", "audios")
+    model, path = {
+        "name": ("sora-2-character", "videos"),
+        "language_code": ("scribe-v2", "audios"),
+        "seed": ("seedance-2.0", "videos"),
+    }[field]
     body = {"model": model, "prompt": "x", field: value}
     url = server.url_for("foxapi") + f"/v1/{path}/generations"
     status, answer = await send(http, "POST", url, json=body)
