@@ -27,6 +27,7 @@ import pydantic_core
 from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
+from fakeapi.bodies import Dropped, read_body
 from fakeapi.clock import SystemClock
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
@@ -39,6 +40,7 @@ from fakeapi.wire import bearer_key, compact_json, load_json
 ADMIN_PREFIX = "/_fakeapi/"
 PAGE_LIMIT = 1000
 MAX_PAGE_LIMIT = 10_000
+MAX_SPEED = 1e6
 B = TypeVar("B", bound=BaseModel)
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -106,9 +108,11 @@ class MoveToBody(_Body):
 
 
 class SpeedBody(_Body):
-    """``clock/speed``: how fast the system clock runs (60: a minute of clock time per second)."""
+    """``clock/speed``: how fast the system clock runs (60: a minute of clock time per second), up to
+    a million (a day in under a tenth of a second: the clock still shows every API's timestamps
+    for thousands of years)."""
 
-    speed: float = Field(gt=0, allow_inf_nan=False)
+    speed: float = Field(gt=0, le=MAX_SPEED, allow_inf_nan=False)
 
 
 class FailBody(_Body):
@@ -326,6 +330,8 @@ class Admin:
             return _error(exc.status, f"{request.method} {request.path}: {exc.reason}; routes: {served}")
         except web.HTTPRequestEntityTooLarge as exc:
             return _error(exc.status, "the request body is too large")
+        except Dropped as exc:
+            return _error(exc.status, str(exc))  # the connection is gone: never sent
         except ValidationError as exc:
             return _error(400, _problems(exc))
         except (ScenarioError, ValueError, FakeApiError) as exc:
@@ -372,18 +378,25 @@ class Admin:
                 )
             return
         given = bearer_key(request.headers)
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        # A header's bytes that are not UTF-8 come as surrogate escapes: compared, never refused as 400.
+        if given is None or not hmac.compare_digest(given.encode(errors="surrogateescape"), token.encode()):
             raise AdminError(401, "the admin API needs Authorization: Bearer <the server's admin token>")
 
+    async def _body(self, request: web.Request, model: type[B]) -> B:
+        """The request's JSON body (none at all: ``{}``) validated by ``model``."""
+        if not request.can_read_body:
+            return model.model_validate({})
+        return model.model_validate(load_json(await read_body(request, self._engine.scenario.limits)))
+
     async def _reset(self, request: web.Request) -> web.Response:
-        await self.reset(await _body(request, ResetBody))
+        await self.reset(await self._body(request, ResetBody))
         return _answer({"seed": self.seed()})
 
     async def _seed(self, request: web.Request) -> web.Response:
         return _answer({"seed": self.seed()})
 
     async def _load_scenario(self, request: web.Request) -> web.Response:
-        body = await _body(request, LoadScenarioBody)
+        body = await self._body(request, LoadScenarioBody)
         if isinstance(body.scenario, str):  # over HTTP, files only from the scenario directories
             body = body.model_copy(update={"scenario": self.scenario_dirs.load(body.scenario)})
         await self.load_scenario(body)
@@ -394,15 +407,15 @@ class Admin:
         return _answer({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
 
     async def _shift(self, request: web.Request) -> web.Response:
-        await self.shift(await _body(request, ShiftBody))
+        await self.shift(await self._body(request, ShiftBody))
         return await self._clock(request)
 
     async def _move_to(self, request: web.Request) -> web.Response:
-        await self.move_to(await _body(request, MoveToBody))
+        await self.move_to(await self._body(request, MoveToBody))
         return await self._clock(request)
 
     async def _speed(self, request: web.Request) -> web.Response:
-        self.set_speed(await _body(request, SpeedBody))
+        self.set_speed(await self._body(request, SpeedBody))
         return await self._clock(request)
 
     async def _tasks(self, request: web.Request) -> web.Response:
@@ -419,7 +432,7 @@ class Admin:
         return _answer(self.complete(request.match_info["task_id"]))
 
     async def _fail(self, request: web.Request) -> web.Response:
-        body = await _body(request, FailBody)
+        body = await self._body(request, FailBody)
         return _answer(self.fail(request.match_info["task_id"], body))
 
     async def _journal(self, request: web.Request) -> web.Response:
@@ -436,12 +449,6 @@ class Admin:
     async def _balance(self, request: web.Request) -> web.Response:
         query = BalanceQuery.model_validate(dict(request.query))
         return _answer({"api": query.api, "key": query.key, "balance": self.balance(query)})
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    """The request's JSON body (none at all: ``{}``) validated by ``model``."""
-    data = load_json(await request.read()) if request.can_read_body else {}
-    return model.model_validate(data)
 
 
 def _page(request: web.Request) -> PageQuery:

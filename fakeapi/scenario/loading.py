@@ -83,7 +83,7 @@ def bundled_names() -> list[str]:
 def load_scenario(ref: str | Path) -> Scenario:
     """Load a bundled scenario by name, or a scenario file by path."""
     path = Path(ref)
-    if path.is_file():
+    if _is_file(path):
         return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
     bundled = _bundled(ref) if isinstance(ref, str) else None
     if bundled is not None:
@@ -169,6 +169,13 @@ class ScenarioDirs:
         raise ScenarioError(
             f"{ref}: no bundled scenario of that name (bundled: {', '.join(bundled_names())}), and {reason}"
         )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, say: no file
+        return False
 
 
 def resolve_scenario(ref: ScenarioRef) -> Scenario:

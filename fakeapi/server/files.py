@@ -18,7 +18,8 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
         engine = engine_of()
         task = engine.tasks.get(request.match_info["task_id"])
         index, _, ext = request.match_info["name"].partition(".")
-        if task is None or not index.isdigit() or ext not in CONTENT_TYPES:
+        # ASCII digits only: isdigit() also accepts '²' (which int() refuses) and other scripts' digits.
+        if task is None or not (index.isascii() and index.isdigit()) or ext not in CONTENT_TYPES:
             return web.Response(status=404, text="Not Found")
         view = engine.view(task)
         if view.state != "succeeded" or int(index) >= len(view.outputs):

@@ -17,16 +17,16 @@ import traceback
 from collections.abc import Awaitable, Callable
 from http.client import responses
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from typing_extensions import assert_never
 
-from fakeapi.engine import TaskEngine
+from fakeapi.bodies import Dropped, closing, read_body, read_form
+from fakeapi.engine import LAST_TIME, TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
     AccountRoute,
     AnyRoute,
     ErrorContext,
-    FormPart,
     Incoming,
     Outcome,
     Point,
@@ -37,6 +37,7 @@ from fakeapi.providers.base import (
 )
 from fakeapi.recorder import Recorder
 from fakeapi.scenario.faults import FaultBase, FaultPoint
+from fakeapi.scenario.schema import LimitsSpec
 from fakeapi.server.app import Handler, Mounts, Served
 from fakeapi.wire import bearer_key
 
@@ -115,7 +116,7 @@ class Pipeline:
         if self._admin is not None and (
             path.startswith(self._admin_prefix) or path + "/" == self._admin_prefix
         ):
-            return await self._admin(request, handler)
+            return closing(request, await self._admin(request, handler))
         current = self.current
         engine, recorder = current.engine, current.recorder
         # No faults is the common case: kept off every request's path.
@@ -161,7 +162,7 @@ class Pipeline:
         try:
             return await handler(request)
         except Exception as exc:
-            return self._failed(request, exc)
+            return closing(request, self._failed(request, exc))
 
     def _failed(self, request: web.Request, exc: Exception) -> web.Response:
         """The answer to a request whose handling raised ``exc``, in its provider's envelope (looked
@@ -172,6 +173,8 @@ class Pipeline:
                 error = exc
             case web.HTTPRequestEntityTooLarge():
                 error = FakeApiError(ErrorKind.PAYLOAD_TOO_LARGE, "the request body is too large")
+            case Dropped():
+                return web.Response(status=exc.status)  # recorded in the journal, never sent
             case web.HTTPNotFound() | web.HTTPMethodNotAllowed():
                 kind = ErrorKind.ROUTE_NOT_FOUND
                 if isinstance(exc, web.HTTPMethodNotAllowed):
@@ -244,7 +247,7 @@ class Pipeline:
         # collector instead of freeing it when answered.
         incoming = Incoming(key=key, settings=engine.settings(api), source=request)
         request[NOTES] = incoming.notes
-        await _read_body(request, route, incoming)
+        await _read_body(request, route, incoming, engine.scenario.limits)
         request[BODY] = incoming.body
         match route:
             case SubmitRoute():
@@ -264,40 +267,33 @@ class Pipeline:
         submit = route.parse(incoming)
         view = engine.submit(submit, len(incoming.body) + sum(len(part.data) for part in incoming.form))
         waited = route.sync or submit.sync
-        expected_end = None
+        expected_end = engine.projected_end(engine.get(view.id))
         if waited:
+            if expected_end is not None and expected_end > LAST_TIME:
+                raise FakeApiError(
+                    ErrorKind.INVALID_REQUEST,
+                    "the task would end after 9999-12-31T23:59:59Z, the last time the fake's clock "
+                    "can show: reset the fake to start its clock again",
+                )
             view = await engine.run_to_end(view.id)
             if view.state == "failed":
                 raise provider.sync_failure(view)
-        else:
-            expected_end = engine.projected_end(engine.get(view.id))
+            expected_end = None
         return route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
 
 
-async def _read_body(request: web.Request, route: Route, incoming: Incoming) -> None:
+async def _read_body(request: web.Request, route: Route, incoming: Incoming, limits: LimitsSpec) -> None:
     match route.body:
         case "json":
-            incoming.body = await request.read()
+            incoming.body = await read_body(request, limits)
         case "multipart":
             # Another content type leaves the form empty: the provider words that error its way.
             if request.content_type == "multipart/form-data":
-                incoming.form = await _read_form(request)
+                incoming.form = await read_form(request, limits)
         case "none":
             pass
         case _:
             assert_never(route.body)
-
-
-async def _read_form(request: web.Request) -> tuple[FormPart, ...]:
-    parts: list[FormPart] = []
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.name:
-                parts.append(FormPart(part.name, part.filename, bytes(await part.read(decode=True))))
-    except (ValueError, AssertionError) as exc:
-        raise FakeApiError(ErrorKind.MALFORMED_BODY, f"malformed multipart body: {exc}") from None
-    return tuple(parts)
 
 
 class HttpExchange:

@@ -38,7 +38,7 @@ from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings, FailureSpec
 from fakeapi.scenario.types import Duration, FailureReason
 from fakeapi.webhooks import CallbackPolicy
-from fakeapi.wire import compact_json, parse_body
+from fakeapi.wire import check_duration, compact_json, parse_body
 
 STATES = {"queued": "pending", "running": "processing", "succeeded": "success", "failed": "failed"}
 DAY = 24 * 3600.0
@@ -168,7 +168,9 @@ def parse_generate(request: Incoming) -> SubmitRequest:
     spec = MODELS.get(model)
     body = parse_body(GenerateBody, request.json(), missing=MISSING)
     params, outputs = dict(body.input), 1
-    if spec is not None:
+    if spec is None:
+        check_duration(params.get("duration"), "input.duration")
+    else:
         parsed = parse_body(spec.input, body.input, "input", missing=MISSING)
         params, outputs = parsed.model_dump(exclude_none=True), parsed.outputs
         for name in undocumented_fields(parsed):

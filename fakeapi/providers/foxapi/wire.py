@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fakeapi.errors import FieldRule
+from fakeapi.wire import MAX_DURATION
 
 
 class GenerationBody(BaseModel):
@@ -20,7 +21,12 @@ class GenerationBody(BaseModel):
     prompt: str | None = Field(default=None, min_length=1)
     num_outputs: int | None = Field(default=None, ge=1, le=10)
     image_urls: list[str] | None = None
-    duration: int | float | None = Field(default=None, gt=0)
+    duration: int | float | None = Field(default=None, gt=0, le=MAX_DURATION)
+    # Echoed into results (a character's name, a transcript's language, a video's seed): only short
+    # text and 64-bit integers are.
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    language_code: str | None = Field(default=None, min_length=1, max_length=35)
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
 
 class Message(BaseModel):

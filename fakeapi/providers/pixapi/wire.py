@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fakeapi.wire import MAX_DURATION
+
 SIZE_PATTERN = r"^(\d{1,5}[xX]\d{1,5}|[124][kK]|auto)$"
 
 
@@ -29,7 +31,7 @@ class VideoBody(BaseModel):
 
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1, max_length=32000)
-    duration: int | float | None = Field(default=None, gt=0)
+    duration: int | float | None = Field(default=None, gt=0, le=MAX_DURATION)
     size: str | None = None
     input_image: str | None = Field(default=None, pattern=r"^(https?://|data:image/)")
 

@@ -27,7 +27,7 @@ from fakeapi.providers.rixapi.catalogue import CATALOGUE
 from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
 from fakeapi.randomness import Randomness
 from fakeapi.webhooks import CallbackPolicy
-from fakeapi.wire import compact_json, parse_body
+from fakeapi.wire import check_duration, compact_json, parse_body
 
 STATUS_WORDS: dict[str, RixStatus] = {
     "queued": "queued",
@@ -124,6 +124,7 @@ MESSAGES = {
 
 def parse_submit(request: Incoming) -> SubmitRequest:
     body = parse_body(SubmitBody, request.json())
+    check_duration(body.input.get("duration"), "input.duration")
     prompt = body.input.get("prompt")
     count = body.input.get("n")
     return SubmitRequest(
