@@ -34,11 +34,21 @@ class BackgroundServer:
         if not self._thread.is_alive():
             return
         try:
-            self.run(self.server.stop())
+            self.run(self._stop_all())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
             self.loop.close()
+
+    async def _stop_all(self) -> None:
+        """Stop the server, then end what it leaves on the loop (a connection aiohttp still
+        drains, say), as ``asyncio.run`` does: the loop closes with no task pending."""
+        await self.server.stop()
+        current = asyncio.current_task()
+        left = [task for task in asyncio.all_tasks() if task is not current]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
