@@ -67,10 +67,9 @@ def build_app(
     handler_for: Callable[[Served], Handler],
     files: Handler,
     admin: Sequence[tuple[str, str, Handler]],
-    client_max_size: int,
 ) -> web.Application:
     """The app: each provider route bound to its handler, the files route, the admin routes."""
-    app = web.Application(middlewares=[middleware], client_max_size=client_max_size)
+    app = web.Application(middlewares=[middleware])
     for provider in mounts.providers:
         for route in provider.routes():
             served = Served(provider, route)

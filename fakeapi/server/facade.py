@@ -22,7 +22,6 @@ from fakeapi.server.runner import EventRunner
 from fakeapi.server.sender import HttpSender
 
 ClockMode = Literal["virtual", "system"]
-MAX_BODY = 32 * 1024 * 1024
 
 
 class FakeServer:
@@ -102,7 +101,6 @@ class FakeServer:
             self._pipeline.handler_for,
             files_handler(lambda: self.current.engine),
             [(r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()],
-            MAX_BODY,
         )
         # Server-wide, so taken from the scenario served at start (a reset does not change it).
         idle_timeout = self.engine.scenario.limits.idle_timeout
