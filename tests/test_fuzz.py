@@ -36,8 +36,8 @@ from fakeapi.server import BackgroundServer
 from fakeapi.sink import CallbackSink
 
 BATCH = 50
-# FUZZ_EXAMPLES=700 fuzzes longer (35,000 requests, about 70 s); below 200 the count check fails.
-# x BATCH: 10,500 requests in about 20 s; FUZZ_EXAMPLES=700 fuzzes longer (35,000, about 70 s).
+# Batches of BATCH requests: 10,500 requests in about 20 s; FUZZ_EXAMPLES=700 fuzzes longer (35,000,
+# about 70 s); below 200 the count check fails.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 210))
 CONCURRENCY = 8
 ANSWER_WITHIN = 10.0  # seconds: a request left unanswered fails the fuzz instead of holding it
