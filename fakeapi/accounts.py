@@ -12,7 +12,10 @@ from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.scenario.schema import Accounts, KeySpec
 
 RATE_WINDOW = 60.0
-IDLE_SCAN = 8  # least recently used accounts looked at for one to forget when a new key comes
+# How many of the least recently used accounts a new key looks at for one to forget: a bounded
+# look keeps a new key O(1); when all of them have unfinished tasks the new key is kept over
+# limits.keys, which stays bounded because unfinished tasks are (limits.tasks).
+IDLE_SCAN = 8
 
 
 @dataclass(slots=True)

@@ -246,8 +246,10 @@ class Admin:
         self._engine.wakeup()
 
     def tasks(self, page: PageQuery | None = None) -> list[TaskView]:
-        """Every task (or one page of them), as it stands now (reading does not count as a poll)."""
+        """Every task kept (or one page of them), as it stands now (reading does not count as a
+        poll); tasks past ``limits.task_ttl`` are forgotten first."""
         engine = self._engine
+        engine.forget_expired()
         return [engine.view(t) for t in _window(engine.tasks.values(), page)]
 
     def task(self, task_id: str) -> TaskView:

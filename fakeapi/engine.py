@@ -292,14 +292,14 @@ class TaskEngine:
 
         ``model``, for APIs that name it when polling, must be the model the task was submitted to.
         """
-        task = self._find(task_id)
+        task = self.find(task_id)
         if task is None or task.api != api or task.key != key or model not in (None, task.model):
             raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
         self._count_poll(task)
         return self._caught_up(task)
 
     def get(self, task_id: str) -> Task:
-        task = self._find(task_id)
+        task = self.find(task_id)
         if task is None:
             raise KeyError(f"no task {task_id!r}; tasks: {', '.join(self.tasks) or 'none'}")
         return task
@@ -575,7 +575,7 @@ class TaskEngine:
             retry_after=max(1, math.ceil(min(known) - now)) if known else 1,
         )
 
-    def _find(self, task_id: str) -> Task | None:
+    def find(self, task_id: str) -> Task | None:
         """The task, unless it is unknown or forgotten (it is forgotten now if it ended ``task_ttl`` ago)."""
         task = self.tasks.get(task_id)
         if (
@@ -587,15 +587,35 @@ class TaskEngine:
             return None
         return task
 
+    def forget_expired(self) -> None:
+        """Forget the tasks that ended ``task_ttl`` ago (a listing of every task calls this first)."""
+        self._sweep(self.clock.now(), None)
+
     def _make_room(self, now: float, size: int) -> None:
         """Forget the tasks that ended ``task_ttl`` ago, then the longest-ended while a new task of
         ``size`` bytes would not fit in ``limits.tasks`` and ``limits.tasks_bytes``; when it still
         does not fit and none has ended, refuse it (429, like a concurrency cap)."""
+        self._sweep(now, size)
+        limits = self.scenario.limits
+        if len(self.tasks) >= limits.tasks or (self.tasks and self._task_bytes + size > limits.tasks_bytes):
+            first_end = self._finished[0][0] if self._finished else now
+            raise FakeApiError(
+                ErrorKind.TOO_MANY_TASKS,
+                f"the fake keeps at most {limits.tasks} tasks and {limits.tasks_bytes} bytes of their "
+                "requests (limits.tasks, limits.tasks_bytes) and none of those kept has finished",
+                retry_after=max(1, math.ceil(first_end - now)),
+            )
+
+    def _sweep(self, now: float, size: int | None) -> None:
+        """Forget the tasks that ended ``task_ttl`` ago and, to make room for a new task of ``size``
+        bytes (``None``: no new task), the longest-ended ones past the limits."""
         limits = self.scenario.limits
         finished = self._finished
         while finished:
             end, _, task = finished[0]
-            full = len(self.tasks) >= limits.tasks or self._task_bytes + size > limits.tasks_bytes
+            full = size is not None and (
+                len(self.tasks) >= limits.tasks or self._task_bytes + size > limits.tasks_bytes
+            )
             if self.tasks.get(task.id) is not task or task.end_queued != end:
                 heapq.heappop(finished)  # forgotten already, or it ended earlier than this entry says
             elif end + self._task_ttl <= now or (end <= now and full):
@@ -603,14 +623,6 @@ class TaskEngine:
                 self._forget(task)
             else:
                 break
-        if len(self.tasks) >= limits.tasks or (self.tasks and self._task_bytes + size > limits.tasks_bytes):
-            first_end = finished[0][0] if finished else now
-            raise FakeApiError(
-                ErrorKind.TOO_MANY_TASKS,
-                f"the fake keeps at most {limits.tasks} tasks and {limits.tasks_bytes} bytes of their "
-                "requests (limits.tasks, limits.tasks_bytes) and none of those kept has finished",
-                retry_after=max(1, math.ceil(first_end - now)),
-            )
 
     def _forget(self, task: Task) -> None:
         del self.tasks[task.id]
@@ -786,6 +798,7 @@ class TaskEngine:
                 self._delivery_done.set()
         finally:
             del self._queues[task_id]
+            self._delivery_done.set()  # even when a surprise hook raised: a waiting shift must wake
 
     async def _deliver(self, pending: _Pending) -> None:
         event, due = pending.event, pending.due

@@ -56,6 +56,7 @@ class BoundedLog(Generic[E]):
             self._bytes -= self._sizes.popleft()
 
     def clear(self) -> None:
+        """Forget every entry."""
         self._entries.clear()
         self._sizes.clear()
         self._bytes = 0
@@ -81,6 +82,7 @@ class DeliveryLog(BoundedLog[DeliveryAttempt]):
         self._body_limit = limits.logged_body_bytes
 
     def append(self, attempt: DeliveryAttempt) -> None:
+        """Keep ``attempt``, its body cut to ``logged_body_bytes`` and marked ``truncated``."""
         body, size, truncated = cut_text(attempt.body, self._body_limit)
         if truncated:
             attempt = replace(attempt, body=body, truncated=True)
@@ -103,8 +105,10 @@ class Recorder:
     def record(
         self, at: float, method: str, path: str, query: str, status: int, body: bytes, notes: tuple[str, ...]
     ) -> None:
-        """Journal one answered request (its body cut to ``logged_body_bytes``)."""
+        """Journal one answered request (its body cut to ``logged_body_bytes``); its path and query
+        count toward ``journal_bytes`` with its body (a request line may be 8 KiB long)."""
         text, size, truncated = cut_body(body, self._body_limit)
+        size += len(path) + len(query)
         self.journal.add((at, method, path, query, status, text, notes, truncated), size)
 
     def surprise(self, text: str) -> None:

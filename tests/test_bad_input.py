@@ -412,6 +412,11 @@ async def test_admin_clock_speed_is_bounded(http: aiohttp.ClientSession) -> None
             http, "POST", fake.base_url + "/_fakeapi/clock/speed", json={"speed": 1e6}
         )
         assert status == 200, answer
+        body = {"model": "flux-pro", "input": {"prompt": "a fox"}}
+        status, answer = await send(http, "POST", fake.url_for("rixapi") + "/v1/task/submit", json=body)
+        assert status == 200, "the fastest clock allowed still serves"
+        status, answer = await send(http, "GET", fake.url_for("rixapi") + f"/v1/task/{answer['id']}")
+        assert status == 200, answer
 
 
 @pytest.mark.parametrize(

@@ -98,8 +98,8 @@ async def test_the_journal_at_its_caps_stays_under_its_bytes(
     async with http.get(fakeapi.base_url + "/_fakeapi/journal") as r:
         served = await r.read()
     journal = json.loads(served)
-    assert sum(utf8(e["body"]) for e in journal) <= 16 * 1024
-    assert len(journal) == 16, "the newest that fit in the bytes, each cut to 1 KiB"
+    assert sum(utf8(e["body"]) + len(e["path"]) + len(e["query"]) for e in journal) <= 16 * 1024
+    assert len(journal) == 15, "the newest that fit in the bytes (1 KiB bodies and their paths)"
     assert all(e["truncated"] and utf8(e["body"]) == 1024 for e in journal)
     assert ["request 098 " in journal[-2]["body"], "request 099 " in journal[-1]["body"]] == [True, True]
     assert len(served) < 16 * 1024 + 16 * 512, "what the admin API answers is bounded too"
@@ -125,7 +125,7 @@ def test_the_journal_memory_at_its_caps_stays_under_its_bytes() -> None:
         used = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert len(recorder.journal) == 16
+    assert len(recorder.journal) == 15, "64 KiB bodies and their paths in 1 MiB"
     assert used < 1024 * 1024 + 16 * 1024, f"{used} bytes kept for a journal capped at 1 MiB of bodies"
 
 
@@ -323,6 +323,24 @@ async def test_a_forgotten_task_answers_as_an_unknown_id(
     assert forgotten[0] == 404
     assert forgotten == await answer("task_never_was")
     assert fakeapi.tasks == []
+
+
+@pytest.mark.fakeapi(scenario={"limits": {"task_ttl": "1m"}, "rules": INSTANT})
+async def test_a_forgotten_task_is_gone_from_files_and_listings_without_a_poll(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    async with http.post(
+        fakeapi.url_for("rixapi") + "/v1/task/submit", json=rix_submit("a fox"), headers=KEY
+    ) as r:
+        task_id = (await r.json())["id"]
+    [output] = fakeapi.task(task_id).outputs
+    async with http.get(output) as r:
+        assert r.status == 200
+    await fakeapi.clock.ashift(60)
+    async with http.get(output) as r:
+        assert r.status == 404, "its result file goes with the task"
+    async with http.get(fakeapi.base_url + "/_fakeapi/tasks") as r:
+        assert (await r.json(), r.headers["X-Total-Count"]) == ([], "0")
 
 
 # -- accounts --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -136,6 +137,7 @@ class FakeServer:
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
         engine, sender = self._build(self.scenario_for(scenario), seed)  # a bad scenario stops nothing
+        self.current.end()
         await self._events.stop()
         await self._end_run()
         self._sender = sender
@@ -163,8 +165,13 @@ class FakeServer:
             base_url=self.base_url,
         )
         engine.wakeup = self._events.wake.set
-        engine.on_surprise = lambda text: self.current.recorder.surprise(text)
+        engine.on_surprise = functools.partial(self._surprise, engine)
         return engine, sender
+
+    def _surprise(self, engine: TaskEngine, text: str) -> None:
+        # A run that has ended (a delivery cancelled late, say) must not report into the next one.
+        if self.current.engine is engine:
+            self.current.recorder.surprise(text)
 
     def _make_clock(self, scenario: Scenario) -> Clock:
         mode = self._clock_mode or scenario.clock.mode or "system"

@@ -16,7 +16,7 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
 
     async def serve(request: web.Request) -> web.Response:
         engine = engine_of()
-        task = engine.tasks.get(request.match_info["task_id"])
+        task = engine.find(request.match_info["task_id"])
         index, _, ext = request.match_info["name"].partition(".")
         # ASCII digits only: isdigit() also accepts '²' (which int() refuses) and other scripts' digits.
         if task is None or not (index.isascii() and index.isdigit()) or ext not in CONTENT_TYPES:

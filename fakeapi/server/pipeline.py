@@ -86,6 +86,7 @@ class Current:
         self.engine.close()
 
     def replace(self, engine: TaskEngine) -> None:
+        """End this run and serve ``engine`` with a fresh recorder."""
         self.end()
         self.engine = engine
         self.recorder = Recorder(engine.scenario.limits)
