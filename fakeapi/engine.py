@@ -382,6 +382,7 @@ class TaskEngine:
             else:
                 async with self._lock:
                     self._run_until(t)
+                await self._let_deliveries_start()
             if t > self.clock.now():
                 self.clock.set(t)
 

@@ -22,9 +22,21 @@ _MAYBE_HUGE = re.compile(rb"[0-9][eE]|[0-9]{309}")
 
 
 def bearer_key(headers: Mapping[str, str]) -> str | None:
-    """The key of an ``Authorization: Bearer <key>`` header, or ``None``."""
+    """The key of an ``Authorization: Bearer <key>`` header, or ``None`` (none, or bytes that are
+    no UTF-8 text: aiohttp hands those on as surrogates, which no JSON answer could show)."""
     scheme, _, key = headers.get("Authorization", "").partition(" ")
-    return key.strip() or None if scheme.lower() == "bearer" else None
+    key = key.strip()
+    if not key or scheme.lower() != "bearer":
+        return None
+    return key if key.isascii() or _is_text(key) else None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_json(raw: bytes) -> Any:

@@ -461,6 +461,22 @@ async def test_admin_load_scenario_with_a_long_name_is_a_400(
     no_crash(server)
 
 
+async def test_a_non_utf8_api_key_is_a_401_and_leaves_the_listings_readable(
+    server: FakeServer, http: aiohttp.ClientSession
+) -> None:
+    body = b'{"model":"flux-pro","input":{"prompt":"x"}}'
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"POST /rixapi/v1/task/submit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer sk-\xff\xfe\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    head = await asyncio.wait_for(reader.readline(), timeout=5)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 401"), "a key that is no text is no key"
+    async with http.get(server.base_url + "/_fakeapi/tasks") as response:
+        assert response.status == 200, await response.text()
+
+
 async def test_a_non_utf8_admin_token_is_a_401(http: aiohttp.ClientSession) -> None:
     async with FakeServer("default", admin_token="secret") as fake:
         reader, writer = await asyncio.open_connection("127.0.0.1", fake.port)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -396,8 +397,9 @@ async def test_a_reset_to_a_bad_scenario_leaves_delivery_running(
         ("//host/path", "invalid callback URL: //host/path has no scheme"),
         ("http://[::1/hook", "invalid callback URL: Invalid IPv6 URL"),
         ("ftp://host/hook", "NonHttpUrlClientError: ftp://host/hook"),
-        ("http://a..b/hook", "invalid callback URL: encoding with 'idna' codec failed"),
-        ("http://\ud800/hook", "invalid callback URL: encoding with 'idna' codec failed"),
+        # The idna codec words its refusal differently from one Python version to the next.
+        ("http://a..b/hook", "invalid callback URL: .*idna"),
+        ("http://\ud800/hook", "invalid callback URL: .*idna"),
     ],
 )
 async def test_a_callback_url_that_cannot_be_posted_to_is_a_failed_attempt_not_a_surprise(
@@ -409,7 +411,7 @@ async def test_a_callback_url_that_cannot_be_posted_to_is_a_failed_attempt_not_a
         await server.engine.shift(1)
         [attempt] = server.engine.deliveries
         assert (attempt.status, attempt.delivered) == (None, False)
-        assert (attempt.error or "").startswith(error)
+        assert re.match(error, attempt.error or ""), attempt.error
         assert list(server.recorder.surprises) == []
     finally:
         await server.stop()

@@ -532,13 +532,21 @@ def test_no_bad_input_gets_a_5xx_and_the_fake_still_serves_and_delivers(fuzzed: 
 
 
 async def _still_serves_and_delivers(server: FakeServer) -> None:
-    """A normal submit and poll answer 200, and the task's callback arrives. The fuzz may have
-    reset the fake or loaded another scenario: the fuzz scenario is loaded again first (an answer
-    of 200 shows that loading still works)."""
+    """Every admin listing of what the fuzz left answers 200; a normal submit and poll answer 200,
+    and the task's callback arrives. The fuzz may have reset the fake or loaded another scenario:
+    the fuzz scenario is loaded again first (an answer of 200 shows that loading still works)."""
     sink = CallbackSink()
     await sink.start()
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as http:
+            for listing in (
+                "tasks?limit=10000",
+                "journal?limit=10000",
+                "deliveries?limit=10000",
+                "surprises",
+            ):
+                async with http.get(server.base_url + "/_fakeapi/" + listing) as response:
+                    assert response.status == 200, await response.text()
             scenario = {"scenario": "default", "overrides": SCENARIO}
             async with http.post(server.base_url + "/_fakeapi/load_scenario", json=scenario) as response:
                 assert response.status == 200, await response.text()
