@@ -147,6 +147,7 @@ class _Pending:
     event: _Delivery
     due: float
     plan: Answered | Unreachable | Send
+    order: int  # started as the order-th delivery: its place in the log
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,7 @@ class TaskEngine:
         # is forgotten or has ended earlier (forced) than the entry says.
         self._finished: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
+        self._started = itertools.count()  # deliveries in the order they start (see DeliveryLog)
         self._task_ttl = scenario.limits.task_ttl
         self._task_bytes = 0  # the sizes of the tasks kept, together
         self._lock = asyncio.Lock()  # taken to run due events; never held while a delivery is sent
@@ -725,7 +727,8 @@ class TaskEngine:
                         status=None,
                         error=_failure(exc),
                         delivered=False,
-                    )
+                    ),
+                    next(self._started),
                 )
                 self._surprise(f"the {current.state} callback of task {task.id} could not be rendered", exc)
                 continue
@@ -778,11 +781,12 @@ class TaskEngine:
     def _start(self, event: _Delivery, due: float, plan: Answered | Unreachable | Send) -> None:
         """Hand ``event`` to its task's worker, started if the task has none: one task's callbacks
         reach the receiver one at a time, in the order they fell due; other tasks' do not wait."""
+        pending = _Pending(event, due, plan, next(self._started))
         queue = self._queues.get(event.task_id)
         if queue is not None:
-            queue.append(_Pending(event, due, plan))
+            queue.append(pending)
             return
-        queue = self._queues[event.task_id] = deque([_Pending(event, due, plan)])
+        queue = self._queues[event.task_id] = deque([pending])
         worker = asyncio.get_running_loop().create_task(self._work(event.task_id, queue))
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
@@ -837,7 +841,8 @@ class TaskEngine:
                 status=status,
                 error=error,
                 delivered=delivered,
-            )
+            ),
+            pending.order,
         )
         if not delivered and event.attempt <= len(policy.retry_delays):
             # On the virtual clock a retry falls due a fixed time after its attempt fell due.

@@ -73,23 +73,35 @@ class Journal(BoundedLog[JournalRow]):
         return itertools.starmap(JournalEntry, self._entries)
 
 
-class DeliveryLog(BoundedLog[DeliveryAttempt]):
+class DeliveryLog(BoundedLog[tuple[int, DeliveryAttempt]]):
     """The callback delivery attempts of a run, bounded as ``limits`` says (``deliveries_*``), each
-    body cut to ``logged_body_bytes`` and marked ``truncated``."""
+    body cut to ``logged_body_bytes`` and marked ``truncated``.
+
+    Attempts run side by side and end in whatever order their receivers answer; the log keeps them
+    in the order they started (``order``), so that it reads the same every run.
+    """
 
     def __init__(self, limits: LimitsSpec) -> None:
         super().__init__(limits.deliveries_entries, limits.deliveries_bytes)
         self._body_limit = limits.logged_body_bytes
 
-    def append(self, attempt: DeliveryAttempt) -> None:
-        """Keep ``attempt``, its body cut to ``logged_body_bytes`` and marked ``truncated``."""
+    def append(self, attempt: DeliveryAttempt, order: int) -> None:
+        """Keep ``attempt``, the ``order``-th to start, its body cut to ``logged_body_bytes`` and
+        marked ``truncated``."""
         body, size, truncated = cut_text(attempt.body, self._body_limit)
         if truncated:
             attempt = replace(attempt, body=body, truncated=True)
-        self.add(attempt, size)
+        self.add((order, attempt), size)
+        entries, sizes = self._entries, self._sizes
+        place = len(entries) - 1
+        while place > 0 and entries[place - 1][0] > order:
+            place -= 1
+        if place < len(entries) - 1:  # one started later has already ended: this one goes before it
+            entries.insert(place, entries.pop())
+            sizes.insert(place, sizes.pop())
 
     def __iter__(self) -> Iterator[DeliveryAttempt]:
-        return iter(self._entries)
+        return (attempt for _, attempt in self._entries)
 
 
 class Recorder:

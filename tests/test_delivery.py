@@ -245,6 +245,24 @@ async def test_one_tasks_callbacks_go_one_at_a_time_in_order_while_tasks_overlap
     assert elapsed < 2 * 3 * 0.2, f"the tasks' callbacks did not overlap: {elapsed:.2f}s"
 
 
+async def test_the_delivery_log_reads_in_the_order_deliveries_fell_due_not_the_order_they_ended() -> None:
+    receivers = Receivers(slow={"http://slow.test/"}, pause=0.2)
+    engine = engine_with(receivers, rules=STEPS)
+    slow, quick = submit(engine, "http://slow.test/"), submit(engine, "http://quick.test/")
+    await engine.shift(60)
+    names = {slow.id: "slow", quick.id: "quick"}
+    assert [(names[d.task_id], d.state) for d in engine.deliveries] == [
+        ("slow", "queued"),
+        ("quick", "queued"),
+        ("slow", "running"),
+        ("quick", "running"),
+        ("slow", "succeeded"),
+        ("quick", "succeeded"),
+    ]
+    first = slow.created_at
+    assert [d.at - first for d in engine.deliveries] == [0, 0, 1, 1, 2, 2]
+
+
 async def test_a_busy_receiver_gets_a_bounded_share_and_others_do_not_queue_behind_it() -> None:
     busy = [f"http://busy.test/{i}" for i in range(DELIVERIES_PER_RECEIVER + 4)]
     receivers = Receivers(slow={*busy, "http://quiet.test/"}, pause=0.2)
