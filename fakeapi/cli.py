@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fakeapi.admin import host_name, is_loopback
+from fakeapi.contract.verify import add_verify_arguments, run_verify
 from fakeapi.errors import ScenarioError
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
 from fakeapi.server import FakeServer
@@ -63,8 +64,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="+")
     actions.add_parser("schema", help="print the JSON Schema of the scenario format")
 
+    contract = commands.add_parser(
+        "contract", help="contract testing: check a server against an API's contract"
+    )
+    contract_actions = contract.add_subparsers(dest="action", required=True)
+    add_verify_arguments(
+        contract_actions.add_parser(
+            "verify", help="drive an API's canonical flow against a server and check it"
+        )
+    )
+
     args = parser.parse_args(argv)
     try:
+        if args.command == "contract":
+            return run_verify(args)
         if args.command == "serve":
             if args.speed is not None and args.speed <= 0:
                 parser.error("--speed must be positive")

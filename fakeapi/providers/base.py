@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -25,6 +25,9 @@ from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings, FailureSpec
 from fakeapi.scenario.types import FailureReason
 from fakeapi.wire import load_json
+
+if TYPE_CHECKING:
+    from fakeapi.contract.lifecycle import Lifecycle
 
 Point = Literal["submit", "sync", "poll", "account"]
 BodyFormat = Literal["json", "multipart", "none"]
@@ -225,6 +228,8 @@ class Provider(ABC):
     error_model: ClassVar[type[BaseModel]]
     #: The wire model of its callback bodies (``None``: the API documents no callbacks).
     callback_model: ClassVar[type[BaseModel] | None] = None
+    #: What its task answers promise beyond their models, for ``fakeapi contract verify``.
+    lifecycle: ClassVar[Lifecycle | None] = None
 
     @property
     def name(self) -> str:

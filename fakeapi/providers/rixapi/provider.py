@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from fakeapi.catalogue import Kind, Usage
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
@@ -143,6 +144,44 @@ def _render(outcome: Outcome) -> bytes:
     return render_task(outcome.view)
 
 
+def _body(model: str, callback_url: str | None, **more: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "input": {"prompt": "a red fox in the snow", **more}}
+    return body if callback_url is None else body | {"callback_url": callback_url}
+
+
+TERMINAL = frozenset({"completed", "failed"})
+LIFECYCLE = Lifecycle(
+    task_id="id",
+    status="status",
+    order=("queued", "in_progress", "completed", "failed"),
+    terminal=TERMINAL,
+    fields=(
+        FieldByState("completed_at", only=TERMINAL, required=TERMINAL),
+        FieldByState("outputs", only=frozenset({"completed"}), required=frozenset({"completed"})),
+        # Only some models report usage, and never before the end.
+        FieldByState("usage", only=TERMINAL),
+        FieldByState("error", only=frozenset({"failed"}), required=frozenset({"failed"})),
+    ),
+    timestamps={"created_at": "s", "completed_at": "s"},
+    # The docs show only task_abc123.
+    id_pattern=r"^task_[A-Za-z0-9]+$",
+    # "Poll every 3-10 s" (ElkAPI's copy of the page).
+    poll_every=3.0,
+    # No prices are published: the models are the ones the docs name, per-call ones first.
+    jobs=(
+        Job("image", "/v1/task/submit", ("flux-pro",), _body),
+        Job(
+            "video",
+            "/v1/task/submit",
+            ("kling-v3/text-to-video",),
+            lambda model, url: _body(model, url, duration="5", aspect_ratio="16:9"),
+        ),
+    ),
+    result_urls=lambda answer: list(answer.get("outputs") or []),
+    unknown_id="task_000000000000",
+)
+
+
 class RixApi(Provider):
     """The RixAPI provider."""
 
@@ -151,6 +190,7 @@ class RixApi(Provider):
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = Task
+    lifecycle = LIFECYCLE
 
     def routes(self) -> Sequence[AnyRoute]:
         return [

@@ -1,0 +1,808 @@
+"""``fakeapi contract verify``: drive an API's canonical flow against any server and check every answer.
+
+The contract is read from the provider (``fakeapi.providers``) and nowhere else: the wire model of
+each answer by its status (``Route.answer`` for 200, ``Provider.error_model`` for errors, the
+``callback_model`` for callbacks), the error table's statuses, and the ``Lifecycle`` (state order,
+fields by state, timestamp units, id shape, poll pace, canonical jobs). A field the contract does
+not know is an *addition* (reported, not a failure); a missing, mistyped or misplaced one is a
+*violation*. Nothing is sent with ``dry_run``; at most ``max_submits`` jobs are created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+from xml.etree import ElementTree
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from fakeapi.contract.lifecycle import Job, Lifecycle
+from fakeapi.errors import ErrorKind
+from fakeapi.providers import REGISTRY, Provider
+from fakeapi.providers.base import PollRoute, SubmitRoute
+from fakeapi.sink import CallbackSink
+
+Kind = Literal["violation", "addition"]
+ReportFormat = Literal["human", "json", "junit"]
+ABSENT = "absent"
+# A plausible Unix time, by unit: 2001-09-09 to 5138 in seconds, the same span in milliseconds.
+UNIT_RANGES = {"s": (1e9, 1e11), "ms": (1e12, 1e14)}
+UNIT_WORDS = {"s": "seconds", "ms": "milliseconds"}
+# The first bytes of each media type a result file may have.
+MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "video/mp4": (),  # an ISO box: 'ftyp' at offset 4
+    "audio/wav": (b"RIFF",),
+    "audio/x-wav": (b"RIFF",),
+    "audio/wave": (b"RIFF",),
+    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+}
+KIND_MEDIA = {"image": "image/", "video": "video/", "audio": "audio/"}
+MAX_DOWNLOADS = 8
+REQUEST_TIMEOUT = 60.0
+CALLBACK_WAIT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One difference from the contract: the request that showed it, where in the body, what the
+    contract expects and what was observed."""
+
+    kind: Kind
+    check: str
+    request: str
+    path: str
+    expected: str
+    observed: str
+
+
+@dataclass(slots=True)
+class Report:
+    """What a verify run found, and every request it sent (method and path)."""
+
+    api: str
+    base_url: str
+    findings: list[Finding] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "violation"]
+
+    @property
+    def additions(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "addition"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the server conforms, 1 on drift."""
+        return 1 if self.violations else 0
+
+    def human(self) -> str:
+        verdict = "conforms" if not self.violations else f"DRIFT: {len(self.violations)} violation(s)"
+        lines = [
+            f"{self.api} at {self.base_url}: {len(self.requests)} requests, {verdict}, "
+            f"{len(self.additions)} addition(s)"
+        ]
+        for f in [*self.violations, *self.additions]:
+            lines.append(f"{f.kind.upper()} [{f.check}] {f.request}  {f.path}")
+            lines.append(f"    expected: {f.expected}")
+            lines.append(f"    observed: {f.observed}")
+        return "\n".join(lines)
+
+    def json(self) -> str:
+        return json.dumps(
+            {
+                "api": self.api,
+                "base_url": self.base_url,
+                "conforms": not self.violations,
+                "requests": self.requests,
+                "violations": [asdict(f) for f in self.violations],
+                "additions": [asdict(f) for f in self.additions],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+
+    def junit(self) -> str:
+        """A JUnit XML report: one test case per request, a failure per violation it showed."""
+        suite = ElementTree.Element(
+            "testsuite",
+            name=f"fakeapi contract verify {self.api}",
+            tests=str(len(dict.fromkeys(self.requests))),
+            failures=str(len({f.request for f in self.violations})),
+        )
+        for request in dict.fromkeys([*self.requests, *(f.request for f in self.findings)]):
+            case = ElementTree.SubElement(suite, "testcase", classname=self.api, name=request)
+            for f in self.findings:
+                if f.request != request:
+                    continue
+                text = f"{f.path}: expected {f.expected}; observed {f.observed}"
+                if f.kind == "violation":
+                    ElementTree.SubElement(case, "failure", message=f"[{f.check}] {f.path}").text = text
+                else:
+                    out = ElementTree.SubElement(case, "system-out")
+                    out.text = f"addition [{f.check}] {text}"
+        return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True)
+
+    def render(self, form: ReportFormat) -> str:
+        return {"human": self.human, "json": self.json, "junit": self.junit}[form]()
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What to verify and how carefully (see ``fakeapi contract verify --help``)."""
+
+    api: str
+    base_url: str
+    key: str
+    model: str | None = None
+    max_submits: int = 2
+    timeout: float = 600.0
+    poll_every: float | None = None
+    callback_host: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    """A job the run will submit: its model, body and estimated price (``None``: unknown)."""
+
+    job: Job
+    model: str
+    cost: float | None
+
+
+class UsageError(Exception):
+    """Options that cannot be verified (exit status 2)."""
+
+
+def provider_for(api: str) -> tuple[Provider, Lifecycle]:
+    """The registered provider named ``api`` and its lifecycle."""
+    for provider in REGISTRY.providers():
+        if provider.name == api and provider.lifecycle is not None:
+            return provider, provider.lifecycle
+    raise UsageError(f"no API named {api!r} declares a lifecycle")
+
+
+def _price(provider: Provider, model: str, body: Mapping[str, Any]) -> float | None:
+    price = provider.profile.price
+    return None if price is None else price(model, body, 1)
+
+
+def plan(options: Options) -> list[PlannedJob]:
+    """The jobs a run submits: the cheapest model of each kind (the provider's prices decide, else
+    its first model), or ``options.model`` alone; never more than ``max_submits``."""
+    provider, lifecycle = provider_for(options.api)
+    jobs: list[PlannedJob] = []
+    if options.model is not None:
+        info = provider.profile.catalogue.lookup(options.model)
+        job = next((j for j in lifecycle.jobs if info is None or j.kind == info.kind), None)
+        if job is None:
+            raise UsageError(f"{options.api} has no canonical job for {options.model}'s kind")
+        jobs.append(
+            PlannedJob(job, options.model, _price(provider, options.model, job.body(options.model, None)))
+        )
+    else:
+        for job in lifecycle.jobs:
+            costs = [(_price(provider, m, job.body(m, None)), i, m) for i, m in enumerate(job.models)]
+            cost, _, model = min(costs, key=lambda c: (c[0] if c[0] is not None else 0.0, c[1]))
+            jobs.append(PlannedJob(job, model, cost))
+    return jobs[: options.max_submits]
+
+
+def _poll_route(provider: Provider) -> PollRoute:
+    return next(r for r in provider.routes() if isinstance(r, PollRoute))
+
+
+def _fill(path: str, **params: str) -> str:
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def describe_plan(options: Options) -> str:
+    """What a run would send, and what it would cost, in words (``--dry-run``)."""
+    provider, lifecycle = provider_for(options.api)
+    jobs = plan(options)
+    poll = _poll_route(provider)
+    pace = options.poll_every if options.poll_every is not None else lifecycle.poll_every
+    model = jobs[0].model if jobs else (lifecycle.jobs[0].models[0])
+    probe_path = _fill(poll.path, task_id=lifecycle.unknown_id, model=model)
+    first_route = _fill(lifecycle.jobs[0].route, model=model)
+    lines = [f"plan for {options.api} at {options.base_url} (dry run: nothing is sent)"]
+    lines.append(
+        f"  {poll.method} {probe_path} without a key: expect "
+        f"{provider.errors[ErrorKind.UNAUTHORIZED].status} in the error envelope"
+    )
+    lines.append(f"  {poll.method} {probe_path}: expect {provider.errors[ErrorKind.NOT_FOUND].status}")
+    lines.append(
+        f"  POST {first_route} with an empty body: expect "
+        f"{provider.errors[ErrorKind.INVALID_REQUEST].status} (creates no job)"
+    )
+    known = [j.cost for j in jobs if j.cost is not None]
+    for job in jobs:
+        cost = f"{job.cost:g} {lifecycle.price_unit}".strip() if job.cost is not None else "price unknown"
+        lines.append(
+            f"  POST {_fill(job.job.route, model=job.model)}: one {job.job.kind} job with {job.model} ({cost})"
+        )
+        lines.append(
+            f"    then {poll.method} {poll.path} every {pace:g} s until a terminal state "
+            f"(at most {options.timeout:g} s in all), and GET each result URL"
+        )
+    if options.callback_host is not None and jobs:
+        lines.append(
+            f"  the first job carries a callback URL on {options.callback_host}; each delivery is checked"
+        )
+    if len(known) == len(jobs):
+        total = f"{sum(known):g} {lifecycle.price_unit}".strip()
+    else:
+        total = (
+            "unknown (fakeapi knows no published price for "
+            + ", ".join(j.model for j in jobs if j.cost is None)
+            + ")"
+        )
+    lines.append(f"jobs: {len(jobs)} (at most --max-submits {options.max_submits}); estimated cost: {total}")
+    return "\n".join(lines)
+
+
+# -- reading answers ---------------------------------------------------------------------------
+
+
+def _get(data: Any, path: str) -> tuple[bool, Any]:
+    """The value at a dotted path, and whether it is there."""
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False, None
+        data = data[part]
+    return True, data
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _locate(data: Any, loc: Sequence[int | str]) -> tuple[str, list[tuple[str, str]]]:
+    """A pydantic error location as a JSON path in ``data``, and the union members it passed
+    through (their tags are no keys of the body), each with the path it was tried at."""
+    path, tags, current = "$", [], data
+    for i, part in enumerate(loc):
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            path, current = f"{path}.{part}", current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path, current = f"{path}[{part}]", current[part]
+        elif isinstance(current, dict) and isinstance(part, str) and i == len(loc) - 1:
+            path = f"{path}.{part}"
+        else:
+            tags.append((path, str(part)))
+    return path, tags
+
+
+def schema_findings(request: str, model: type[BaseModel], raw: bytes, data: Any) -> list[Finding]:
+    """``raw`` against ``model``: unknown fields as additions, anything else as violations. Where
+    a union's members all fail, only the member that came closest is reported."""
+    try:
+        model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    else:
+        return []
+    located = [(_locate(data, e["loc"]), e) for e in errors]
+    tried: dict[str, dict[str, int]] = {}
+    for (_, tags), _e in located:
+        for at, tag in tags:
+            tried.setdefault(at, {}).setdefault(tag, 0)
+            tried[at][tag] += 1
+    closest = {
+        at: min(counts, key=lambda t: (counts[t], list(counts).index(t))) for at, counts in tried.items()
+    }
+    findings: list[Finding] = []
+    for (path, tags), error in located:
+        if any(closest[at] != tag for at, tag in tags):
+            continue
+        if error["type"] == "extra_forbidden":
+            findings.append(
+                Finding(
+                    "addition",
+                    "schema",
+                    request,
+                    path,
+                    f"no such field in {model.__name__}",
+                    _show(error["input"]),
+                )
+            )
+        elif error["type"] == "missing":
+            findings.append(Finding("violation", "schema", request, path, "a required field", ABSENT))
+        else:
+            findings.append(
+                Finding("violation", "schema", request, path, error["msg"], _show(error["input"]))
+            )
+    return list(dict.fromkeys(findings))
+
+
+def _diff(expected: Any, observed: Any, path: str = "$") -> list[tuple[str, str, str]]:
+    """Where two JSON values differ: (path, expected, observed)."""
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        out: list[tuple[str, str, str]] = []
+        for key in dict.fromkeys([*expected, *observed]):
+            if key not in observed:
+                out.append((f"{path}.{key}", _show(expected[key]), ABSENT))
+            elif key not in expected:
+                out.append((f"{path}.{key}", ABSENT, _show(observed[key])))
+            else:
+                out += _diff(expected[key], observed[key], f"{path}.{key}")
+        return out
+    if isinstance(expected, list) and isinstance(observed, list) and len(expected) == len(observed):
+        return [
+            d
+            for i, (e, o) in enumerate(zip(expected, observed, strict=True))
+            for d in _diff(e, o, f"{path}[{i}]")
+        ]
+    if type(expected) is not type(observed) or expected != observed:
+        return [(path, _show(expected), _show(observed))]
+    return []
+
+
+@dataclass(slots=True)
+class Answer:
+    """One answer: the request that got it, its status, headers and body (JSON, or ``None``)."""
+
+    request: str
+    status: int
+    headers: Mapping[str, str]
+    raw: bytes
+    data: Any
+
+
+class Verifier:
+    """One run: the session, the contract and what was found so far."""
+
+    def __init__(self, options: Options, session: aiohttp.ClientSession) -> None:
+        self.options = options
+        self.provider, self.lifecycle = provider_for(options.api)
+        self.http = session
+        self.base = options.base_url.rstrip("/")
+        self.report = Report(options.api, self.base)
+        self.deadline = time.monotonic() + options.timeout
+        self.pace = options.poll_every if options.poll_every is not None else self.lifecycle.poll_every
+
+    def add(self, kind: Kind, check: str, request: str, path: str, expected: str, observed: str) -> None:
+        self.report.findings.append(Finding(kind, check, request, path, expected, observed))
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: bool = True,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Answer | None:
+        """One request to the API; ``None`` (a violation recorded) when no answer came."""
+        request = f"{method} {path}"
+        self.report.requests.append(request)
+        headers = {"Authorization": f"Bearer {self.options.key}"} if key else {}
+        try:
+            async with self.http.request(
+                method,
+                self.base + path,
+                json=body,
+                params=query,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            ) as response:
+                raw = await response.read()
+                status, answer_headers = response.status, dict(response.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.add("violation", "http", request, "$", "an HTTP answer", f"{type(exc).__name__}: {exc}")
+            return None
+        if status == 429 and "Retry-After" not in answer_headers:
+            self.add("violation", "headers", request, "Retry-After", "a Retry-After header on a 429", ABSENT)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+            content_type = answer_headers.get("Content-Type", "")
+            self.add(
+                "violation",
+                "schema",
+                request,
+                "$",
+                "a JSON body",
+                f"{content_type}: {_show(raw[:80].decode('latin-1'))}",
+            )
+        return Answer(request, status, answer_headers, raw, data)
+
+    def check_body(self, answer: Answer, model: type[BaseModel]) -> None:
+        if answer.data is not None:
+            self.report.findings += schema_findings(answer.request, model, answer.raw, answer.data)
+
+    def check_status(self, answer: Answer, expected: int, check: str) -> bool:
+        if answer.status == expected:
+            return True
+        self.add("violation", check, answer.request, "HTTP status", str(expected), str(answer.status))
+        return False
+
+    def check_task(self, request: str, data: Any, task_id: str | None) -> str | None:
+        """The lifecycle checks of one task answer; its state word, if the contract knows it."""
+        lc = self.lifecycle
+        found, state = _get(data, lc.status)
+        if not found:
+            return None
+        found, seen_id = _get(data, lc.task_id)
+        if found and isinstance(seen_id, str):
+            if not re.fullmatch(lc.id_pattern, seen_id):
+                self.add(
+                    "violation",
+                    "id",
+                    request,
+                    f"$.{lc.task_id}",
+                    f"an id matching {lc.id_pattern}",
+                    _show(seen_id),
+                )
+            elif task_id is not None and seen_id != task_id:
+                self.add("violation", "id", request, f"$.{lc.task_id}", _show(task_id), _show(seen_id))
+        for path, unit in lc.timestamps.items():
+            found, value = _get(data, path)
+            if not found or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            low, high = UNIT_RANGES[unit]
+            if not low <= value < high:
+                other = next((u for u, (lo, hi) in UNIT_RANGES.items() if lo <= value < hi), None)
+                looks = f" (a Unix time in {UNIT_WORDS[other]})" if other else ""
+                self.add(
+                    "violation",
+                    "units",
+                    request,
+                    f"$.{path}",
+                    f"a Unix time in {UNIT_WORDS[unit]}",
+                    f"{value}{looks}",
+                )
+        if state not in lc.order:
+            return None
+        for rule in lc.fields:
+            found, value = _get(data, rule.path)
+            present = found and value is not None
+            if present and state not in rule.only:
+                expected = f"absent while {state} (only when {' or '.join(sorted(rule.only))})"
+                self.add("violation", "lifecycle", request, f"$.{rule.path}", expected, _show(value))
+            elif not present and state in rule.required:
+                self.add("violation", "lifecycle", request, f"$.{rule.path}", f"present when {state}", ABSENT)
+        return str(state)
+
+    def rank(self, state: str) -> int:
+        order = self.lifecycle.order
+        first_terminal = min(order.index(s) for s in self.lifecycle.terminal)
+        return min(order.index(state), first_terminal)
+
+    def check_order(self, request: str, states: list[str], state: str | None) -> None:
+        if state is None:
+            return
+        if states and self.rank(state) < self.rank(states[-1]):
+            self.add(
+                "violation",
+                "lifecycle",
+                request,
+                f"$.{self.lifecycle.status}",
+                f"{states[-1]!r} or a later state",
+                _show(state),
+            )
+        states.append(state)
+
+    # -- the flow ------------------------------------------------------------------------------
+
+    async def probe_errors(self, model: str) -> None:
+        """A missing key, an unknown task and an invalid body: each the API's status and envelope."""
+        provider, lc = self.provider, self.lifecycle
+        poll = _poll_route(provider)
+        path, query = self.poll_request(poll, lc.unknown_id, model)
+        probes = [
+            (ErrorKind.UNAUTHORIZED, await self.call(poll.method, path, key=False, query=query)),
+            (ErrorKind.NOT_FOUND, await self.call(poll.method, path, query=query)),
+            (
+                ErrorKind.INVALID_REQUEST,
+                await self.call("POST", _fill(lc.jobs[0].route, model=model), body={}),
+            ),
+        ]
+        for kind, answer in probes:
+            if answer is not None and self.check_status(answer, provider.errors[kind].status, "error"):
+                self.check_body(answer, provider.error_model)
+
+    def poll_request(self, poll: PollRoute, task_id: str, model: str) -> tuple[str, dict[str, str] | None]:
+        query = {self.lifecycle.poll_query: task_id} if self.lifecycle.poll_query else None
+        return _fill(poll.path, task_id=task_id, model=model), query
+
+    async def run_job(self, planned: PlannedJob, sink: CallbackSink | None) -> None:
+        lc, provider = self.lifecycle, self.provider
+        route = next(
+            r for r in provider.routes() if isinstance(r, SubmitRoute) and r.path == planned.job.route
+        )
+        path = _fill(route.path, model=planned.model)
+        body = planned.job.body(planned.model, sink.url if sink is not None else None)
+        submitted = await self.call(route.method, path, body=body)
+        if submitted is None or not self.check_status(submitted, 200, "status"):
+            return
+        self.check_body(submitted, route.answer)
+        found, task_id = _get(submitted.data, lc.task_id)
+        if not found or not isinstance(task_id, str):
+            return  # the schema check has said what is missing
+        poll = _poll_route(provider)
+        states: list[str] = []
+        seen: dict[str, Any] = {}
+        state = self.check_task(submitted.request, submitted.data, None)
+        self.check_order(submitted.request, states, state)
+        if state is not None and route.answer is poll.answer:
+            seen[state] = submitted.data
+        final = await self.poll_until_terminal(poll, task_id, planned.model, states, seen)
+        if final is not None and final.data is not None:
+            await self.download(final, planned.job)
+        if sink is not None:
+            await self.check_callbacks(sink, task_id, seen)
+
+    async def poll_until_terminal(
+        self, poll: PollRoute, task_id: str, model: str, states: list[str], seen: dict[str, Any]
+    ) -> Answer | None:
+        path, query = self.poll_request(poll, task_id, model)
+        while True:
+            answer = await self.call(poll.method, path, query=query)
+            if answer is None:
+                return None
+            if answer.status == 429 and time.monotonic() < self.deadline:
+                await asyncio.sleep(min(_retry_after(answer, self.pace), self.remaining()))
+                continue
+            if not self.check_status(answer, 200, "status"):
+                return None
+            self.check_body(answer, poll.answer)
+            state = self.check_task(answer.request, answer.data, task_id)
+            self.check_order(answer.request, states, state)
+            if state is not None:
+                seen[state] = answer.data
+            if state in self.lifecycle.terminal:
+                return answer
+            if self.remaining() <= 0:
+                expected = f"a terminal state within {self.options.timeout:g} s"
+                self.add(
+                    "violation",
+                    "lifecycle",
+                    answer.request,
+                    f"$.{self.lifecycle.status}",
+                    expected,
+                    _show(state),
+                )
+                return None
+            await asyncio.sleep(min(self.pace, self.remaining()))
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    async def download(self, final: Answer, job: Job) -> None:
+        try:
+            urls = [u for u in self.lifecycle.result_urls(final.data) if isinstance(u, str)]
+        except (AttributeError, TypeError, ValueError, KeyError):
+            return  # a malformed result field: the schema check reports it
+        for url in urls[:MAX_DOWNLOADS]:
+            request = f"GET {url}"
+            self.report.requests.append(request)
+            try:
+                async with self.http.get(
+                    url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+                ) as response:
+                    status, content_type = response.status, response.content_type
+                    head = await response.content.read(16)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                self.add(
+                    "violation", "result", request, "$", "a downloadable file", f"{type(exc).__name__}: {exc}"
+                )
+                continue
+            if status != 200:
+                self.add("violation", "result", request, "HTTP status", "200", str(status))
+                continue
+            family = KIND_MEDIA.get(job.kind)
+            if family is not None and not content_type.startswith(family):
+                self.add("violation", "result", request, "Content-Type", f"{family}*", content_type)
+            elif content_type not in MAGIC:
+                self.add(
+                    "addition", "result", request, "Content-Type", "a type verify can check", content_type
+                )
+            elif not _magic_matches(content_type, head):
+                self.add(
+                    "violation",
+                    "result",
+                    request,
+                    "body",
+                    f"the first bytes of {content_type}",
+                    _show(head.hex()),
+                )
+
+    async def check_callbacks(self, sink: CallbackSink, task_id: str, seen: dict[str, Any]) -> None:
+        lc, model = self.lifecycle, self.provider.callback_model
+        assert model is not None
+        policy = self.provider.profile.callbacks
+        wait_until = time.monotonic() + min(CALLBACK_WAIT, max(self.remaining(), 1.0))
+        while not any(_get(r.json_or_none(), lc.status)[1] in lc.terminal for r in _deliveries(sink)):
+            if time.monotonic() >= wait_until:
+                self.add(
+                    "violation",
+                    "callback",
+                    f"POST {sink.url}",
+                    "$",
+                    "a delivery of the terminal state",
+                    "none received",
+                )
+                break
+            await asyncio.sleep(0.02)
+        states: list[str] = []
+        for index, delivery in enumerate(_deliveries(sink), 1):
+            request = f"callback #{index} POST {delivery.path}"
+            self.report.requests.append(request)
+            data = delivery.json_or_none()
+            if data is None:
+                self.add(
+                    "violation",
+                    "callback",
+                    request,
+                    "$",
+                    "a JSON body",
+                    _show(delivery.body[:80].decode("latin-1")),
+                )
+                continue
+            self.report.findings += schema_findings(request, model, delivery.body, data)
+            state = self.check_task(request, data, task_id)
+            if state is not None and policy.on == "terminal" and state not in lc.terminal:
+                self.add(
+                    "violation", "callback", request, f"$.{lc.status}", "terminal states only", _show(state)
+                )
+            self.check_order(request, states, state)
+            if state in seen:
+                for path, expected, observed in _diff(seen[state], data):
+                    self.add(
+                        "violation", "callback", request, path, f"{expected} (as the poll answered)", observed
+                    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    path: str
+    body: bytes
+
+    def json_or_none(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def _deliveries(sink: CallbackSink) -> list[_Delivery]:
+    return [_Delivery(r.path, r.body) for r in sink.received]
+
+
+def _retry_after(answer: Answer, default: float) -> float:
+    try:
+        return max(0.0, float(answer.headers.get("Retry-After", default)))
+    except ValueError:
+        return default
+
+
+def _magic_matches(content_type: str, head: bytes) -> bool:
+    if content_type == "video/mp4":
+        return head[4:8] == b"ftyp"
+    if content_type == "image/webp":
+        return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    if content_type.startswith("audio/") and head.startswith(b"RIFF"):
+        return head[8:12] == b"WAVE"
+    return head.startswith(MAGIC[content_type])
+
+
+async def verify(options: Options) -> Report:
+    """Run the API's canonical flow against ``options.base_url`` and check every answer."""
+    jobs = plan(options)
+    _, lifecycle = provider_for(options.api)
+    async with aiohttp.ClientSession() as session:
+        verifier = Verifier(options, session)
+        await verifier.probe_errors(jobs[0].model if jobs else lifecycle.jobs[0].models[0])
+        sink = CallbackSink(options.callback_host) if options.callback_host is not None else None
+        if sink is not None:
+            await sink.start()
+        try:
+            for index, job in enumerate(jobs):
+                await verifier.run_job(job, sink if index == 0 else None)
+        finally:
+            if sink is not None:
+                await sink.stop()
+    return verifier.report
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return number
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError("must be an http:// or https:// URL")
+    return value
+
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``fakeapi contract verify``."""
+    names = [p.name for p in REGISTRY.providers() if p.lifecycle is not None]
+    parser.add_argument("--api", required=True, choices=names)
+    parser.add_argument(
+        "--base-url",
+        required=True,
+        type=_base_url,
+        help="the API's root, e.g. http://127.0.0.1:8000/rixapi (the fake) or the real service's",
+    )
+    parser.add_argument(
+        "--key", default=os.environ.get("FAKEAPI_VERIFY_KEY"), help="API key (default: $FAKEAPI_VERIFY_KEY)"
+    )
+    parser.add_argument("--model", help="submit one job with this model instead of the cheapest of each kind")
+    parser.add_argument("--max-submits", type=_count, default=2, help="jobs created at most (default 2)")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=600.0, help="seconds for the whole run (default 600)"
+    )
+    parser.add_argument(
+        "--poll-every",
+        type=_seconds,
+        default=None,
+        help="seconds between polls (default: the API's documented pace)",
+    )
+    parser.add_argument(
+        "--callback-host", help="receive the first job's callbacks on this host and check them"
+    )
+    parser.add_argument("--report", choices=("human", "json", "junit"), default="human")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and its cost; send nothing")
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """``fakeapi contract verify``: 0 when the server conforms, 1 on drift, 2 on a usage error."""
+    options = Options(
+        api=args.api,
+        base_url=args.base_url,
+        key=args.key or "",
+        model=args.model,
+        max_submits=args.max_submits,
+        timeout=args.timeout,
+        poll_every=args.poll_every,
+        callback_host=args.callback_host,
+    )
+    try:
+        provider, _ = provider_for(options.api)
+        if options.callback_host is not None and provider.callback_model is None:
+            raise UsageError(f"{options.api} documents no callbacks: --callback-host does not apply")
+        if args.dry_run:
+            print(describe_plan(options))
+            return 0
+        if not options.key:
+            raise UsageError("--key (or $FAKEAPI_VERIFY_KEY) is required unless --dry-run")
+        plan(options)
+    except UsageError as exc:
+        print(f"fakeapi contract verify: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(verify(options))
+    print(report.render(args.report))
+    return report.exit_code
