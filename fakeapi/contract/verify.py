@@ -234,9 +234,8 @@ def describe_plan(options: Options) -> str:
     known = [j.cost for j in jobs if j.cost is not None]
     for job in jobs:
         cost = f"{job.cost:g} {lifecycle.price_unit}".strip() if job.cost is not None else "price unknown"
-        lines.append(
-            f"  POST {_fill(job.job.route, model=job.model)}: one {job.job.kind} job with {job.model} ({cost})"
-        )
+        route = _fill(job.job.route, model=job.model)
+        lines.append(f"  POST {route}: one {job.job.kind} job with {job.model} ({cost})")
         lines.append(
             f"    then {poll.method} {poll.path} every {pace:g} s until a terminal state "
             f"(at most {options.timeout:g} s in all), and GET each result URL"
@@ -565,6 +564,8 @@ class Verifier:
             if not self.check_status(answer, 200, "status"):
                 return None
             self.check_body(answer, poll.answer)
+            if not _get(answer.data, self.lifecycle.status)[0]:
+                return None  # no state to follow: the schema check has reported it
             state = self.check_task(answer.request, answer.data, task_id)
             self.check_order(answer.request, states, state)
             if state is not None:

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from fakeapi.accounts import Account
 from fakeapi.catalogue import Kind
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, undocumented_fields
@@ -230,6 +231,56 @@ ERRORS: dict[ErrorKind, ErrorRow] = {
 }
 
 
+def _body(input: dict[str, Any], callback_url: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"input": {**input, "prompt": "a red fox in the snow"}}
+    return body if callback_url is None else body | {"request_type": "callback", "callback_url": callback_url}
+
+
+def _result_urls(answer: Any) -> list[str]:
+    urls = json.loads(answer["data"]["resultJson"])["resultUrls"]
+    return list(urls) if isinstance(urls, list) else []
+
+
+TERMINAL = frozenset({"success", "failed"})
+FAILED = frozenset({"failed"})
+LIFECYCLE = Lifecycle(
+    task_id="data.taskId",
+    status="data.state",
+    order=("pending", "processing", "success", "failed"),
+    terminal=TERMINAL,
+    fields=(
+        FieldByState("data.resultJson", only=frozenset({"success"}), required=frozenset({"success"})),
+        FieldByState("data.costTime", only=frozenset({"success"})),
+        FieldByState("data.completeTime", only=TERMINAL, required=TERMINAL),
+        FieldByState("data.failCode", only=FAILED, required=FAILED),
+        FieldByState("data.failMsg", only=FAILED, required=FAILED),
+    ),
+    timestamps={"data.createTime": "ms", "data.completeTime": "ms"},
+    # The docs show task_abc123xyz789, task_12345678.
+    id_pattern=r"^task_[A-Za-z0-9]+$",
+    # The async-workflow page: poll every 3-5 s, with backoff.
+    poll_every=3.0,
+    # No prices are published here: a per-call image model, and the shortest, lowest-resolution video.
+    jobs=(
+        Job(
+            "image",
+            "/api/v1/generateTask/{model}",
+            ("nano-banana",),
+            lambda model, url: _body({"mode": "text-to-image"}, url),
+        ),
+        Job(
+            "video",
+            "/api/v1/generateTask/{model}",
+            ("vidu-q3",),
+            lambda model, url: _body({"mode": "text-to-video", "duration": 1, "resolution": "540p"}, url),
+        ),
+    ),
+    result_urls=_result_urls,
+    unknown_id="task_0000000000000000",
+    poll_query="taskId",
+)
+
+
 class ApixoApi(Provider):
     """The APIXO provider."""
 
@@ -238,6 +289,7 @@ class ApixoApi(Provider):
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = StatusAnswer
+    lifecycle = LIFECYCLE
 
     def routes(self) -> Sequence[AnyRoute]:
         return [

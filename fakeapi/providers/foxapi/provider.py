@@ -14,6 +14,7 @@ from pydantic import Field
 
 from fakeapi.addresses import literal, local_name, refusal
 from fakeapi.catalogue import Kind
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
@@ -225,6 +226,39 @@ MESSAGES = {
 }
 
 
+def _body(model: str, callback_url: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "prompt": "a red fox in the snow"}
+    return body if callback_url is None else body | {"callback_url": callback_url}
+
+
+def _result_urls(answer: Any) -> list[str]:
+    return [r["url"] for r in answer.get("results") or () if isinstance(r, dict) and "url" in r]
+
+
+TERMINAL = frozenset({"completed", "failed"})
+LIFECYCLE = Lifecycle(
+    task_id="id",
+    status="status",
+    order=("pending", "processing", "completed", "failed"),
+    terminal=TERMINAL,
+    fields=(
+        FieldByState("results", only=frozenset({"completed"}), required=frozenset({"completed"})),
+        FieldByState("error", only=frozenset({"failed"}), required=frozenset({"failed"})),
+    ),
+    timestamps={"created": "s"},
+    id_pattern=r"^task-(unified|llmrouter|llm)-[0-9]+-[a-z0-9]+$",
+    # Not documented: every 5 s.
+    poll_every=5.0,
+    # No prices are published here: models the docs name.
+    jobs=(
+        Job("image", "/v1/images/generations", ("gemini-3-pro-image-preview",), _body),
+        Job("video", "/v1/videos/generations", ("seedance-2.0-fast",), _body),
+    ),
+    result_urls=_result_urls,
+    unknown_id="task-unified-0-00000000",
+)
+
+
 class FoxApi(Provider):
     """The FoxAPI provider."""
 
@@ -233,6 +267,7 @@ class FoxApi(Provider):
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = Task
+    lifecycle = LIFECYCLE
 
     def routes(self) -> Sequence[AnyRoute]:
         submits = [

@@ -16,6 +16,7 @@ from pydantic import Field
 from ulid import ULID
 
 from fakeapi.catalogue import Kind
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.media import file_for, image_size
@@ -29,7 +30,7 @@ from fakeapi.providers.base import (
     SubmitRoute,
     task_in_path,
 )
-from fakeapi.providers.pixapi.catalogue import CATALOGUE, price
+from fakeapi.providers.pixapi.catalogue import CATALOGUE, IMAGE_CREDITS, VIDEO_CREDITS_PER_SECOND, price
 from fakeapi.providers.pixapi.wire import (
     ErrorEnvelope,
     ImageBody,
@@ -221,6 +222,47 @@ ERRORS: dict[ErrorKind, ErrorRow] = {
 MESSAGES = {ErrorKind.INSUFFICIENT_CREDITS: "Not enough credits for this request."}
 
 
+def _result_urls(answer: Any) -> list[str]:
+    return [item["url"] for item in answer["result"]["data"] if isinstance(item, dict) and "url" in item]
+
+
+TERMINAL = frozenset({"completed", "failed"})
+COMPLETED = frozenset({"completed"})
+LIFECYCLE = Lifecycle(
+    task_id="id",
+    status="status",
+    order=("submitted", "processing", "completed", "failed"),
+    terminal=TERMINAL,
+    fields=(
+        FieldByState("result", only=COMPLETED, required=COMPLETED),
+        FieldByState("credits_cost", only=COMPLETED),
+        FieldByState("error", only=frozenset({"failed"}), required=frozenset({"failed"})),
+        FieldByState("completed", only=TERMINAL, required=TERMINAL),
+    ),
+    timestamps={"created_at": "s", "created": "s", "completed": "s"},
+    id_pattern=r"^task_[0-9A-HJKMNP-TV-Z]{26}$",
+    # The docs ask for exponential backoff from the backend; a steady 3 s stays under any plan's limit.
+    poll_every=3.0,
+    jobs=(
+        Job(
+            "image",
+            "/v1/async/images/generations",
+            tuple(IMAGE_CREDITS),
+            lambda model, url: {"model": model, "prompt": "a red fox in the snow"},
+        ),
+        Job(
+            "video",
+            "/v1/async/videos/generations",
+            tuple(g.rstrip("*") for g in VIDEO_CREDITS_PER_SECOND),
+            lambda model, url: {"model": model, "prompt": "a red fox in the snow", "duration": 4},
+        ),
+    ),
+    result_urls=_result_urls,
+    unknown_id="task_" + "0" * 26,
+    price_unit="credits ($0.01 each)",
+)
+
+
 class PixApi(Provider):
     """The Pixapi provider."""
 
@@ -228,6 +270,7 @@ class PixApi(Provider):
     mount = "/pixapi"
     errors = ERRORS
     error_model = ErrorEnvelope
+    lifecycle = LIFECYCLE
 
     def routes(self) -> Sequence[AnyRoute]:
         def submit(path: str, parse: Callable[[Incoming], SubmitRequest], **more: Any) -> SubmitRoute:

@@ -1,0 +1,502 @@
+"""``fakeapi contract verify``: it passes against the fake and names each drift of a deviating server.
+
+The deviating server is the fake behind a small distorting proxy (an aiohttp app in this module):
+it forwards every request to the fake, and changes what comes back (API answers, result files,
+callbacks) with one distortion per test. Through the proxy with no distortion, verify passes, so
+each failure below comes from its distortion alone. The fake runs the ``poll-count`` scenario, so
+each job moves through every state in four polls whatever the timing, and verify polls without
+pausing (``poll_every=0``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from fakeapi import FakeServer
+from fakeapi.cli import main
+from fakeapi.contract.verify import Finding, Options, Report, verify
+from fakeapi.providers import REGISTRY
+from fakeapi.server.app import listen
+from fakeapi.server.background import BackgroundServer
+
+FAKEAPI = Path(sys.executable).parent / "fakeapi"
+APIS = ("rixapi", "apixo", "foxapi", "pixapi")
+CALLBACK_APIS = ("rixapi", "apixo", "foxapi")
+LIFECYCLES = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
+# Distort one body: (what it is: "answer", "callback" or "file", the request's path, the JSON value).
+Distortion = Callable[[str, str, Any], Any]
+
+
+def _set(data: Any, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        data = data[part]
+    data[last] = value
+
+
+def _pop(data: Any, path: str) -> Any:
+    *parents, last = path.split(".")
+    for part in parents:
+        data = data[part]
+    return data.pop(last)
+
+
+def _get(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+@dataclass
+class Proxy:
+    """Forwards to the fake; ``distort`` rewrites answers and callbacks, ``file`` result files."""
+
+    target: str
+    distort: Distortion = lambda kind, path, data: data
+    file: Callable[[bytes, str], tuple[bytes, str]] = lambda body, content_type: (body, content_type)
+    base: str = ""
+    callbacks: dict[str, str] = field(default_factory=dict)
+    session: aiohttp.ClientSession | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        if request.path.startswith("/_callback/"):
+            return await self.callback(request)
+        body = await request.read()
+        if body and request.content_type == "application/json":
+            body = self.redirect_callback(body)
+        headers = {k: v for k, v in request.headers.items() if k in ("Authorization", "Content-Type")}
+        async with self.session.request(
+            request.method, self.target + request.path_qs, data=body, headers=headers
+        ) as answer:
+            raw, content_type = await answer.read(), answer.content_type
+            status, retry_after = answer.status, answer.headers.get("Retry-After")
+        if request.path.startswith("/files/"):
+            raw, content_type = self.file(raw, content_type)
+            return web.Response(body=raw, status=status, content_type=content_type)
+        raw = raw.replace(self.target.encode(), self.base.encode())
+        if content_type == "application/json":
+            raw = json.dumps(self.distort("answer", request.path, json.loads(raw))).encode()
+        out = web.Response(body=raw, status=status, content_type=content_type)
+        if retry_after is not None:
+            out.headers["Retry-After"] = retry_after
+        return out
+
+    def redirect_callback(self, body: bytes) -> bytes:
+        data = json.loads(body)
+        if isinstance(data, dict) and isinstance(data.get("callback_url"), str):
+            name = str(len(self.callbacks))
+            self.callbacks[name] = data["callback_url"]
+            data["callback_url"] = f"{self.base}/_callback/{name}"
+        return json.dumps(data).encode()
+
+    async def callback(self, request: web.Request) -> web.Response:
+        assert self.session is not None
+        raw = (await request.read()).replace(self.target.encode(), self.base.encode())
+        data = self.distort("callback", request.path, json.loads(raw))
+        async with self.session.post(
+            self.callbacks[request.match_info["tail"].split("/")[-1]], json=data
+        ) as r:
+            return web.Response(status=r.status)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    async with FakeServer("poll-count") as server:
+        yield server
+
+
+@pytest.fixture
+async def proxy(fake: FakeServer) -> AsyncIterator[Proxy]:
+    proxy = Proxy(fake.base_url)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    async with aiohttp.ClientSession() as session:
+        proxy.session = session
+        runner, port = await listen(app, "127.0.0.1", 0)
+        proxy.base = f"http://127.0.0.1:{port}"
+        try:
+            yield proxy
+        finally:
+            await runner.cleanup()
+
+
+async def _verify(base: str, api: str, *, callbacks: bool = False, **more: Any) -> Report:
+    options = Options(
+        api=api,
+        base_url=f"{base}/{api}",
+        key="sk-verify",
+        poll_every=0.0,
+        timeout=20.0,
+        callback_host="127.0.0.1" if callbacks else None,
+        **more,
+    )
+    return await verify(options)
+
+
+def _violations_at(report: Report, path: str, check: str | None = None) -> list[Finding]:
+    return [f for f in report.violations if f.path == path and (check is None or f.check == check)]
+
+
+# -- conformance --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_the_fake_conforms(fake: FakeServer, api: str) -> None:
+    started = time.perf_counter()
+    report = await _verify(fake.base_url, api, callbacks=api in CALLBACK_APIS)
+    assert report.violations == [], report.human()
+    assert report.additions == [], report.human()
+    assert report.exit_code == 0
+    lifecycle = LIFECYCLES[api]
+    # Both canonical jobs ran, and each result file was downloaded.
+    assert sum(r.startswith("POST ") for r in report.requests) == 3  # two jobs and the invalid body
+    assert sum("/files/" in r for r in report.requests) >= 2
+    assert len(lifecycle.jobs) == 2
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_the_proxy_alone_changes_nothing(proxy: Proxy, api: str) -> None:
+    report = await _verify(proxy.base, api, callbacks=api in CALLBACK_APIS)
+    assert report.violations == [], report.human()
+    # Callbacks went through the proxy and were checked.
+    assert bool(proxy.callbacks) == (api in CALLBACK_APIS)
+    assert any(r.startswith("callback #") for r in report.requests) == (api in CALLBACK_APIS)
+
+
+# -- drift, for every API -------------------------------------------------------------------------
+
+
+def _answers(change: Callable[[Any], None]) -> Distortion:
+    """A distortion of every API answer (not callbacks) that is a task object."""
+
+    def distort(kind: str, path: str, data: Any) -> Any:
+        if kind == "answer" and isinstance(data, dict):
+            change(data)
+        return data
+
+    return distort
+
+
+def _task_field(api: str) -> str:
+    """A timestamp every task answer of ``api`` carries."""
+    return {"rixapi": "created_at", "apixo": "data.createTime", "foxapi": "created", "pixapi": "created"}[api]
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_renamed_field(proxy: Proxy, api: str) -> None:
+    status = LIFECYCLES[api].status
+    renamed = status + "_word"
+
+    def rename(data: Any) -> None:
+        if _get(data, status) is not None:
+            _set(data, renamed, _pop(data, status))
+
+    proxy.distort = _answers(rename)
+    report = await _verify(proxy.base, api)
+    assert report.exit_code == 1
+    missing = _violations_at(report, f"$.{status}", "schema")
+    assert missing, report.human()
+    assert missing[0].observed == "absent"
+    assert any(f.path == f"$.{renamed}" for f in report.additions), report.human()
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_missing_field(proxy: Proxy, api: str) -> None:
+    stamp = _task_field(api)
+    proxy.distort = _answers(lambda data: _pop(data, stamp) if _get(data, stamp) is not None else None)
+    report = await _verify(proxy.base, api)
+    found = _violations_at(report, f"$.{stamp}", "schema")
+    assert found, report.human()
+    assert all(f.expected == "a required field" for f in found)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_type_change(proxy: Proxy, api: str) -> None:
+    stamp = _task_field(api)
+    proxy.distort = _answers(
+        lambda data: _set(data, stamp, str(_get(data, stamp))) if _get(data, stamp) else None
+    )
+    report = await _verify(proxy.base, api)
+    found = _violations_at(report, f"$.{stamp}", "schema")
+    assert found, report.human()
+    assert "integer" in found[0].expected
+    assert found[0].observed.startswith("'")
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_unit_change(proxy: Proxy, api: str) -> None:
+    stamp = _task_field(api)
+    to_ms = LIFECYCLES[api].timestamps[stamp] == "s"
+
+    def change(data: Any) -> None:
+        if (value := _get(data, stamp)) is not None:
+            _set(data, stamp, value * 1000 if to_ms else value // 1000)
+
+    proxy.distort = _answers(change)
+    report = await _verify(proxy.base, api)
+    found = _violations_at(report, f"$.{stamp}", "units")
+    assert found, report.human()
+    assert found[0].expected == f"a Unix time in {'seconds' if to_ms else 'milliseconds'}"
+    assert found[0].observed.endswith(f"(a Unix time in {'milliseconds' if to_ms else 'seconds'})")
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_an_unknown_status_word(proxy: Proxy, api: str) -> None:
+    lifecycle = LIFECYCLES[api]
+    running = lifecycle.order[1]
+
+    def change(data: Any) -> None:
+        if _get(data, lifecycle.status) == running:
+            _set(data, lifecycle.status, "running_now")
+
+    proxy.distort = _answers(change)
+    report = await _verify(proxy.base, api)
+    found = _violations_at(report, f"$.{lifecycle.status}", "schema")
+    assert found, report.human()
+    assert found[0].observed == "'running_now'"
+    assert repr(running) in found[0].expected
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_state_going_backwards(proxy: Proxy, api: str) -> None:
+    lifecycle = LIFECYCLES[api]
+    polls: dict[str, int] = {}
+
+    def distort(kind: str, path: str, data: Any) -> Any:
+        # The fourth answer showing a task's state (running, in poll-count) answers its first again.
+        if kind == "answer" and _get(data, lifecycle.status) is not None:
+            task_id = _get(data, lifecycle.task_id)
+            polls[task_id] = polls.get(task_id, 0) + 1
+            if polls[task_id] == 4:
+                _set(data, lifecycle.status, lifecycle.order[0])
+        return data
+
+    proxy.distort = distort
+    report = await _verify(proxy.base, api)
+    found = _violations_at(report, f"$.{lifecycle.status}", "lifecycle")
+    assert found, report.human()
+    assert found[0].observed == repr(lifecycle.order[0])
+    assert found[0].expected == f"{lifecycle.order[1]!r} or a later state"
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_changed_error_envelope(proxy: Proxy, api: str) -> None:
+    def distort(kind: str, path: str, data: Any) -> Any:
+        if isinstance(data, dict) and (isinstance(data.get("error"), dict) or data.get("code", 200) != 200):
+            return {"detail": "something went wrong"}
+        return data
+
+    proxy.distort = distort
+    report = await _verify(proxy.base, api)
+    assert report.exit_code == 1
+    errors = [f for f in report.violations if f.check == "schema" and f.request.startswith(("GET", "POST"))]
+    assert len({f.request for f in errors}) >= 2, report.human()  # the unknown task and the empty body
+    assert any(f.path == "$.detail" for f in report.additions)
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_result_file_of_the_wrong_type(proxy: Proxy, api: str) -> None:
+    proxy.file = lambda body, content_type: (b"<html>gone</html>", content_type)
+    report = await _verify(proxy.base, api)
+    found = [f for f in report.violations if f.check == "result"]
+    assert len(found) >= 2, report.human()
+    assert all(f.path == "body" for f in found)
+    assert found[0].observed == repr(b"<html>gone</html"[:16].hex())
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_result_file_served_as_another_media_type(proxy: Proxy, api: str) -> None:
+    proxy.file = lambda body, content_type: (body, "text/html")
+    report = await _verify(proxy.base, api)
+    found = [f for f in report.violations if f.check == "result"]
+    assert found
+    assert all(f.path == "Content-Type" and f.observed == "text/html" for f in found), report.human()
+
+
+@pytest.mark.parametrize("api", CALLBACK_APIS)
+async def test_a_callback_that_differs_from_the_poll_answer(proxy: Proxy, api: str) -> None:
+    stamp = _task_field(api)
+
+    def distort(kind: str, path: str, data: Any) -> Any:
+        if kind == "callback":
+            _set(data, stamp, _get(data, stamp) + 1)
+        return data
+
+    proxy.distort = distort
+    report = await _verify(proxy.base, api, callbacks=True)
+    found = _violations_at(report, f"$.{stamp}", "callback")
+    assert found, report.human()
+    assert found[0].expected.endswith("(as the poll answered)")
+    assert int(found[0].observed) == int(found[0].expected.split()[0]) + 1
+
+
+# -- RixAPI: fields by state, 429s --------------------------------------------------------------
+
+
+async def test_rixapi_outputs_before_completion(proxy: Proxy) -> None:
+    def change(data: Any) -> None:
+        if data.get("status") == "in_progress":
+            data["outputs"] = []
+
+    proxy.distort = _answers(change)
+    report = await _verify(proxy.base, "rixapi")
+    found = _violations_at(report, "$.outputs", "lifecycle")
+    assert found, report.human()
+    assert found[0].expected == "absent while in_progress (only when completed)"
+
+
+async def test_rixapi_a_429_without_retry_after(proxy: Proxy) -> None:
+    answered: list[int] = []
+
+    async def too_many(request: web.Request) -> web.Response:
+        answered.append(1)
+        return web.json_response(
+            {"error": {"message": "slow down", "type": "rix_api_error", "code": ""}}, status=429
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", too_many)
+    runner, port = await listen(app, "127.0.0.1", 0)
+    try:
+        report = await _verify(f"http://127.0.0.1:{port}", "rixapi", max_submits=0)
+    finally:
+        await runner.cleanup()
+    assert answered
+    found = [f for f in report.violations if f.check == "headers"]
+    assert found, report.human()
+    assert found[0].path == "Retry-After"
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    """A socket that listens and is never accepted from: any connection would be queued on it."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        yield server
+
+
+def test_dry_run_sends_nothing(listening: socket.socket, capsys: pytest.CaptureFixture[str]) -> None:
+    port = listening.getsockname()[1]
+    code = main(
+        ["contract", "verify", "--api", "pixapi", "--base-url", f"http://127.0.0.1:{port}", "--dry-run"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "gpt-image-1.5 (1 credits ($0.01 each))" in out
+    assert "estimated cost: 5 credits ($0.01 each)" in out
+    with pytest.raises(BlockingIOError):
+        listening.accept()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--api", "nope", "--base-url", "http://127.0.0.1:1"],
+        ["--api", "rixapi", "--base-url", "ftp://127.0.0.1:1", "--key", "k"],
+        ["--api", "rixapi", "--base-url", "http://127.0.0.1:1", "--max-submits", "-1", "--key", "k"],
+        ["--api", "rixapi", "--base-url", "http://127.0.0.1:1", "--timeout", "soon", "--key", "k"],
+        ["--api", "rixapi", "--base-url", "http://127.0.0.1:1", "--report", "xml", "--key", "k"],
+        ["--api", "rixapi"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["contract", "verify", *args])
+    assert exit.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--api", "pixapi", "--callback-host", "127.0.0.1", "--key", "k"], "documents no callbacks"),
+        (["--api", "rixapi"], "--key"),
+        (["--api", "foxapi", "--model", "scribe-v2", "--key", "k"], "no canonical job"),
+    ],
+)
+def test_options_that_cannot_be_verified_exit_2(
+    args: list[str],
+    message: str,
+    listening: socket.socket,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FAKEAPI_VERIFY_KEY", raising=False)
+    port = listening.getsockname()[1]
+    assert main(["contract", "verify", "--base-url", f"http://127.0.0.1:{port}", *args]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(BlockingIOError):
+        listening.accept()
+
+
+def test_the_command_as_a_user_runs_it() -> None:
+    """The console entry point, in a process of its own, against a fake on a thread: a JSON report
+    that conforms, then a JUnit report against a server that does not answer (exit 1)."""
+    with BackgroundServer(FakeServer("poll-count")) as background:
+        url = background.server.url_for("rixapi")
+        command = [str(FAKEAPI), "contract", "verify", "--api", "rixapi", "--key", "sk-1"]
+        done = subprocess.run(
+            [*command, "--base-url", url, "--poll-every", "0", "--report", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["conforms"] is True
+    assert report["violations"] == []
+    assert any(r.startswith("POST /v1/task/submit") for r in report["requests"])
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    failed = subprocess.run(
+        [
+            *command,
+            "--base-url",
+            f"http://127.0.0.1:{port}/rixapi",
+            "--report",
+            "junit",
+            "--max-submits",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    suite = ElementTree.fromstring(failed.stdout)
+    # The key, unknown-task and submit requests share a path; the invalid body is the other one.
+    assert suite.get("failures") == "2"
+    assert len(suite.findall("testcase/failure")) == 4
+
+
+async def test_a_time_out_is_a_violation() -> None:
+    async with FakeServer("manual") as manual:
+        options = Options(
+            "rixapi", manual.url_for("rixapi"), "sk-1", max_submits=1, timeout=0.2, poll_every=0.05
+        )
+        report = await verify(options)
+    found = _violations_at(report, "$.status", "lifecycle")
+    assert found, report.human()
+    assert found[0].expected == "a terminal state within 0.2 s"
+    polls = [r for r in report.requests if r.startswith("GET /v1/task/task_") and "0000" not in r]
+    assert 2 <= len(polls) <= 6  # every 0.05 s for 0.2 s, not as fast as it can
