@@ -1,4 +1,4 @@
-"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``."""
+"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract verify``."""
 
 from __future__ import annotations
 

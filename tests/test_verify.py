@@ -72,11 +72,17 @@ class Proxy:
     base: str = ""
     callbacks: dict[str, str] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
+    #: The next answers to GETs of the API, instead of the fake's: (status, Retry-After or None).
+    refusals: list[tuple[int, str | None]] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         assert self.session is not None
         if request.path.startswith("/_callback/"):
             return await self.callback(request)
+        if request.method == "GET" and not request.path.startswith("/files/") and self.refusals:
+            status, retry_after = self.refusals.pop(0)
+            headers = {} if retry_after is None else {"Retry-After": retry_after}
+            return web.json_response({"detail": "not now"}, status=status, headers=headers)
         body = await request.read()
         if body and request.content_type == "application/json":
             body = self.redirect_callback(body)
@@ -347,6 +353,32 @@ async def test_a_callback_that_differs_from_the_poll_answer(proxy: Proxy, api: s
     assert int(found[0].observed) == int(found[0].expected.split()[0]) + 1
 
 
+@pytest.mark.parametrize(("status", "retry_after"), [(429, "0"), (503, None), (500, None)])
+async def test_a_passing_refusal_of_a_get_is_asked_again(
+    proxy: Proxy, status: int, retry_after: str | None
+) -> None:
+    proxy.refusals = [(status, retry_after)] * 3
+    report = await _verify(proxy.base, "rixapi")
+    assert report.violations == [], report.human()
+    assert proxy.refusals == []
+    assert (
+        report.requests.count("GET /v1/task/task_000000000000") == 3 + 2
+    )  # the missing key, the unknown task
+
+
+async def test_rixapi_a_state_change_without_a_callback(proxy: Proxy) -> None:
+    def distort(kind: str, path: str, data: Any) -> Any:
+        if kind == "callback" and data["status"] == "in_progress":
+            data["status"] = "completed"  # answered in place of the in_progress delivery
+        return data
+
+    proxy.distort = distort
+    report = await _verify(proxy.base, "rixapi", callbacks=True)
+    missing = [f for f in report.violations if f.expected == "a delivery of 'in_progress'"]
+    assert missing, report.human()
+    assert missing[0].path == "$.status"
+
+
 # -- RixAPI: fields by state, 429s --------------------------------------------------------------
 
 
@@ -477,6 +509,8 @@ def test_the_command_as_a_user_runs_it() -> None:
             "junit",
             "--max-submits",
             "1",
+            "--poll-every",
+            "0",
         ],
         capture_output=True,
         text=True,

@@ -53,6 +53,7 @@ KIND_MEDIA = {"image": "image/", "video": "video/", "audio": "audio/"}
 MAX_DOWNLOADS = 8
 REQUEST_TIMEOUT = 60.0
 CALLBACK_WAIT = 10.0
+RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,8 @@ def plan(options: Options) -> list[PlannedJob]:
     """The jobs a run submits: the cheapest model of each kind (the provider's prices decide, else
     its first model), or ``options.model`` alone; never more than ``max_submits``."""
     provider, lifecycle = provider_for(options.api)
+    if options.callback_host is not None and provider.callback_model is None:
+        raise UsageError(f"{options.api} documents no callbacks: --callback-host does not apply")
     jobs: list[PlannedJob] = []
     if options.model is not None:
         info = provider.profile.catalogue.lookup(options.model)
@@ -212,6 +215,18 @@ def _fill(path: str, **params: str) -> str:
     return path
 
 
+def _poll_target(
+    lifecycle: Lifecycle, poll: PollRoute, task_id: str, model: str
+) -> tuple[str, dict[str, str] | None]:
+    """The path and query that poll ``task_id`` (made with ``model``)."""
+    query = {lifecycle.poll_query: task_id} if lifecycle.poll_query else None
+    return _fill(poll.path, task_id=task_id, model=model), query
+
+
+def _shown(path: str, query: Mapping[str, str] | None) -> str:
+    return path + "".join(f"?{k}={v}" for k, v in (query or {}).items())
+
+
 def describe_plan(options: Options) -> str:
     """What a run would send, and what it would cost, in words (``--dry-run``)."""
     provider, lifecycle = provider_for(options.api)
@@ -219,7 +234,7 @@ def describe_plan(options: Options) -> str:
     poll = _poll_route(provider)
     pace = options.poll_every if options.poll_every is not None else lifecycle.poll_every
     model = jobs[0].model if jobs else (lifecycle.jobs[0].models[0])
-    probe_path = _fill(poll.path, task_id=lifecycle.unknown_id, model=model)
+    probe_path = _shown(*_poll_target(lifecycle, poll, lifecycle.unknown_id, model))
     first_route = _fill(lifecycle.jobs[0].route, model=model)
     lines = [f"plan for {options.api} at {options.base_url} (dry run: nothing is sent)"]
     lines.append(
@@ -236,8 +251,9 @@ def describe_plan(options: Options) -> str:
         cost = f"{job.cost:g} {lifecycle.price_unit}".strip() if job.cost is not None else "price unknown"
         route = _fill(job.job.route, model=job.model)
         lines.append(f"  POST {route}: one {job.job.kind} job with {job.model} ({cost})")
+        polled = _shown(*_poll_target(lifecycle, poll, "{task_id}", job.model))
         lines.append(
-            f"    then {poll.method} {poll.path} every {pace:g} s until a terminal state "
+            f"    then {poll.method} {polled} every {pace:g} s until a terminal state "
             f"(at most {options.timeout:g} s in all), and GET each result URL"
         )
     if options.callback_host is not None and jobs:
@@ -389,7 +405,29 @@ class Verifier:
         body: Any = None,
         query: Mapping[str, str] | None = None,
     ) -> Answer | None:
-        """One request to the API; ``None`` (a violation recorded) when no answer came."""
+        """One request to the API; ``None`` (a violation recorded) when no answer came.
+
+        A 429 is asked again after its ``Retry-After`` (it created nothing), and so is a GET that
+        got a 5xx or no answer, after the poll pace; a submit that got a 5xx never is (it may have
+        created a job). Up to ``RETRIES`` times, within the run's time.
+        """
+        for attempt in range(RETRIES + 1):
+            answer = await self.send(method, path, key=key, body=body, query=query)
+            status = answer.status if isinstance(answer, Answer) else None
+            again = status == 429 or (method == "GET" and (status is None or status >= 500))
+            if not again or attempt == RETRIES or self.remaining() <= 0:
+                break
+            wait = _retry_after(answer, self.pace) if isinstance(answer, Answer) else self.pace
+            await asyncio.sleep(min(wait, self.remaining()))
+        if isinstance(answer, Answer):
+            return answer
+        self.add("violation", "http", f"{method} {path}", "$", "an HTTP answer", answer)
+        return None
+
+    async def send(
+        self, method: str, path: str, *, key: bool, body: Any, query: Mapping[str, str] | None
+    ) -> Answer | str:
+        """One attempt: the answer, or why none came."""
         request = f"{method} {path}"
         self.report.requests.append(request)
         headers = {"Authorization": f"Bearer {self.options.key}"} if key else {}
@@ -405,28 +443,22 @@ class Verifier:
                 raw = await response.read()
                 status, answer_headers = response.status, dict(response.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            self.add("violation", "http", request, "$", "an HTTP answer", f"{type(exc).__name__}: {exc}")
-            return None
+            return f"{type(exc).__name__}: {exc}"
         if status == 429 and "Retry-After" not in answer_headers:
             self.add("violation", "headers", request, "Retry-After", "a Retry-After header on a 429", ABSENT)
         try:
             data = json.loads(raw)
         except ValueError:
             data = None
-            content_type = answer_headers.get("Content-Type", "")
-            self.add(
-                "violation",
-                "schema",
-                request,
-                "$",
-                "a JSON body",
-                f"{content_type}: {_show(raw[:80].decode('latin-1'))}",
-            )
         return Answer(request, status, answer_headers, raw, data)
 
     def check_body(self, answer: Answer, model: type[BaseModel]) -> None:
-        if answer.data is not None:
-            self.report.findings += schema_findings(answer.request, model, answer.raw, answer.data)
+        """The answer's body against ``model``."""
+        if answer.data is None:
+            shown = f"{answer.headers.get('Content-Type', '')}: {_show(answer.raw[:80].decode('latin-1'))}"
+            self.add("violation", "schema", answer.request, "$", f"a JSON {model.__name__}", shown)
+            return
+        self.report.findings += schema_findings(answer.request, model, answer.raw, answer.data)
 
     def check_status(self, answer: Answer, expected: int, check: str) -> bool:
         if answer.status == expected:
@@ -520,8 +552,7 @@ class Verifier:
                 self.check_body(answer, provider.error_model)
 
     def poll_request(self, poll: PollRoute, task_id: str, model: str) -> tuple[str, dict[str, str] | None]:
-        query = {self.lifecycle.poll_query: task_id} if self.lifecycle.poll_query else None
-        return _fill(poll.path, task_id=task_id, model=model), query
+        return _poll_target(self.lifecycle, poll, task_id, model)
 
     async def run_job(self, planned: PlannedJob, sink: CallbackSink | None) -> None:
         lc, provider = self.lifecycle, self.provider
@@ -545,10 +576,10 @@ class Verifier:
         if state is not None and route.answer is poll.answer:
             seen[state] = submitted.data
         final = await self.poll_until_terminal(poll, task_id, planned.model, states, seen)
-        if final is not None and final.data is not None:
+        if final is not None:
             await self.download(final, planned.job)
         if sink is not None:
-            await self.check_callbacks(sink, task_id, seen)
+            await self.check_callbacks(sink, task_id, seen, ended=final is not None)
 
     async def poll_until_terminal(
         self, poll: PollRoute, task_id: str, model: str, states: list[str], seen: dict[str, Any]
@@ -558,9 +589,6 @@ class Verifier:
             answer = await self.call(poll.method, path, query=query)
             if answer is None:
                 return None
-            if answer.status == 429 and time.monotonic() < self.deadline:
-                await asyncio.sleep(min(_retry_after(answer, self.pace), self.remaining()))
-                continue
             if not self.check_status(answer, 200, "status"):
                 return None
             self.check_body(answer, poll.answer)
@@ -627,37 +655,29 @@ class Verifier:
                     _show(head.hex()),
                 )
 
-    async def check_callbacks(self, sink: CallbackSink, task_id: str, seen: dict[str, Any]) -> None:
+    async def check_callbacks(
+        self, sink: CallbackSink, task_id: str, seen: dict[str, Any], ended: bool
+    ) -> None:
+        """Each delivery against the callback model, the lifecycle, the API's callback policy
+        (terminal states only, or every change) and the poll answer of the same state."""
         lc, model = self.lifecycle, self.provider.callback_model
-        assert model is not None
+        assert model is not None  # plan() refuses a callback host for an API without callbacks
         policy = self.provider.profile.callbacks
         wait_until = time.monotonic() + min(CALLBACK_WAIT, max(self.remaining(), 1.0))
-        while not any(_get(r.json_or_none(), lc.status)[1] in lc.terminal for r in _deliveries(sink)):
+        while ended and not any(_state_of(r.body, lc) in lc.terminal for r in sink.received):
             if time.monotonic() >= wait_until:
-                self.add(
-                    "violation",
-                    "callback",
-                    f"POST {sink.url}",
-                    "$",
-                    "a delivery of the terminal state",
-                    "none received",
-                )
+                expected = "a delivery of the terminal state"
+                self.add("violation", "callback", f"POST {sink.url}", "$", expected, "none received")
                 break
             await asyncio.sleep(0.02)
         states: list[str] = []
-        for index, delivery in enumerate(_deliveries(sink), 1):
+        for index, delivery in enumerate(sink.received, 1):
             request = f"callback #{index} POST {delivery.path}"
             self.report.requests.append(request)
-            data = delivery.json_or_none()
+            data = _json_or_none(delivery.body)
             if data is None:
-                self.add(
-                    "violation",
-                    "callback",
-                    request,
-                    "$",
-                    "a JSON body",
-                    _show(delivery.body[:80].decode("latin-1")),
-                )
+                shown = _show(delivery.body[:80].decode("latin-1"))
+                self.add("violation", "callback", request, "$", f"a JSON {model.__name__}", shown)
                 continue
             self.report.findings += schema_findings(request, model, delivery.body, data)
             state = self.check_task(request, data, task_id)
@@ -671,22 +691,27 @@ class Verifier:
                     self.add(
                         "violation", "callback", request, path, f"{expected} (as the poll answered)", observed
                     )
+        if policy.on == "every_change":
+            for state in [s for s in seen if s not in states]:
+                self.add(
+                    "violation",
+                    "callback",
+                    f"POST {sink.url}",
+                    f"$.{lc.status}",
+                    f"a delivery of {state!r}",
+                    "none received",
+                )
 
 
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    path: str
-    body: bytes
-
-    def json_or_none(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
-def _deliveries(sink: CallbackSink) -> list[_Delivery]:
-    return [_Delivery(r.path, r.body) for r in sink.received]
+def _state_of(raw: bytes, lifecycle: Lifecycle) -> Any:
+    return _get(_json_or_none(raw), lifecycle.status)[1]
 
 
 def _retry_after(answer: Answer, default: float) -> float:
@@ -792,9 +817,6 @@ def run_verify(args: argparse.Namespace) -> int:
         callback_host=args.callback_host,
     )
     try:
-        provider, _ = provider_for(options.api)
-        if options.callback_host is not None and provider.callback_model is None:
-            raise UsageError(f"{options.api} documents no callbacks: --callback-host does not apply")
         if args.dry_run:
             print(describe_plan(options))
             return 0
