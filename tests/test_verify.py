@@ -221,6 +221,12 @@ async def test_a_renamed_field(proxy: Proxy, api: str) -> None:
     assert missing, report.human()
     assert missing[0].observed == "absent"
     assert any(f.path == f"$.{renamed}" for f in report.additions), report.human()
+    machine = json.loads(report.json())
+    assert machine["conforms"] is False
+    assert {"kind": "violation", "check": "schema", "path": f"$.{status}"}.items() <= machine["violations"][
+        0
+    ].items()
+    assert {"request", "expected", "observed"} <= machine["violations"][0].keys()
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -427,15 +433,34 @@ def listening() -> Iterator[socket.socket]:
         yield server
 
 
-def test_dry_run_sends_nothing(listening: socket.socket, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_prices_the_cheapest_models(
+    listening: socket.socket, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = listening.getsockname()[1]
     code = main(
         ["contract", "verify", "--api", "pixapi", "--base-url", f"http://127.0.0.1:{port}", "--dry-run"]
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "gpt-image-1.5 (1 credits ($0.01 each))" in out
+    # The cheapest image model (1 credit) and video model (veo, 1 credit a second for 4 s).
+    assert "one image job with gpt-image-1.5 (1 credits ($0.01 each))" in out
+    assert "one video job with veo (4 credits ($0.01 each))" in out
     assert "estimated cost: 5 credits ($0.01 each)" in out
+    with pytest.raises(BlockingIOError):
+        listening.accept()
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_dry_run_sends_nothing(
+    api: str, listening: socket.socket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = listening.getsockname()[1]
+    more = ["--callback-host", "127.0.0.1"] if api in CALLBACK_APIS else []
+    args = ["--api", api, "--base-url", f"http://127.0.0.1:{port}/{api}", "--max-submits", "1", *more]
+    assert main(["contract", "verify", *args, "--key", "sk-1", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing is sent" in out
+    assert "jobs: 1 (at most --max-submits 1)" in out
     with pytest.raises(BlockingIOError):
         listening.accept()
 

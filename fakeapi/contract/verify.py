@@ -461,48 +461,23 @@ class Verifier:
         self.report.findings += schema_findings(answer.request, model, answer.raw, answer.data)
 
     def check_status(self, answer: Answer, expected: int, check: str) -> bool:
+        """Whether the answer has the ``expected`` status (a violation if not)."""
         if answer.status == expected:
             return True
         self.add("violation", check, answer.request, "HTTP status", str(expected), str(answer.status))
         return False
 
     def check_task(self, request: str, data: Any, task_id: str | None) -> str | None:
-        """The lifecycle checks of one task answer; its state word, if the contract knows it."""
+        """The lifecycle checks of one answer that shows a task's state (id, timestamps, fields
+        by state); its state word, if the contract knows it."""
         lc = self.lifecycle
         found, state = _get(data, lc.status)
         if not found:
             return None
-        found, seen_id = _get(data, lc.task_id)
-        if found and isinstance(seen_id, str):
-            if not re.fullmatch(lc.id_pattern, seen_id):
-                self.add(
-                    "violation",
-                    "id",
-                    request,
-                    f"$.{lc.task_id}",
-                    f"an id matching {lc.id_pattern}",
-                    _show(seen_id),
-                )
-            elif task_id is not None and seen_id != task_id:
-                self.add("violation", "id", request, f"$.{lc.task_id}", _show(task_id), _show(seen_id))
-        for path, unit in lc.timestamps.items():
-            found, value = _get(data, path)
-            if not found or isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            low, high = UNIT_RANGES[unit]
-            if not low <= value < high:
-                other = next((u for u, (lo, hi) in UNIT_RANGES.items() if lo <= value < hi), None)
-                looks = f" (a Unix time in {UNIT_WORDS[other]})" if other else ""
-                self.add(
-                    "violation",
-                    "units",
-                    request,
-                    f"$.{path}",
-                    f"a Unix time in {UNIT_WORDS[unit]}",
-                    f"{value}{looks}",
-                )
+        self.check_id(request, data, task_id)
+        self.check_units(request, data)
         if state not in lc.order:
-            return None
+            return None  # the schema check reports the unknown word
         for rule in lc.fields:
             found, value = _get(data, rule.path)
             present = found and value is not None
@@ -513,12 +488,39 @@ class Verifier:
                 self.add("violation", "lifecycle", request, f"$.{rule.path}", f"present when {state}", ABSENT)
         return str(state)
 
+    def check_id(self, request: str, data: Any, task_id: str | None) -> None:
+        """The id has the API's shape, and is the submitted task's (``task_id``, once known)."""
+        lc = self.lifecycle
+        found, seen_id = _get(data, lc.task_id)
+        if not found or not isinstance(seen_id, str):
+            return
+        if not re.fullmatch(lc.id_pattern, seen_id):
+            expected = f"an id matching {lc.id_pattern}"
+            self.add("violation", "id", request, f"$.{lc.task_id}", expected, _show(seen_id))
+        elif task_id is not None and seen_id != task_id:
+            self.add("violation", "id", request, f"$.{lc.task_id}", _show(task_id), _show(seen_id))
+
+    def check_units(self, request: str, data: Any) -> None:
+        """Each timestamp is a plausible Unix time in its unit (a time in ms where s is due is not)."""
+        for path, unit in self.lifecycle.timestamps.items():
+            found, value = _get(data, path)
+            if not found or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            low, high = UNIT_RANGES[unit]
+            if not low <= value < high:
+                other = next((u for u, (lo, hi) in UNIT_RANGES.items() if lo <= value < hi), None)
+                looks = f" (a Unix time in {UNIT_WORDS[other]})" if other else ""
+                expected = f"a Unix time in {UNIT_WORDS[unit]}"
+                self.add("violation", "units", request, f"$.{path}", expected, f"{value}{looks}")
+
     def rank(self, state: str) -> int:
+        """Where ``state`` comes in the API's order (the terminal states share a place)."""
         order = self.lifecycle.order
         first_terminal = min(order.index(s) for s in self.lifecycle.terminal)
         return min(order.index(state), first_terminal)
 
     def check_order(self, request: str, states: list[str], state: str | None) -> None:
+        """``state`` comes at or after the last of ``states`` (then joins them)."""
         if state is None:
             return
         if states and self.rank(state) < self.rank(states[-1]):
@@ -538,7 +540,7 @@ class Verifier:
         """A missing key, an unknown task and an invalid body: each the API's status and envelope."""
         provider, lc = self.provider, self.lifecycle
         poll = _poll_route(provider)
-        path, query = self.poll_request(poll, lc.unknown_id, model)
+        path, query = _poll_target(lc, poll, lc.unknown_id, model)
         probes = [
             (ErrorKind.UNAUTHORIZED, await self.call(poll.method, path, key=False, query=query)),
             (ErrorKind.NOT_FOUND, await self.call(poll.method, path, query=query)),
@@ -551,10 +553,8 @@ class Verifier:
             if answer is not None and self.check_status(answer, provider.errors[kind].status, "error"):
                 self.check_body(answer, provider.error_model)
 
-    def poll_request(self, poll: PollRoute, task_id: str, model: str) -> tuple[str, dict[str, str] | None]:
-        return _poll_target(self.lifecycle, poll, task_id, model)
-
     async def run_job(self, planned: PlannedJob, sink: CallbackSink | None) -> None:
+        """Submit one job, follow it to its end, download its results, check its callbacks."""
         lc, provider = self.lifecycle, self.provider
         route = next(
             r for r in provider.routes() if isinstance(r, SubmitRoute) and r.path == planned.job.route
@@ -584,7 +584,7 @@ class Verifier:
     async def poll_until_terminal(
         self, poll: PollRoute, task_id: str, model: str, states: list[str], seen: dict[str, Any]
     ) -> Answer | None:
-        path, query = self.poll_request(poll, task_id, model)
+        path, query = _poll_target(self.lifecycle, poll, task_id, model)
         while True:
             answer = await self.call(poll.method, path, query=query)
             if answer is None:
