@@ -442,7 +442,7 @@ class Verifier:
             ) as response:
                 raw = await response.read()
                 status, answer_headers = response.status, dict(response.headers)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # not TimeoutError before 3.11
             return f"{type(exc).__name__}: {exc}"
         if status == 429 and "Retry-After" not in answer_headers:
             self.add("violation", "headers", request, "Retry-After", "a Retry-After header on a 429", ABSENT)
@@ -630,7 +630,7 @@ class Verifier:
                 ) as response:
                     status, content_type = response.status, response.content_type
                     head = await response.content.read(16)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 self.add(
                     "violation", "result", request, "$", "a downloadable file", f"{type(exc).__name__}: {exc}"
                 )
