@@ -174,6 +174,11 @@ async def test_the_fake_conforms(fake: FakeServer, api: str) -> None:
     assert sum(r.startswith("POST ") for r in report.requests) == 3  # two jobs and the invalid body
     assert sum("/files/" in r for r in report.requests) >= 2
     assert len(lifecycle.jobs) == 2
+    # Each job was followed through every state but failure (poll-count: polls 1, 2-3 and 4).
+    image, video = report.jobs
+    queued, running, succeeded = lifecycle.order[:3]
+    assert f"{queued} > {running} > {running} > {succeeded}, 1 result file(s)" in image
+    assert video.startswith(f"video job {lifecycle.jobs[1].models[0]} ")
     assert time.perf_counter() - started < 1.0
 
 

@@ -51,6 +51,7 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
 }
 KIND_MEDIA = {"image": "image/", "video": "video/", "audio": "audio/"}
 MAX_DOWNLOADS = 8
+MAGIC_BYTES = 16  # what is read of each result file
 REQUEST_TIMEOUT = 60.0
 CALLBACK_WAIT = 10.0
 RETRIES = 3
@@ -77,6 +78,8 @@ class Report:
     base_url: str
     findings: list[Finding] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    #: Each job as it went: its kind, model, id and the states seen (polls, then callbacks).
+    jobs: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> list[Finding]:
@@ -97,6 +100,7 @@ class Report:
             f"{self.api} at {self.base_url}: {len(self.requests)} requests, {verdict}, "
             f"{len(self.additions)} addition(s)"
         ]
+        lines += [f"  {job}" for job in self.jobs]
         for f in [*self.violations, *self.additions]:
             lines.append(f"{f.kind.upper()} [{f.check}] {f.request}  {f.path}")
             lines.append(f"    expected: {f.expected}")
@@ -110,6 +114,7 @@ class Report:
                 "base_url": self.base_url,
                 "conforms": not self.violations,
                 "requests": self.requests,
+                "jobs": self.jobs,
                 "violations": [asdict(f) for f in self.violations],
                 "additions": [asdict(f) for f in self.additions],
             },
@@ -576,10 +581,14 @@ class Verifier:
         if state is not None and route.answer is poll.answer:
             seen[state] = submitted.data
         final = await self.poll_until_terminal(poll, task_id, planned.model, states, seen)
-        if final is not None:
-            await self.download(final, planned.job)
+        files = await self.download(final, planned.job) if final is not None else 0
+        journey = (
+            f"{planned.job.kind} job {planned.model} {task_id}: {' > '.join(states)}, {files} result file(s)"
+        )
         if sink is not None:
-            await self.check_callbacks(sink, task_id, seen, ended=final is not None)
+            delivered = await self.check_callbacks(sink, task_id, seen, ended=final is not None)
+            journey += f"; callbacks: {' > '.join(delivered) or 'none'}"
+        self.report.jobs.append(journey)
 
     async def poll_until_terminal(
         self, poll: PollRoute, task_id: str, model: str, states: list[str], seen: dict[str, Any]
@@ -616,11 +625,13 @@ class Verifier:
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
-    async def download(self, final: Answer, job: Job) -> None:
+    async def download(self, final: Answer, job: Job) -> int:
+        """Fetch each result file: the task's media type, and the bytes a file of that type begins
+        with; how many were fetched."""
         try:
             urls = [u for u in self.lifecycle.result_urls(final.data) if isinstance(u, str)]
         except (AttributeError, TypeError, ValueError, KeyError):
-            return  # a malformed result field: the schema check reports it
+            return 0  # a malformed result field: the schema check reports it
         for url in urls[:MAX_DOWNLOADS]:
             request = f"GET {url}"
             self.report.requests.append(request)
@@ -629,7 +640,11 @@ class Verifier:
                     url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
                 ) as response:
                     status, content_type = response.status, response.content_type
-                    head = await response.content.read(16)
+                    head = b""
+                    while len(head) < MAGIC_BYTES and (
+                        more := await response.content.read(MAGIC_BYTES - len(head))
+                    ):
+                        head += more
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 self.add(
                     "violation", "result", request, "$", "a downloadable file", f"{type(exc).__name__}: {exc}"
@@ -654,10 +669,11 @@ class Verifier:
                     f"the first bytes of {content_type}",
                     _show(head.hex()),
                 )
+        return len(urls[:MAX_DOWNLOADS])
 
     async def check_callbacks(
         self, sink: CallbackSink, task_id: str, seen: dict[str, Any], ended: bool
-    ) -> None:
+    ) -> list[str]:
         """Each delivery against the callback model, the lifecycle, the API's callback policy
         (terminal states only, or every change) and the poll answer of the same state."""
         lc, model = self.lifecycle, self.provider.callback_model
@@ -701,6 +717,7 @@ class Verifier:
                     f"a delivery of {state!r}",
                     "none received",
                 )
+        return states
 
 
 def _json_or_none(raw: bytes) -> Any:
