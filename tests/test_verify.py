@@ -115,10 +115,11 @@ class Proxy:
         assert self.session is not None
         raw = (await request.read()).replace(self.target.encode(), self.base.encode())
         data = self.distort("callback", request.path, json.loads(raw))
-        async with self.session.post(
-            self.callbacks[request.match_info["tail"].split("/")[-1]], json=data
-        ) as r:
-            return web.Response(status=r.status)
+        receiver = self.callbacks[request.match_info["tail"].split("/")[-1]]
+        for body in data if isinstance(data, list) else [data]:  # a list: deliver each
+            async with self.session.post(receiver, json=body) as r:
+                status = r.status
+        return web.Response(status=status)
 
 
 @pytest.fixture
@@ -388,6 +389,26 @@ async def test_rixapi_a_state_change_without_a_callback(proxy: Proxy) -> None:
     missing = [f for f in report.violations if f.expected == "a delivery of 'in_progress'"]
     assert missing, report.human()
     assert missing[0].path == "$.status"
+
+
+@pytest.mark.parametrize("api", ["apixo", "foxapi"])
+async def test_a_callback_before_the_end_where_only_the_end_is_delivered(proxy: Proxy, api: str) -> None:
+    lifecycle = LIFECYCLES[api]
+
+    def distort(kind: str, path: str, data: Any) -> Any:
+        if kind != "callback":
+            return data
+        early = json.loads(json.dumps(data))
+        _set(early, lifecycle.status, lifecycle.order[1])
+        return [early, data]
+
+    proxy.distort = distort
+    report = await _verify(proxy.base, api, callbacks=True)
+    found = [f for f in report.violations if f.expected == "terminal states only"]
+    assert found, report.human()
+    assert found[0].request.startswith("callback #1 ")
+    assert found[0].path == f"$.{lifecycle.status}"
+    assert found[0].observed == repr(lifecycle.order[1])
 
 
 # -- RixAPI: fields by state, 429s --------------------------------------------------------------
