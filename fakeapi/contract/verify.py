@@ -31,7 +31,7 @@ from fakeapi.providers import REGISTRY, Provider
 from fakeapi.providers.base import PollRoute, SubmitRoute
 from fakeapi.sink import CallbackSink
 
-Kind = Literal["violation", "addition"]
+FindingKind = Literal["violation", "addition"]
 ReportFormat = Literal["human", "json", "junit"]
 ABSENT = "absent"
 # A plausible Unix time, by unit: 2001-09-09 to 5138 in seconds, the same span in milliseconds.
@@ -62,7 +62,7 @@ class Finding:
     """One difference from the contract: the request that showed it, where in the body, what the
     contract expects and what was observed."""
 
-    kind: Kind
+    kind: FindingKind
     check: str
     request: str
     path: str
@@ -398,7 +398,9 @@ class Verifier:
         self.deadline = time.monotonic() + options.timeout
         self.pace = options.poll_every if options.poll_every is not None else self.lifecycle.poll_every
 
-    def add(self, kind: Kind, check: str, request: str, path: str, expected: str, observed: str) -> None:
+    def add(
+        self, kind: FindingKind, check: str, request: str, path: str, expected: str, observed: str
+    ) -> None:
         self.report.findings.append(Finding(kind, check, request, path, expected, observed))
 
     async def call(
