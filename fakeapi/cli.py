@@ -1,4 +1,5 @@
-"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``."""
+"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract
+openapi``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fakeapi.admin import host_name, is_loopback
+from fakeapi.contract.openapi import admin_document, api_document
 from fakeapi.errors import ScenarioError
+from fakeapi.providers import REGISTRY
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
 from fakeapi.server import FakeServer
 
@@ -63,8 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="+")
     actions.add_parser("schema", help="print the JSON Schema of the scenario format")
 
+    contract = commands.add_parser("contract", help="the APIs' contracts")
+    contract_actions = contract.add_subparsers(dest="action", required=True)
+    openapi = contract_actions.add_parser("openapi", help="print an API's OpenAPI 3.1 document")
+    apis = [provider.name for provider in REGISTRY.providers()]
+    openapi.add_argument("--api", required=True, choices=[*apis, "admin"], help="an API, or admin")
+    openapi.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the fake is served")
+
     args = parser.parse_args(argv)
     try:
+        if args.command == "contract" and args.action == "openapi":
+            print(json.dumps(_openapi(args.api, args.base_url.rstrip("/")), indent=2, ensure_ascii=False))
+            return 0
         if args.command == "serve":
             if args.speed is not None and args.speed <= 0:
                 parser.error("--speed must be positive")
@@ -83,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"fakeapi: {exc}", file=sys.stderr)
         return 2
+
+
+def _openapi(api: str, base_url: str) -> dict[str, Any]:
+    if api == "admin":
+        admin = FakeServer().admin
+        return admin_document(admin.routes(), base_url + admin.mount)
+    [provider] = [p for p in REGISTRY.providers() if p.name == api]
+    return api_document(provider, base_url)
 
 
 def _directory(value: str) -> Path:
