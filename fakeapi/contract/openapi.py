@@ -317,7 +317,7 @@ class _NoSender:
 
 
 class Examples:
-    """The fake's own answers for one API: one task of the first model its catalogue names, run on a
+    """The fake's own answers for one API: one task of the first model of its catalogue, run on a
     virtual clock from ``EXAMPLE_START`` with seed ``EXAMPLE_SEED``, and its errors."""
 
     def __init__(self, provider: Provider, base_url: str) -> None:
@@ -331,7 +331,7 @@ class Examples:
             base_url=base_url,
         )
         self.settings = self.engine.settings(provider.name)
-        self.model = _example_model(provider)
+        self.model = model_names(provider)[0]
         self.incoming = Incoming(
             key=EXAMPLE_KEY, settings=self.settings, source=_Request({"model": self.model}, {}, {})
         )
@@ -371,8 +371,9 @@ class Examples:
         return {"value": load_json(body)}
 
 
-def _example_model(provider: Provider) -> str:
-    """The first model of the catalogue, its pattern's wildcards matching nothing."""
+def model_names(provider: Provider) -> list[str]:
+    """A model name for each entry of the catalogue that has one: its pattern, the wildcards
+    matching nothing (a pattern only a longer name matches is left out)."""
     catalogue = provider.profile.catalogue
     names = (re.sub(r"[*?]|\[[^]]*\]", "", glob) for glob, _info in catalogue.entries)
-    return next(name for name in names if catalogue.lookup(name) is not None)
+    return list(dict.fromkeys(name for name in names if catalogue.lookup(name) is not None))
