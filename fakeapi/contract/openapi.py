@@ -2,8 +2,9 @@
 
 Every schema comes from a wire model (pydantic's JSON Schema, each definition under
 ``components/schemas``); nothing is written per API here. The examples are the fake's own answers:
-a task submitted to a fresh engine on a virtual clock with a fixed seed, rendered in each of its
-states by the provider's own functions, and each error rendered by the provider's ``render_error``.
+tasks submitted to a fresh engine on a virtual clock with a fixed seed, rendered by the provider's
+own functions (a submit's task just queued, a poll's and a synchronous request's completed), and
+each error rendered by the provider's ``render_error``.
 """
 
 from __future__ import annotations
