@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 
 from fakeapi.bodies import Dropped, read_body
 from fakeapi.clock import SystemClock
+from fakeapi.contract.openapi import DOCUMENT_PATH, admin_document
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
 from fakeapi.recorder import JournalEntry, Recorder
@@ -49,11 +50,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass(frozen=True, slots=True)
 class AdminRoute:
-    """One admin route, relative to ``Admin.mount``."""
+    """One admin route, relative to ``Admin.mount``: the model of its JSON body or of its query."""
 
     method: str
     path: str
     handler: Handler
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
 
 
 class Operations(Protocol):
@@ -64,6 +67,9 @@ class Operations(Protocol):
 
     @property
     def recorder(self) -> Recorder: ...
+
+    @property
+    def base_url(self) -> str: ...
 
     def scenario_for(self, ref: ScenarioRef | None) -> Scenario: ...
 
@@ -298,21 +304,22 @@ class Admin:
     def routes(self) -> list[AdminRoute]:
         """The routes, relative to ``mount``."""
         return [
-            AdminRoute("POST", "/reset", self._reset),
+            AdminRoute("POST", "/reset", self._reset, body=ResetBody),
             AdminRoute("GET", "/seed", self._seed),
-            AdminRoute("POST", "/load_scenario", self._load_scenario),
+            AdminRoute("POST", "/load_scenario", self._load_scenario, body=LoadScenarioBody),
             AdminRoute("GET", "/clock", self._clock),
-            AdminRoute("POST", "/clock/shift", self._shift),
-            AdminRoute("POST", "/clock/move_to", self._move_to),
-            AdminRoute("POST", "/clock/speed", self._speed),
-            AdminRoute("GET", "/tasks", self._tasks),
+            AdminRoute("POST", "/clock/shift", self._shift, body=ShiftBody),
+            AdminRoute("POST", "/clock/move_to", self._move_to, body=MoveToBody),
+            AdminRoute("POST", "/clock/speed", self._speed, body=SpeedBody),
+            AdminRoute("GET", "/tasks", self._tasks, query=PageQuery),
             AdminRoute("GET", "/tasks/{task_id}", self._task),
             AdminRoute("POST", "/tasks/{task_id}/complete", self._complete),
-            AdminRoute("POST", "/tasks/{task_id}/fail", self._fail),
-            AdminRoute("GET", "/journal", self._journal),
-            AdminRoute("GET", "/deliveries", self._deliveries),
-            AdminRoute("GET", "/balance", self._balance),
+            AdminRoute("POST", "/tasks/{task_id}/fail", self._fail, body=FailBody),
+            AdminRoute("GET", "/journal", self._journal, query=PageQuery),
+            AdminRoute("GET", "/deliveries", self._deliveries, query=PageQuery),
+            AdminRoute("GET", "/balance", self._balance, query=BalanceQuery),
             AdminRoute("GET", "/surprises", self._surprises),
+            AdminRoute("GET", DOCUMENT_PATH, self._document),
         ]
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -447,6 +454,9 @@ class Admin:
 
     async def _surprises(self, request: web.Request) -> web.Response:
         return _answer(self.surprises())
+
+    async def _document(self, request: web.Request) -> web.Response:
+        return _answer(admin_document(self.routes(), self._ops.base_url + self.mount))
 
     async def _balance(self, request: web.Request) -> web.Response:
         query = BalanceQuery.model_validate(dict(request.query))

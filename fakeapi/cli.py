@@ -1,4 +1,5 @@
-"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract verify``."""
+"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract
+openapi|verify``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fakeapi.admin import host_name, is_loopback
+from fakeapi.contract.openapi import admin_document, api_document
 from fakeapi.contract.verify import add_verify_arguments, run_verify
 from fakeapi.errors import ScenarioError
+from fakeapi.providers import REGISTRY
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
 from fakeapi.server import FakeServer
 
@@ -64,18 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="+")
     actions.add_parser("schema", help="print the JSON Schema of the scenario format")
 
-    contract = commands.add_parser(
-        "contract", help="contract testing: check a server against an API's contract"
-    )
+    contract = commands.add_parser("contract", help="the APIs' contracts: OpenAPI documents, verify a server")
     contract_actions = contract.add_subparsers(dest="action", required=True)
+    openapi = contract_actions.add_parser("openapi", help="print an API's OpenAPI 3.1 document")
+    apis = [provider.name for provider in REGISTRY.providers()]
+    openapi.add_argument("--api", required=True, choices=[*apis, "admin"], help="an API, or admin")
+    openapi.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the fake is served")
     add_verify_arguments(
         contract_actions.add_parser(
-            "verify", help="drive an API's canonical flow against a server and check it"
+            "verify", help="drive an API's canonical flow against a server, checking each answer"
         )
     )
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "contract" and args.action == "openapi":
+            print(json.dumps(_openapi(args.api, args.base_url.rstrip("/")), indent=2, ensure_ascii=False))
+            return 0
         if args.command == "contract":
             return run_verify(args)
         if args.command == "serve":
@@ -96,6 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"fakeapi: {exc}", file=sys.stderr)
         return 2
+
+
+def _openapi(api: str, base_url: str) -> dict[str, Any]:
+    if api == "admin":
+        admin = FakeServer().admin
+        return admin_document(admin.routes(), base_url + admin.mount)
+    [provider] = [p for p in REGISTRY.providers() if p.name == api]
+    return api_document(provider, base_url)
 
 
 def _directory(value: str) -> Path:

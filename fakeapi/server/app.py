@@ -4,6 +4,7 @@ O(1) way back from a request to the provider and route that serve it."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,8 +12,10 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from fakeapi.contract.openapi import DOCUMENT_PATH, api_document
 from fakeapi.providers.base import AnyRoute, Provider
 from fakeapi.scenario.schema import LimitsSpec
+from fakeapi.wire import compact_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILES_PATH = "/files/{task_id}/{name}"
@@ -38,9 +41,17 @@ class Mounts:
         self._by_name = {p.name: p for p in providers}
         self._by_mount = {p.mount: p for p in providers}
         self._by_route: dict[AbstractRoute, Served] = {}
+        self._documents: set[AbstractRoute] = set()
 
     def add(self, aiohttp_route: AbstractRoute, served: Served) -> None:
         self._by_route[aiohttp_route] = served
+
+    def add_document(self, aiohttp_route: AbstractRoute) -> None:
+        self._documents.add(aiohttp_route)
+
+    def is_document(self, request: web.Request) -> bool:
+        """Whether the request reads an API's OpenAPI document (no API request: never journaled)."""
+        return request.match_info.route in self._documents
 
     def served(self, request: web.Request) -> Served | None:
         return self._by_route.get(request.match_info.route)
@@ -67,10 +78,14 @@ def build_app(
     handler_for: Callable[[Served], Handler],
     files: Handler,
     admin: Sequence[tuple[str, str, Handler]],
+    base_url: Callable[[], str],
 ) -> web.Application:
-    """The app: each provider route bound to its handler, the files route, the admin routes."""
+    """The app: each provider route bound to its handler, each provider's OpenAPI document at
+    ``{mount}/openapi.json``, the files route, the admin routes."""
     app = web.Application(middlewares=[middleware])
     for provider in mounts.providers:
+        document = app.router.add_get(provider.mount + DOCUMENT_PATH, document_handler(provider, base_url))
+        mounts.add_document(document)
         for route in provider.routes():
             served = Served(provider, route)
             mounted = app.router.add_route(route.method, provider.mount + route.path, handler_for(served))
@@ -79,6 +94,19 @@ def build_app(
     for method, path, handler in admin:
         app.router.add_route(method, path, handler)
     return app
+
+
+def document_handler(provider: Provider, base_url: Callable[[], str]) -> Handler:
+    """Serves ``provider``'s OpenAPI document, made on the first request (the port is bound by then)."""
+
+    @functools.cache
+    def document() -> bytes:
+        return compact_json(api_document(provider, base_url()))
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=document(), content_type="application/json")
+
+    return handler
 
 
 async def listen(

@@ -102,6 +102,7 @@ class FakeServer:
             self._pipeline.handler_for,
             files_handler(lambda: self.current.engine),
             [(r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()],
+            lambda: self.base_url,
         )
         # Server-wide, so taken from the scenario served at start (a reset does not change it).
         idle_timeout = self.engine.scenario.limits.idle_timeout

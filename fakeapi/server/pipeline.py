@@ -118,6 +118,8 @@ class Pipeline:
             path.startswith(self._admin_prefix) or path + "/" == self._admin_prefix
         ):
             return closing(request, await self._admin(request, handler))
+        if self.mounts.is_document(request):
+            return await handler(request)
         current = self.current
         engine, recorder = current.engine, current.recorder
         # No faults is the common case: kept off every request's path.

@@ -308,6 +308,7 @@ class ApixoApi(Provider):
                 path="/api/v1/statusTask/{model}",
                 answer=StatusAnswer,
                 model_param="model",
+                query=("taskId",),
                 parse=parse_status,
                 render=lambda outcome: _render_task(outcome.view, outcome.request.settings),
             ),
