@@ -415,9 +415,9 @@ async def test_a_reset_to_a_bad_scenario_leaves_delivery_running(
         ("//host/path", "invalid callback URL: //host/path has no scheme"),
         ("http://[::1/hook", "invalid callback URL: Invalid IPv6 URL"),
         ("ftp://host/hook", "NonHttpUrlClientError: ftp://host/hook"),
-        # The idna codec words its refusal differently from one Python version to the next.
-        ("http://a..b/hook", "invalid callback URL: .*idna"),
-        ("http://\ud800/hook", "invalid callback URL: .*idna"),
+        # How a host name is refused is worded differently by each Python and yarl version.
+        ("http://a..b/hook", "invalid callback URL: "),
+        ("http://\ud800/hook", "invalid callback URL: "),
     ],
 )
 async def test_a_callback_url_that_cannot_be_posted_to_is_a_failed_attempt_not_a_surprise(
