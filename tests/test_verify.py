@@ -178,7 +178,11 @@ async def test_the_fake_conforms(fake: FakeServer, api: str) -> None:
     # Each job was followed through every state but failure (poll-count: polls 1, 2-3 and 4).
     image, video = report.jobs
     queued, running, succeeded = lifecycle.order[:3]
-    assert f"{queued} > {running} > {running} > {succeeded}, 1 result file(s)" in image
+    assert f"{queued} > {running} > {succeeded}, 1 result file(s)" in image
+    posts = [i for i, r in enumerate(report.requests) if r.startswith("POST ")]
+    between = report.requests[posts[1] + 1 : posts[2]]  # the image job's submit .. the video job's
+    polls = [r for r in between if r.startswith("GET ") and "/files/" not in r]
+    assert len(polls) == 4, "one poll per state shown, the running one twice"
     assert video.startswith(f"video job {lifecycle.jobs[1].models[0]} ")
     assert time.perf_counter() - started < 1.0
 
@@ -515,6 +519,7 @@ def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]
         (["--api", "pixapi", "--callback-host", "127.0.0.1", "--key", "k"], "documents no callbacks"),
         (["--api", "rixapi"], "--key"),
         (["--api", "foxapi", "--model", "scribe-v2", "--key", "k"], "no canonical job"),
+        (["--api", "rixapi", "--callback-host", "203.0.113.7", "--key", "k"], "cannot listen there"),
     ],
 )
 def test_options_that_cannot_be_verified_exit_2(

@@ -44,10 +44,9 @@ class Lifecycle:
     """What an API's task answers promise, beyond their models (see the module's docstring).
 
     ``order`` lists the state words first to last (the terminal ones last, in any order among
-    them); ``poll_query`` names the query parameter a poll carries the id in (APIXO), else the id
-    fills the poll route's ``{task_id}``; ``result_urls`` reads the result files' URLs from a
-    finished task's answer; ``unknown_id`` is a well-formed id no task has; ``price_unit`` words
-    the unit of the provider's ``price`` function.
+    them); ``result_urls`` reads the result files' URLs from a finished task's answer;
+    ``unknown_id`` is a well-formed id no task has; ``price_unit`` words the unit of the provider's
+    ``price`` function.
     """
 
     task_id: str
@@ -61,5 +60,4 @@ class Lifecycle:
     jobs: tuple[Job, ...]
     result_urls: Callable[[Any], list[str]]
     unknown_id: str
-    poll_query: str | None = None
     price_unit: str = ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -83,10 +84,12 @@ class Report:
 
     @property
     def violations(self) -> list[Finding]:
+        """The findings that make the server drift from the contract."""
         return [f for f in self.findings if f.kind == "violation"]
 
     @property
     def additions(self) -> list[Finding]:
+        """Fields the contract does not know: reported, not failures."""
         return [f for f in self.findings if f.kind == "addition"]
 
     @property
@@ -95,6 +98,7 @@ class Report:
         return 1 if self.violations else 0
 
     def human(self) -> str:
+        """The report for a terminal: the verdict, each job's way, each finding."""
         verdict = "conforms" if not self.violations else f"DRIFT: {len(self.violations)} violation(s)"
         lines = [
             f"{self.api} at {self.base_url}: {len(self.requests)} requests, {verdict}, "
@@ -108,6 +112,7 @@ class Report:
         return "\n".join(lines)
 
     def json(self) -> str:
+        """The report as JSON, for machines."""
         return json.dumps(
             {
                 "api": self.api,
@@ -124,13 +129,14 @@ class Report:
 
     def junit(self) -> str:
         """A JUnit XML report: one test case per request, a failure per violation it showed."""
+        cases = list(dict.fromkeys([*self.requests, *(f.request for f in self.findings)]))
         suite = ElementTree.Element(
             "testsuite",
             name=f"fakeapi contract verify {self.api}",
-            tests=str(len(dict.fromkeys(self.requests))),
+            tests=str(len(cases)),
             failures=str(len({f.request for f in self.violations})),
         )
-        for request in dict.fromkeys([*self.requests, *(f.request for f in self.findings)]):
+        for request in cases:
             case = ElementTree.SubElement(suite, "testcase", classname=self.api, name=request)
             for f in self.findings:
                 if f.request != request:
@@ -144,6 +150,7 @@ class Report:
         return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True)
 
     def render(self, form: ReportFormat) -> str:
+        """The report in ``form``: human, json or junit."""
         return {"human": self.human, "json": self.json, "junit": self.junit}[form]()
 
 
@@ -163,7 +170,8 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class PlannedJob:
-    """A job the run will submit: its model, body and estimated price (``None``: unknown)."""
+    """A job the run will submit: its canonical job (route and body), model and estimated price
+    (``None``: unknown)."""
 
     job: Job
     model: str
@@ -220,11 +228,10 @@ def _fill(path: str, **params: str) -> str:
     return path
 
 
-def _poll_target(
-    lifecycle: Lifecycle, poll: PollRoute, task_id: str, model: str
-) -> tuple[str, dict[str, str] | None]:
-    """The path and query that poll ``task_id`` (made with ``model``)."""
-    query = {lifecycle.poll_query: task_id} if lifecycle.poll_query else None
+def _poll_target(poll: PollRoute, task_id: str, model: str) -> tuple[str, dict[str, str] | None]:
+    """The path and query that poll ``task_id`` (made with ``model``): the id goes in the query
+    parameter the poll route requires (APIXO's ``taskId``), else in its ``{task_id}``."""
+    query = {poll.query[0]: task_id} if poll.query else None
     return _fill(poll.path, task_id=task_id, model=model), query
 
 
@@ -239,7 +246,7 @@ def describe_plan(options: Options) -> str:
     poll = _poll_route(provider)
     pace = options.poll_every if options.poll_every is not None else lifecycle.poll_every
     model = jobs[0].model if jobs else (lifecycle.jobs[0].models[0])
-    probe_path = _shown(*_poll_target(lifecycle, poll, lifecycle.unknown_id, model))
+    probe_path = _shown(*_poll_target(poll, lifecycle.unknown_id, model))
     first_route = _fill(lifecycle.jobs[0].route, model=model)
     lines = [f"plan for {options.api} at {options.base_url} (dry run: nothing is sent)"]
     lines.append(
@@ -256,7 +263,7 @@ def describe_plan(options: Options) -> str:
         cost = f"{job.cost:g} {lifecycle.price_unit}".strip() if job.cost is not None else "price unknown"
         route = _fill(job.job.route, model=job.model)
         lines.append(f"  POST {route}: one {job.job.kind} job with {job.model} ({cost})")
-        polled = _shown(*_poll_target(lifecycle, poll, "{task_id}", job.model))
+        polled = _shown(*_poll_target(poll, "{task_id}", job.model))
         lines.append(
             f"    then {poll.method} {polled} every {pace:g} s until a terminal state "
             f"(at most {options.timeout:g} s in all), and GET each result URL"
@@ -287,6 +294,11 @@ def _get(data: Any, path: str) -> tuple[bool, Any]:
             return False, None
         data = data[part]
     return True, data
+
+
+def _states_seen(states: Sequence[str]) -> str:
+    """The states a job went through, each once however many polls saw it."""
+    return " > ".join(state for state, _ in itertools.groupby(states)) or "no state seen"
 
 
 def _show(value: Any) -> str:
@@ -401,6 +413,7 @@ class Verifier:
     def add(
         self, kind: FindingKind, check: str, request: str, path: str, expected: str, observed: str
     ) -> None:
+        """Record one finding."""
         self.report.findings.append(Finding(kind, check, request, path, expected, observed))
 
     async def call(
@@ -547,7 +560,7 @@ class Verifier:
         """A missing key, an unknown task and an invalid body: each the API's status and envelope."""
         provider, lc = self.provider, self.lifecycle
         poll = _poll_route(provider)
-        path, query = _poll_target(lc, poll, lc.unknown_id, model)
+        path, query = _poll_target(poll, lc.unknown_id, model)
         probes = [
             (ErrorKind.UNAUTHORIZED, await self.call(poll.method, path, key=False, query=query)),
             (ErrorKind.NOT_FOUND, await self.call(poll.method, path, query=query)),
@@ -584,9 +597,8 @@ class Verifier:
             seen[state] = submitted.data
         final = await self.poll_until_terminal(poll, task_id, planned.model, states, seen)
         files = await self.download(final, planned.job) if final is not None else 0
-        journey = (
-            f"{planned.job.kind} job {planned.model} {task_id}: {' > '.join(states)}, {files} result file(s)"
-        )
+        seen_states = _states_seen(states)
+        journey = f"{planned.job.kind} job {planned.model} {task_id}: {seen_states}, {files} result file(s)"
         if sink is not None:
             delivered = await self.check_callbacks(sink, task_id, seen, ended=final is not None)
             journey += f"; callbacks: {' > '.join(delivered) or 'none'}"
@@ -595,7 +607,9 @@ class Verifier:
     async def poll_until_terminal(
         self, poll: PollRoute, task_id: str, model: str, states: list[str], seen: dict[str, Any]
     ) -> Answer | None:
-        path, query = _poll_target(self.lifecycle, poll, task_id, model)
+        """Poll at the pace until a terminal state (its answer) or the deadline (``None``); each
+        answer is checked, its state added to ``states`` and, the first time, to ``seen``."""
+        path, query = _poll_target(poll, task_id, model)
         while True:
             answer = await self.call(poll.method, path, query=query)
             if answer is None:
@@ -625,6 +639,7 @@ class Verifier:
             await asyncio.sleep(min(self.pace, self.remaining()))
 
     def remaining(self) -> float:
+        """Seconds left of the run's ``--timeout``."""
         return max(0.0, self.deadline - time.monotonic())
 
     async def download(self, final: Answer, job: Job) -> int:
@@ -754,18 +769,25 @@ async def verify(options: Options) -> Report:
     """Run the API's canonical flow against ``options.base_url`` and check every answer."""
     jobs = plan(options)
     _, lifecycle = provider_for(options.api)
-    async with aiohttp.ClientSession() as session:
-        verifier = Verifier(options, session)
-        await verifier.probe_errors(jobs[0].model if jobs else lifecycle.jobs[0].models[0])
-        sink = CallbackSink(options.callback_host) if options.callback_host is not None else None
-        if sink is not None:
-            await sink.start()
+    # The receiver first: an address it cannot listen on is a usage error, before anything is sent.
+    sink = CallbackSink(options.callback_host) if options.callback_host is not None else None
+    if sink is not None:
         try:
+            await sink.start()
+        except OSError as exc:
+            raise UsageError(
+                f"--callback-host {options.callback_host}: cannot listen there ({exc.strerror}); "
+                "give an address of this machine that the server can reach"
+            ) from None
+    try:
+        async with aiohttp.ClientSession() as session:
+            verifier = Verifier(options, session)
+            await verifier.probe_errors(jobs[0].model if jobs else lifecycle.jobs[0].models[0])
             for index, job in enumerate(jobs):
                 await verifier.run_job(job, sink if index == 0 else None)
-        finally:
-            if sink is not None:
-                await sink.stop()
+    finally:
+        if sink is not None:
+            await sink.stop()
     return verifier.report
 
 
@@ -842,9 +864,9 @@ def run_verify(args: argparse.Namespace) -> int:
         if not options.key:
             raise UsageError("--key (or $FAKEAPI_VERIFY_KEY) is required unless --dry-run")
         plan(options)
+        report = asyncio.run(verify(options))
     except UsageError as exc:
         print(f"fakeapi contract verify: {exc}", file=sys.stderr)
         return 2
-    report = asyncio.run(verify(options))
     print(report.render(args.report))
     return report.exit_code

@@ -47,6 +47,7 @@ class Mounts:
         self._by_route[aiohttp_route] = served
 
     def add_document(self, aiohttp_route: AbstractRoute) -> None:
+        """Mark a route as serving a contract document (no journal, no faults)."""
         self._documents.add(aiohttp_route)
 
     def is_document(self, request: web.Request) -> bool:

@@ -37,7 +37,7 @@ from fakeapi.providers.base import (
 )
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings, FailureSpec
-from fakeapi.scenario.types import Duration, FailureReason
+from fakeapi.scenario.types import TERMINAL_STATES, Duration, FailureReason
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import check_duration, compact_json, parse_body
 
@@ -241,12 +241,12 @@ def _result_urls(answer: Any) -> list[str]:
     return list(urls) if isinstance(urls, list) else []
 
 
-TERMINAL = frozenset({"success", "failed"})
+TERMINAL = frozenset(STATES[state] for state in TERMINAL_STATES)
 FAILED = frozenset({"failed"})
 LIFECYCLE = Lifecycle(
     task_id="data.taskId",
     status="data.state",
-    order=("pending", "processing", "success", "failed"),
+    order=tuple(STATES.values()),
     terminal=TERMINAL,
     fields=(
         FieldByState("data.resultJson", only=frozenset({"success"}), required=frozenset({"success"})),
@@ -277,7 +277,6 @@ LIFECYCLE = Lifecycle(
     ),
     result_urls=_result_urls,
     unknown_id="task_0000000000000000",
-    poll_query="taskId",
 )
 
 

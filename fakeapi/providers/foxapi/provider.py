@@ -39,7 +39,7 @@ from fakeapi.providers.foxapi.catalogue import (
 from fakeapi.providers.foxapi.wire import ChatCompletion, ErrorEnvelope, GenerationBody, LlmBody, Task
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
-from fakeapi.scenario.types import Duration
+from fakeapi.scenario.types import TERMINAL_STATES, Duration
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import compact_json, json_number, parse_body
 
@@ -235,11 +235,11 @@ def _result_urls(answer: Any) -> list[str]:
     return [r["url"] for r in answer.get("results") or () if isinstance(r, dict) and "url" in r]
 
 
-TERMINAL = frozenset({"completed", "failed"})
+TERMINAL = frozenset(STATUS_WORDS[state] for state in TERMINAL_STATES)
 LIFECYCLE = Lifecycle(
     task_id="id",
     status="status",
-    order=("pending", "processing", "completed", "failed"),
+    order=tuple(STATUS_WORDS.values()),
     terminal=TERMINAL,
     fields=(
         FieldByState("results", only=frozenset({"completed"}), required=frozenset({"completed"})),
@@ -247,7 +247,7 @@ LIFECYCLE = Lifecycle(
     ),
     timestamps={"created": "s"},
     id_pattern=r"^task-(unified|llmrouter|llm)-[0-9]+-[a-z0-9]+$",
-    # Not documented: every 5 s.
+    # Not documented: every 5 s, slower than the others, since nothing says what the service allows.
     poll_every=5.0,
     # No prices are published here: models the docs name.
     jobs=(

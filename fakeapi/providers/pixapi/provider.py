@@ -43,7 +43,7 @@ from fakeapi.providers.pixapi.wire import (
 )
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
-from fakeapi.scenario.types import FailureReason
+from fakeapi.scenario.types import TERMINAL_STATES, FailureReason
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import compact_json, json_number, parse_body
 
@@ -226,12 +226,12 @@ def _result_urls(answer: Any) -> list[str]:
     return [item["url"] for item in answer["result"]["data"] if isinstance(item, dict) and "url" in item]
 
 
-TERMINAL = frozenset({"completed", "failed"})
+TERMINAL = frozenset(STATUS_WORDS[state] for state in TERMINAL_STATES)
 COMPLETED = frozenset({"completed"})
 LIFECYCLE = Lifecycle(
     task_id="id",
     status="status",
-    order=("submitted", "processing", "completed", "failed"),
+    order=tuple(STATUS_WORDS.values()),
     terminal=TERMINAL,
     fields=(
         FieldByState("result", only=COMPLETED, required=COMPLETED),

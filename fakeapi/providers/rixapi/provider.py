@@ -27,6 +27,7 @@ from fakeapi.providers.base import (
 from fakeapi.providers.rixapi.catalogue import CATALOGUE
 from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
 from fakeapi.randomness import Randomness
+from fakeapi.scenario.types import TERMINAL_STATES
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import check_duration, compact_json, parse_body
 
@@ -149,11 +150,11 @@ def _body(model: str, callback_url: str | None, **more: Any) -> dict[str, Any]:
     return body if callback_url is None else body | {"callback_url": callback_url}
 
 
-TERMINAL = frozenset({"completed", "failed"})
+TERMINAL = frozenset(STATUS_WORDS[state] for state in TERMINAL_STATES)
 LIFECYCLE = Lifecycle(
     task_id="id",
     status="status",
-    order=("queued", "in_progress", "completed", "failed"),
+    order=tuple(STATUS_WORDS.values()),
     terminal=TERMINAL,
     fields=(
         FieldByState("completed_at", only=TERMINAL, required=TERMINAL),
@@ -167,7 +168,7 @@ LIFECYCLE = Lifecycle(
     id_pattern=r"^task_[A-Za-z0-9]+$",
     # "Poll every 3-10 s" (ElkAPI's copy of the page).
     poll_every=3.0,
-    # No prices are published: the models are the ones the docs name, per-call ones first.
+    # No prices are published: each job takes a model the docs name (an image model billed per call).
     jobs=(
         Job("image", "/v1/task/submit", ("flux-pro",), _body),
         Job(
