@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fakeapi.catalogue import Kind
+from fakeapi.scenario.types import TERMINAL_STATES
 
 Unit = Literal["s", "ms"]
 
@@ -43,16 +44,15 @@ class Job:
 class Lifecycle:
     """What an API's task answers promise, beyond their models (see the module's docstring).
 
-    ``order`` lists the state words first to last (the terminal ones last, in any order among
-    them); ``result_urls`` reads the result files' URLs from a finished task's answer;
+    ``words`` maps each canonical state to the API's word for it (the provider's own table), first
+    to last; ``result_urls`` reads the result files' URLs from a finished task's answer;
     ``unknown_id`` is a well-formed id no task has; ``price_unit`` words the unit of the provider's
     ``price`` function.
     """
 
     task_id: str
     status: str
-    order: tuple[str, ...]
-    terminal: frozenset[str]
+    words: Mapping[str, str]
     fields: tuple[FieldByState, ...]
     timestamps: Mapping[str, Unit]
     id_pattern: str
@@ -61,3 +61,18 @@ class Lifecycle:
     result_urls: Callable[[Any], list[str]]
     unknown_id: str
     price_unit: str = ""
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The state words first to last (the terminal ones last)."""
+        return tuple(self.words.values())
+
+    @property
+    def terminal(self) -> frozenset[str]:
+        """The words of the terminal states."""
+        return terminal_words(self.words)
+
+
+def terminal_words(words: Mapping[str, str]) -> frozenset[str]:
+    """The words an API shows for the terminal canonical states, from its table of state words."""
+    return frozenset(words[state] for state in TERMINAL_STATES)

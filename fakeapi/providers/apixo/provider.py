@@ -14,7 +14,7 @@ from pydantic import Field
 
 from fakeapi.accounts import Account
 from fakeapi.catalogue import Kind
-from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, undocumented_fields
@@ -37,7 +37,7 @@ from fakeapi.providers.base import (
 )
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings, FailureSpec
-from fakeapi.scenario.types import TERMINAL_STATES, Duration, FailureReason
+from fakeapi.scenario.types import Duration, FailureReason
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import check_duration, compact_json, parse_body
 
@@ -241,13 +241,12 @@ def _result_urls(answer: Any) -> list[str]:
     return list(urls) if isinstance(urls, list) else []
 
 
-TERMINAL = frozenset(STATES[state] for state in TERMINAL_STATES)
+TERMINAL = terminal_words(STATES)
 FAILED = frozenset({"failed"})
 LIFECYCLE = Lifecycle(
     task_id="data.taskId",
     status="data.state",
-    order=tuple(STATES.values()),
-    terminal=TERMINAL,
+    words=STATES,
     fields=(
         FieldByState("data.resultJson", only=frozenset({"success"}), required=frozenset({"success"})),
         FieldByState("data.costTime", only=frozenset({"success"})),

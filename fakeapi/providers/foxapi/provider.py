@@ -39,7 +39,7 @@ from fakeapi.providers.foxapi.catalogue import (
 from fakeapi.providers.foxapi.wire import ChatCompletion, ErrorEnvelope, GenerationBody, LlmBody, Task
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
-from fakeapi.scenario.types import TERMINAL_STATES, Duration
+from fakeapi.scenario.types import Duration
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import compact_json, json_number, parse_body
 
@@ -235,12 +235,10 @@ def _result_urls(answer: Any) -> list[str]:
     return [r["url"] for r in answer.get("results") or () if isinstance(r, dict) and "url" in r]
 
 
-TERMINAL = frozenset(STATUS_WORDS[state] for state in TERMINAL_STATES)
 LIFECYCLE = Lifecycle(
     task_id="id",
     status="status",
-    order=tuple(STATUS_WORDS.values()),
-    terminal=TERMINAL,
+    words=STATUS_WORDS,
     fields=(
         FieldByState("results", only=frozenset({"completed"}), required=frozenset({"completed"})),
         FieldByState("error", only=frozenset({"failed"}), required=frozenset({"failed"})),

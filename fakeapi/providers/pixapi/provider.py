@@ -16,7 +16,7 @@ from pydantic import Field
 from ulid import ULID
 
 from fakeapi.catalogue import Kind
-from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.media import file_for, image_size
@@ -43,7 +43,7 @@ from fakeapi.providers.pixapi.wire import (
 )
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
-from fakeapi.scenario.types import TERMINAL_STATES, FailureReason
+from fakeapi.scenario.types import FailureReason
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import compact_json, json_number, parse_body
 
@@ -226,13 +226,12 @@ def _result_urls(answer: Any) -> list[str]:
     return [item["url"] for item in answer["result"]["data"] if isinstance(item, dict) and "url" in item]
 
 
-TERMINAL = frozenset(STATUS_WORDS[state] for state in TERMINAL_STATES)
+TERMINAL = terminal_words(STATUS_WORDS)
 COMPLETED = frozenset({"completed"})
 LIFECYCLE = Lifecycle(
     task_id="id",
     status="status",
-    order=tuple(STATUS_WORDS.values()),
-    terminal=TERMINAL,
+    words=STATUS_WORDS,
     fields=(
         FieldByState("result", only=COMPLETED, required=COMPLETED),
         FieldByState("credits_cost", only=COMPLETED),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from fakeapi.catalogue import Kind, Usage
-from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
+from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
@@ -27,7 +27,6 @@ from fakeapi.providers.base import (
 from fakeapi.providers.rixapi.catalogue import CATALOGUE
 from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
 from fakeapi.randomness import Randomness
-from fakeapi.scenario.types import TERMINAL_STATES
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import check_duration, compact_json, parse_body
 
@@ -150,12 +149,11 @@ def _body(model: str, callback_url: str | None, **more: Any) -> dict[str, Any]:
     return body if callback_url is None else body | {"callback_url": callback_url}
 
 
-TERMINAL = frozenset(STATUS_WORDS[state] for state in TERMINAL_STATES)
+TERMINAL = terminal_words(STATUS_WORDS)
 LIFECYCLE = Lifecycle(
     task_id="id",
     status="status",
-    order=tuple(STATUS_WORDS.values()),
-    terminal=TERMINAL,
+    words=STATUS_WORDS,
     fields=(
         FieldByState("completed_at", only=TERMINAL, required=TERMINAL),
         FieldByState("outputs", only=frozenset({"completed"}), required=frozenset({"completed"})),
