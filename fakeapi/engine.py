@@ -337,6 +337,12 @@ class TaskEngine:
         end = self.projected_end(task)
         if end is None:
             return self.view(task) if self.view(task).terminal else self.complete(task_id)
+        if end > LAST_TIME:
+            raise FakeApiError(
+                ErrorKind.INVALID_REQUEST,
+                "the task would end after 9999-12-31T23:59:59Z, the last time the fake's clock "
+                "can show: reset the fake to start its clock again",
+            )
         if self.clock.is_virtual:
             await self.advance_to(max(end, self.clock.now()))
         else:

@@ -99,11 +99,9 @@ def _bundled(name: str) -> Scenario | None:
     if "/" in name or "\0" in name:
         return None
     resource = bundled_folder() / f"{name}.yaml"
-    try:
-        text = resource.read_text(encoding="utf-8") if resource.is_file() else None
-    except OSError:  # a name too long for the file system is no bundled name
+    if not _is_file(resource):
         return None
-    return None if text is None else parse_scenario(text, source=f"{name} (bundled)")
+    return parse_scenario(resource.read_text(encoding="utf-8"), source=f"{name} (bundled)")
 
 
 class ScenarioDirs:
@@ -171,7 +169,7 @@ class ScenarioDirs:
         )
 
 
-def _is_file(path: Path) -> bool:
+def _is_file(path: Path | Traversable) -> bool:
     try:
         return path.is_file()
     except OSError:  # a name too long for the file system, say: no file

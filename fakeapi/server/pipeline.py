@@ -21,7 +21,7 @@ from aiohttp import web
 from typing_extensions import assert_never
 
 from fakeapi.bodies import Dropped, closing, read_body, read_form
-from fakeapi.engine import LAST_TIME, TaskEngine
+from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
     AccountRoute,
@@ -270,18 +270,13 @@ class Pipeline:
         submit = route.parse(incoming)
         view = engine.submit(submit, len(incoming.body) + sum(len(part.data) for part in incoming.form))
         waited = route.sync or submit.sync
-        expected_end = engine.projected_end(engine.get(view.id))
+        expected_end = None
         if waited:
-            if expected_end is not None and expected_end > LAST_TIME:
-                raise FakeApiError(
-                    ErrorKind.INVALID_REQUEST,
-                    "the task would end after 9999-12-31T23:59:59Z, the last time the fake's clock "
-                    "can show: reset the fake to start its clock again",
-                )
             view = await engine.run_to_end(view.id)
             if view.state == "failed":
                 raise provider.sync_failure(view)
-            expected_end = None
+        else:
+            expected_end = engine.projected_end(engine.get(view.id))
         return route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
 
 
