@@ -154,12 +154,8 @@ class AdminError(Exception):
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is reachable only from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = _ip_literal(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 # A Host header: a bracketed IPv6 literal or a name (an IPv4 literal too), then an optional port.
@@ -174,12 +170,11 @@ def host_name(value: str) -> str:
     return value.lower()
 
 
-def _is_ip_literal(host: str) -> bool:
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 class Admin:
@@ -360,7 +355,7 @@ class Admin:
         match = _HOST_HEADER.fullmatch(header) if header is not None else None
         if match is not None:
             host = (match["ipv6"] or match["name"]).lower()
-            if host == "localhost" or _is_ip_literal(host) or host in self.allowed_hosts:
+            if host == "localhost" or _ip_literal(host) is not None or host in self.allowed_hosts:
                 return
         given = "no Host header" if header is None else f"Host {header!r}"
         raise AdminError(

@@ -117,8 +117,6 @@ class FakeServer:
         the system clock are answered at once with the API's 503; callbacks still due are not sent;
         any other request gets ``SHUTDOWN_GRACE`` to finish. All the state is in memory and is gone.
         """
-        self.current.end()
-        await self._events.stop()
         await self._end_run()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -138,8 +136,6 @@ class FakeServer:
     async def reset(self, scenario: ScenarioRef | None = None, seed: int | None = None) -> None:
         """Start over: a fresh engine (tasks, accounts, clock, logs) for this or the same scenario."""
         engine, sender = self._build(self.scenario_for(scenario), seed)  # a bad scenario stops nothing
-        self.current.end()
-        await self._events.stop()
         await self._end_run()
         self._sender = sender
         self.current.replace(engine)
@@ -147,7 +143,10 @@ class FakeServer:
             self._events.start()
 
     async def _end_run(self) -> None:
-        """Drop the run's deliveries in flight and close its sender."""
+        """End the run serving now: drop the requests a fault holds, answer waiting synchronous
+        requests, stop the event runner, drop the deliveries in flight and close the sender."""
+        self.current.end()
+        await self._events.stop()
         await self.engine.aclose()
         await self._sender.close()
 
