@@ -388,17 +388,13 @@ class TaskEngine:
             if self.clock.is_virtual:
                 await self._advance_virtual(t)
             else:
-                async with self._lock:
-                    self._run_until(t)
-                await self._let_deliveries_start()
+                await self._start_due(t)
             if t > self.clock.now():
                 self.clock.set(t)
 
     async def _advance_virtual(self, t: float) -> None:
         while not self._ended.is_set():
-            async with self._lock:
-                self._run_until(self.clock.now())
-            await self._let_deliveries_start()
+            await self._start_due(self.clock.now())
             due = self.next_due()
             if due is not None and due <= t:
                 async with self._lock:
@@ -427,8 +423,12 @@ class TaskEngine:
     async def run_due(self) -> None:
         """Run every event already due, starting its deliveries without waiting for their
         receivers' answers; the server's runner calls this."""
+        await self._start_due(self.clock.now())
+
+    async def _start_due(self, t: float) -> None:
+        """Run the events due by ``t`` and let the deliveries they start reach their receivers."""
         async with self._lock:
-            self._run_until(self.clock.now())
+            self._run_until(t)
         await self._let_deliveries_start()
 
     async def aclose(self) -> None:
