@@ -109,6 +109,7 @@ class Task:
     announced: int = -1
     size: int = 0  # bytes of the request that made it, which bound what it keeps of it (params)
     end_queued: float | None = None  # its end, known once only time moves it; see TaskEngine._finished
+    answer: tuple[object, bytes] | None = None  # its poll answer once ended, and what rendered it
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,11 +295,40 @@ class TaskEngine:
 
         ``model``, for APIs that name it when polling, must be the model the task was submitted to.
         """
+        task = self._owned(api, task_id, key, model)
+        self._count_poll(task)
+        return self._caught_up(task)
+
+    def poll(
+        self,
+        api: str,
+        task_id: str,
+        key: str | None,
+        model: str | None,
+        render: Callable[[TaskView, ApiSettings], bytes],
+    ) -> bytes:
+        """``query``, rendered by ``render`` from the view and the API's settings alone.
+
+        An ended task's view no longer changes (only its poll count does, which no answer shows), so
+        its answer is rendered once, kept with the task, and every later poll gets the same bytes.
+        """
+        task = self._owned(api, task_id, key, model)
+        kept = task.answer
+        if kept is not None and kept[0] is render:
+            task.polls += 1
+            return kept[1]
+        self._count_poll(task)
+        view = self._caught_up(task)
+        body = render(view, self.settings(api))
+        if view.terminal:
+            task.answer = (render, body)
+        return body
+
+    def _owned(self, api: str, task_id: str, key: str | None, model: str | None) -> Task:
         task = self.find(task_id)
         if task is None or task.api != api or task.key != key or model not in (None, task.model):
             raise FakeApiError(ErrorKind.NOT_FOUND, f"task {task_id} not found", param="task_id")
-        self._count_poll(task)
-        return self._caught_up(task)
+        return task
 
     def get(self, task_id: str) -> Task:
         task = self.find(task_id)

@@ -128,7 +128,7 @@ class ToyApi(Provider):
                 path="/jobs/{task_id}",
                 answer=Job,
                 parse=task_in_path,
-                render=lambda outcome: _job(outcome.view, outcome.request.settings),
+                render=_job,
             ),
         ]
 

@@ -306,7 +306,6 @@ def _schemas(
 class _Request:
     """The request an example outcome stands for: nothing in its path, query or headers."""
 
-    match_info: Mapping[str, str]
     query: Mapping[str, str]
     headers: Mapping[str, str]
     content_type: str = "application/json"
@@ -334,7 +333,7 @@ class Examples:
         self.settings = self.engine.settings(provider.name)
         self.model = model_names(provider)[0]
         self.incoming = Incoming(
-            key=EXAMPLE_KEY, settings=self.settings, source=_Request({"model": self.model}, {}, {})
+            key=EXAMPLE_KEY, settings=self.settings, source=_Request({}, {}), params={"model": self.model}
         )
 
     def _task(self, *, ended: bool) -> tuple[TaskView, float | None]:
@@ -355,7 +354,7 @@ class Examples:
                 rendered = route.render(Outcome(view, self.incoming, now, route.sync, expected_end))
             case PollRoute():
                 view, _ = self._task(ended=True)
-                rendered = route.render(Outcome(view, self.incoming, now))
+                rendered = route.render(view, self.settings)
         return {"value": load_json(rendered)}
 
     def callback(self) -> dict[str, Any]:

@@ -49,9 +49,6 @@ class RawRequest(Protocol):
     """What ``Incoming`` reads of the server's request (aiohttp's ``web.Request`` is one)."""
 
     @property
-    def match_info(self) -> Mapping[str, str]: ...
-
-    @property
     def query(self) -> Mapping[str, str]: ...
 
     @property
@@ -65,9 +62,9 @@ class RawRequest(Protocol):
 class Incoming:
     """One request as a provider sees it: no HTTP library, just what the request says.
 
-    ``form`` holds the parts of a multipart body (routes whose ``body`` is ``"multipart"``);
-    ``settings`` is the API's part of the running
-    scenario. ``note`` records a contract note (something the real API accepts silently that a
+    ``params`` are the path's parameters (``{task_id}``...); ``form`` holds the parts of a
+    multipart body (routes whose ``body`` is ``"multipart"``); ``settings`` is the API's part of the
+    running scenario. ``note`` records a contract note (something the real API accepts silently that a
     client should not rely on) in the journal. The query and headers are read from the request
     only when a provider asks (a poll seldom does).
     """
@@ -75,14 +72,10 @@ class Incoming:
     key: str | None
     settings: ApiSettings
     source: RawRequest
+    params: Mapping[str, str]
     body: bytes = b""
     form: tuple[FormPart, ...] = ()
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def params(self) -> Mapping[str, str]:
-        """The path's parameters (``{task_id}``...)."""
-        return self.source.match_info
 
     @property
     def query(self) -> Mapping[str, str]:
@@ -176,10 +169,14 @@ class SubmitRoute(Route):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PollRoute(Route):
-    """Reads a task as its owner polls it."""
+    """Reads a task as its owner polls it.
+
+    ``render`` depends on nothing but the task's view and the API's settings: an ended task's view
+    no longer changes, so the server renders its answer once and serves those bytes to every poll.
+    """
 
     parse: Callable[[Incoming], TaskRef]
-    render: Callable[[Outcome], bytes]
+    render: Callable[[TaskView, ApiSettings], bytes]
 
     @property
     def point(self) -> Point:

@@ -106,7 +106,9 @@ class FakeServer:
         )
         # Server-wide, so taken from the scenario served at start (a reset does not change it).
         idle_timeout = self.engine.scenario.limits.idle_timeout
-        self._runner, self.port = await listen(app, self.host, self.port, idle_timeout)
+        self._runner, self.port = await listen(
+            app, self.host, self.port, idle_timeout, self._pipeline.front_of
+        )
         self.engine.base_url = self.base_url
         self._events.start()
 

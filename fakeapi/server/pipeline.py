@@ -1,9 +1,13 @@
-"""The one request pipeline every API shares, and the one middleware around it.
+"""The one request pipeline every API shares.
 
 For a provider's route: authorize the key, check the model named in the path, read the body (JSON
 or multipart), let the provider parse it, run the engine (submit, wait for a sync request's end,
 poll, read the account), let the provider render the outcome. Around every request: the fault that
 fires on it (if any), errors in the provider's envelope, the journal and the surprises.
+
+Every request reaches ``Pipeline.front`` first, which serves a provider route its raw path names
+exactly (``serve``); the rest (paths aiohttp's router must decode, result files, the admin API,
+unknown routes) go through the router and ``Pipeline.middleware``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import functools
 import socket
 import struct
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from http.client import responses
 
 from aiohttp import web
@@ -25,7 +29,6 @@ from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
     AccountRoute,
-    AnyRoute,
     ErrorContext,
     Incoming,
     Outcome,
@@ -108,28 +111,73 @@ class Pipeline:
         self.mounts = mounts
         self._admin = admin
         self._admin_prefix = admin_prefix
+        self._routed: Handler | None = None
 
-    # -- the middleware -------------------------------------------------------------------------
+    # -- the front and the middleware -----------------------------------------------------------
+
+    def front_of(self, routed: Handler) -> Handler:
+        """The handler every request goes to first; ``routed`` is the app's own (router and
+        middleware), for the requests ``front`` does not serve itself."""
+        self._routed = routed
+        return self.front
+
+    async def front(self, request: web.Request) -> web.StreamResponse:
+        """Serve a provider route the request's raw path names exactly; hand the rest to the app."""
+        hit = self.mounts.match(request.method, request.raw_path)
+        if hit is None:
+            assert self._routed is not None
+            return await self._routed(request)
+        return await self.serve(request, *hit)
+
+    async def serve(
+        self, request: web.Request, served: Served, params: Mapping[str, str]
+    ) -> web.StreamResponse:
+        """A provider route's request, with its fault (if one fires), its errors and its journal."""
+        current = self.current
+        engine, recorder = current.engine, current.recorder
+        # No faults is the common case: kept off every request's path.
+        fault = self._provider_fault(request, engine, served) if engine.faults.faults else None
+        if fault is None:
+            try:
+                response: web.StreamResponse = await self.handle(request, served, params)
+            except Exception as exc:
+                response = closing(request, self._failed(request, exc))
+        else:
+            handler = functools.partial(self.handle, served=served, params=params)
+            response = await self._faulted(request, fault, handler)
+        recorder.record(
+            engine.clock.now(),
+            request.method,
+            request.path,
+            request.query_string,
+            response.status,
+            request.get(BODY, b""),
+            tuple(request.get(NOTES, ())),
+        )
+        return response
+
+    async def routed(self, request: web.Request, served: Served) -> web.StreamResponse:
+        """A provider route's request that aiohttp's router matched (see ``front``)."""
+        return await self.serve(request, served, request.match_info)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Around the requests ``front`` hands to the app: the admin API, result files, unknown
+        routes (and provider routes, which ``routed`` journals itself)."""
         path = request.path
         if self._admin is not None and (
             path.startswith(self._admin_prefix) or path + "/" == self._admin_prefix
         ):
             return closing(request, await self._admin(request, handler))
-        if self.mounts.is_document(request):
+        if self.mounts.is_document(request) or self.mounts.served(request) is not None:
             return await handler(request)
         current = self.current
         engine, recorder = current.engine, current.recorder
-        # No faults is the common case: kept off every request's path.
-        fault = self._fault_for(request, engine) if engine.faults.faults else None
+        fault = self._download_fault(request, engine) if engine.faults.faults else None
         if fault is None:
             response = await self._answer(request, handler)
         else:
-            exchange = HttpExchange(self, request, handler)
-            response = await fault.on_exchange(exchange)
-            request.setdefault(NOTES, []).append(fault.describe())
+            response = await self._faulted(request, fault, handler)
         recorder.record(
             engine.clock.now(),
             request.method,
@@ -141,18 +189,19 @@ class Pipeline:
         )
         return response
 
-    def _fault_for(self, request: web.Request, engine: TaskEngine) -> FaultBase | None:
-        if request.match_info.http_exception is not None:
+    async def _faulted(self, request: web.Request, fault: FaultBase, handler: Handler) -> web.StreamResponse:
+        response = await fault.on_exchange(HttpExchange(self, request, handler))
+        request.setdefault(NOTES, []).append(fault.describe())
+        return response
+
+    def _download_fault(self, request: web.Request, engine: TaskEngine) -> FaultBase | None:
+        if request.match_info.http_exception is not None or not request.path.startswith("/files/"):
             return None  # no route: the request is a surprise, not a place for a fault
-        if request.path.startswith("/files/"):
-            task = engine.tasks.get(request.match_info["task_id"])
-            api, key = (task.api, task.key) if task is not None else (None, None)
-            return engine.faults.pick(
-                "download", api=api, key=key, headers=request.headers, path=request.path
-            )
-        served = self.mounts.served(request)
-        if served is None:
-            return None
+        task = engine.tasks.get(request.match_info["task_id"])
+        api, key = (task.api, task.key) if task is not None else (None, None)
+        return engine.faults.pick("download", api=api, key=key, headers=request.headers, path=request.path)
+
+    def _provider_fault(self, request: web.Request, engine: TaskEngine, served: Served) -> FaultBase | None:
         return engine.faults.pick(
             FAULT_POINTS[served.route.point],
             api=served.provider.name,
@@ -162,6 +211,7 @@ class Pipeline:
         )
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The handler's answer, or the error it raised in the provider's envelope."""
         try:
             return await handler(request)
         except Exception as exc:
@@ -234,21 +284,22 @@ class Pipeline:
     # -- provider routes ------------------------------------------------------------------------
 
     def handler_for(self, served: Served) -> Handler:
-        # A partial, not a closure: no coroutine frame of its own on every request.
-        return functools.partial(self.handle, provider=served.provider, route=served.route)
+        """The app's handler of a provider route (for the requests ``front`` leaves to the router)."""
+        return functools.partial(self.routed, served=served)
 
-    async def handle(self, request: web.Request, provider: Provider, route: AnyRoute) -> web.Response:
+    async def handle(self, request: web.Request, served: Served, params: Mapping[str, str]) -> web.Response:
         """Authorize, parse, run the engine, render: the same steps for every API."""
         engine = self.current.engine
+        provider, route = served.provider, served.route
         api = provider.name
         key = bearer_key(request.headers)
         account = engine.authorize(api, key)
         if route.model_param is not None:
-            engine.check_model(api, request.match_info[route.model_param])
+            engine.check_model(api, params[route.model_param])
         # The request keeps the notes list and the body for the journal, not the Incoming: an
         # Incoming refers to its request, and a cycle would leave every request to the garbage
         # collector instead of freeing it when answered.
-        incoming = Incoming(key=key, settings=engine.settings(api), source=request)
+        incoming = Incoming(key=key, settings=engine.settings(api), source=request, params=params)
         request[NOTES] = incoming.notes
         await _read_body(request, route, incoming, engine.scenario.limits)
         request[BODY] = incoming.body
@@ -257,8 +308,7 @@ class Pipeline:
                 body = await self._submit(provider, route, incoming)
             case PollRoute():
                 ref = route.parse(incoming)
-                view = engine.query(api, ref.task_id, key, model=ref.model)
-                body = route.render(Outcome(view, incoming, engine.clock.now()))
+                body = engine.poll(api, ref.task_id, key, ref.model, route.render)
             case AccountRoute():
                 body = route.render(account, incoming)
             case _:

@@ -308,7 +308,7 @@ class ApixoApi(Provider):
                 model_param="model",
                 query=("taskId",),
                 parse=parse_status,
-                render=lambda outcome: _render_task(outcome.view, outcome.request.settings),
+                render=_render_task,
             ),
             AccountRoute(
                 method="GET",

@@ -190,12 +190,6 @@ def render_submitted(outcome: Outcome) -> bytes:
     return compact_json(task_object(view, task_info))
 
 
-def render_task(outcome: Outcome) -> bytes:
-    # sync_upstream asks the server to refresh a running task from upstream first; the fake's
-    # stored state is always current, so it changes nothing.
-    return compact_json(task_object(outcome.view))
-
-
 class ErrorRow(NamedTuple):
     """What the API answers for one kind of error."""
 
@@ -286,7 +280,9 @@ class FoxApi(Provider):
             path="/v1/tasks/{task_id}",
             answer=Task,
             parse=task_in_path,
-            render=render_task,
+            # sync_upstream asks the server to refresh a running task from upstream first; the
+            # fake's stored state is always current, so it changes nothing.
+            render=_render_callback,
         )
         return [*submits, poll]
 

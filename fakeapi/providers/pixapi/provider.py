@@ -288,7 +288,7 @@ class PixApi(Provider):
                 path="/v1/tasks/{task_id}",
                 answer=Task,
                 parse=task_in_path,
-                render=lambda outcome: compact_json(task_object(outcome.view)),
+                render=_render_task,
             ),
             submit("/v1/images/generations", parse_images, body="json", **image, **images),
             submit("/v1/images/edits", parse_edits, body="multipart", **image, **images),

@@ -27,6 +27,7 @@ from fakeapi.providers.base import (
 from fakeapi.providers.rixapi.catalogue import CATALOGUE
 from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
 from fakeapi.randomness import Randomness
+from fakeapi.scenario.schema import ApiSettings
 from fakeapi.webhooks import CallbackPolicy
 from fakeapi.wire import check_duration, compact_json, parse_body
 
@@ -60,7 +61,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
     return out
 
 
-def render_task(view: TaskView) -> bytes:
+def render_task(view: TaskView, settings: ApiSettings | None = None) -> bytes:
     """The task in RixAPI's words (``wire.Task``; fields that do not apply are left out)."""
     out: dict[str, Any] = {
         "id": view.id,
@@ -89,7 +90,7 @@ PROFILE = ApiProfile(
     catalogue=CATALOGUE,
     # Undocumented: we retry a failed delivery 3 times, 10 s, 60 s and 300 s of clock time apart.
     callbacks=CallbackPolicy(on="every_change", timeout=10.0, retry_delays=(10.0, 60.0, 300.0)),
-    render_callback=lambda view, _settings: render_task(view),
+    render_callback=render_task,
 )
 
 
@@ -207,7 +208,7 @@ class RixApi(Provider):
                 path="/v1/task/{task_id}",
                 answer=Task,
                 parse=task_in_path,
-                render=_render,
+                render=render_task,
             ),
         ]
 
