@@ -53,8 +53,9 @@ class Account:
 
     def charge(self, cost: float) -> None:
         """Take ``cost`` now, or refuse it if the balance (less what is held) cannot cover it."""
-        self.hold(cost)
-        self.settle(cost)
+        if cost:  # most tasks are free in a scenario without prices: nothing to take
+            self.hold(cost)
+            self.settle(cost)
 
     def hold(self, cost: float) -> None:
         """Set ``cost`` aside for a task that pays when it succeeds, or refuse it."""

@@ -44,6 +44,14 @@ UNDECODABLE = (
 async def read_body(request: web.Request, limits: LimitsSpec) -> bytes:
     """The whole body, decoded; a body that cannot be decoded is a ``malformed_body``."""
     _check_length(request, limits)
+    if request.content.is_eof():  # all of it has arrived (a small body usually has): no wait to bound
+        try:
+            body = request.content.read_nowait()
+        except RequestPayloadError:
+            raise _undecodable(request) from None
+        if len(body) > limits.request_bytes:
+            raise _too_large(limits.request_bytes)
+        return body
     return await _in_time(request, limits, _read_all(request, limits.request_bytes))
 
 
@@ -89,10 +97,14 @@ async def _read_all(request: web.Request, cap: int) -> bytes:
                 raise _too_large(cap)
             chunks.append(chunk)
     except RequestPayloadError:
-        encoding = request.headers.get("Content-Encoding", "")
-        message = f"the request body cannot be decoded as its Content-Encoding ({encoding}) says"
-        raise FakeApiError(ErrorKind.MALFORMED_BODY, message) from None
+        raise _undecodable(request) from None
     return b"".join(chunks)
+
+
+def _undecodable(request: web.Request) -> FakeApiError:
+    encoding = request.headers.get("Content-Encoding", "")
+    message = f"the request body cannot be decoded as its Content-Encoding ({encoding}) says"
+    return FakeApiError(ErrorKind.MALFORMED_BODY, message)
 
 
 async def _read_parts(request: web.Request, cap: int) -> tuple[FormPart, ...]:

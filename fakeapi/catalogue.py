@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
+# How many model names a catalogue remembers the family of (a client may name any number of them).
+LOOKUPS_KEPT = 4096
 Kind = Literal["image", "video", "audio", "text"]
 Billing = Literal["tokens", "duration", "per_call"]
 
@@ -25,9 +27,18 @@ class Catalogue:
     """Glob patterns to model families, first match wins."""
 
     entries: tuple[tuple[str, ModelInfo], ...]
+    # Every submit looks its model up (twice): the globs are matched once per name.
+    _found: dict[str, ModelInfo | None] = field(default_factory=dict, compare=False, repr=False)
 
     def lookup(self, model: str) -> ModelInfo | None:
-        return next((info for glob, info in self.entries if fnmatchcase(model, glob)), None)
+        found = self._found
+        if model in found:
+            return found[model]
+        info = next((info for glob, info in self.entries if fnmatchcase(model, glob)), None)
+        if len(found) >= LOOKUPS_KEPT:
+            found.clear()
+        found[model] = info
+        return info
 
 
 @dataclass(frozen=True, slots=True)

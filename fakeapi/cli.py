@@ -19,7 +19,7 @@ from fakeapi.contract.verify import add_verify_arguments, run_verify
 from fakeapi.errors import ScenarioError
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
-from fakeapi.server import FakeServer
+from fakeapi.server import FakeServer, loops
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error("--speed must be positive")
             if args.admin_token == "":
                 parser.error("--admin-token must not be empty")
-            return asyncio.run(_serve(args))
+            return loops.run(_serve(args))
         if args.action == "list":
             for name in bundled_names():
                 description = " ".join(load_scenario(name).description.split())

@@ -119,7 +119,7 @@ class Recorder:
     ) -> None:
         """Journal one answered request (its body cut to ``logged_body_bytes``); its path and query
         count toward ``journal_bytes`` with its body (a request line may be 8 KiB long)."""
-        text, size, truncated = cut_body(body, self._body_limit)
+        text, size, truncated = cut_body(body, self._body_limit) if body else ("", 0, False)
         size += len(path) + len(query)
         self.journal.add((at, method, path, query, status, text, notes, truncated), size)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
@@ -97,8 +97,7 @@ class Incoming:
         self.notes.append(text)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRef:
+class TaskRef(NamedTuple):
     """Which task a poll asks for; ``model``, for APIs that name it when polling, must match."""
 
     task_id: str

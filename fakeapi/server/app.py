@@ -49,34 +49,44 @@ class Mounts:
         self._by_mount = {p.mount: p for p in providers}
         self._by_route: dict[AbstractRoute, Served] = {}
         self._documents: set[AbstractRoute] = set()
-        self._static: dict[tuple[str, str], Served] = {}
-        # Routes whose path ends in its one parameter, by method and the path before it.
-        self._ending: dict[tuple[str, str], tuple[Served, str]] = {}
+        # By method: the routes of a fixed path by path, and those whose path ends in its one
+        # parameter by the path before that parameter's segment.
+        self._index: dict[str, tuple[dict[str, Served], dict[str, tuple[Served, str]]]] = {}
 
     def add(self, aiohttp_route: AbstractRoute, served: Served) -> None:
         self._by_route[aiohttp_route] = served
-        method, path = served.route.method, served.provider.mount + served.route.path
+        static, ending = self._index.setdefault(served.route.method, ({}, {}))
+        path = served.provider.mount + served.route.path
         head, brace, param = path.partition("{")
         if not brace:
-            self._static[method, path] = served
-        elif param.endswith("}") and "/" not in param and "{" not in param:
-            self._ending[method, head] = (served, param[:-1])
+            static[path] = served
+        elif head.endswith("/") and param.endswith("}") and "/" not in param and "{" not in param:
+            ending[head[:-1]] = (served, param[:-1])
 
     def match(self, method: str, raw_path: str) -> tuple[Served, Mapping[str, str]] | None:
         """The provider route a request's raw path names exactly, and its path parameters; ``None``
         for anything else: aiohttp's router then decides, as it does for every path with a
-        percent-escape (which it decodes), a dot segment or other than ASCII."""
-        path, _, _ = raw_path.partition("?")
-        if "%" in path or not path.isascii():
+        percent-escape (which it decodes), a dot segment, a brace or other than ASCII."""
+        index = self._index.get(method)
+        if index is None:
             return None
-        served = self._static.get((method, path))
+        static, ending = index
+        path = raw_path.partition("?")[0] if "?" in raw_path else raw_path
+        served = static.get(path)
         if served is not None:
             return served, NO_PARAMS
         head, _, last = path.rpartition("/")
-        ending = self._ending.get((method, head + "/"))
-        if ending is None or last in ("", ".", "..") or "{" in last or "}" in last:
+        found = ending.get(head)
+        if (
+            found is None
+            or last in ("", ".", "..")
+            or not last.isascii()
+            or "%" in last
+            or "{" in last
+            or "}" in last
+        ):
             return None
-        return ending[0], {ending[1]: last}
+        return found[0], {found[1]: last}
 
     def add_document(self, aiohttp_route: AbstractRoute) -> None:
         """Mark a route as serving a contract document (no journal, no faults)."""

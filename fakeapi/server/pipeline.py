@@ -35,17 +35,13 @@ from fakeapi.providers.base import (
     Point,
     PollRoute,
     Provider,
-    Route,
     SubmitRoute,
 )
 from fakeapi.recorder import Recorder
 from fakeapi.scenario.faults import FaultBase, FaultPoint
-from fakeapi.scenario.schema import LimitsSpec
 from fakeapi.server.app import Handler, Mounts, Served
 from fakeapi.wire import bearer_key
 
-BODY = web.RequestKey("fakeapi.body", bytes)
-NOTES = web.RequestKey("fakeapi.notes", list[str])
 GATEWAY_PAGE = (
     "<html>\r\n<head><title>{phrase}</title></head>\r\n<body>\r\n<center><h1>{phrase}</h1></center>\r\n"
     "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -121,13 +117,16 @@ class Pipeline:
         self._routed = routed
         return self.front
 
-    async def front(self, request: web.Request) -> web.StreamResponse:
-        """Serve a provider route the request's raw path names exactly; hand the rest to the app."""
+    def front(self, request: web.Request) -> Awaitable[web.StreamResponse]:
+        """Serve a provider route the request's raw path names exactly; hand the rest to the app.
+
+        A plain function returning the coroutine that answers: no coroutine frame of its own.
+        """
         hit = self.mounts.match(request.method, request.raw_path)
         if hit is None:
             assert self._routed is not None
-            return await self._routed(request)
-        return await self.serve(request, *hit)
+            return self._routed(request)
+        return self.serve(request, *hit)
 
     async def serve(
         self, request: web.Request, served: Served, params: Mapping[str, str]
@@ -135,24 +134,43 @@ class Pipeline:
         """A provider route's request, with its fault (if one fires), its errors and its journal."""
         current = self.current
         engine, recorder = current.engine, current.recorder
+        provider = served.provider
+        # Also what the journal keeps of the request (its body, its notes), whatever the handling
+        # raised. Only this frame refers to it: the request refers to nothing that refers back.
+        incoming = Incoming(
+            key=bearer_key(request.headers),
+            settings=engine.settings(provider.name),
+            source=request,
+            params=params,
+        )
         # No faults is the common case: kept off every request's path.
-        fault = self._provider_fault(request, engine, served) if engine.faults.faults else None
+        fault = None
+        if engine.faults.faults:
+            fault = engine.faults.pick(
+                FAULT_POINTS[served.route.point],
+                api=provider.name,
+                key=incoming.key,
+                headers=request.headers,
+                path=request.path.removeprefix(provider.mount),
+            )
         if fault is None:
             try:
-                response: web.StreamResponse = await self.handle(request, served, params)
+                response: web.StreamResponse = await self.handle(request, served, incoming)
             except Exception as exc:
                 response = closing(request, self._failed(request, exc))
+            notes = tuple(incoming.notes)
         else:
-            handler = functools.partial(self.handle, served=served, params=params)
-            response = await self._faulted(request, fault, handler)
+            handler = functools.partial(self.handle, served=served, incoming=incoming)
+            response = await fault.on_exchange(HttpExchange(self, request, handler))
+            notes = (*incoming.notes, fault.describe())
         recorder.record(
             engine.clock.now(),
             request.method,
             request.path,
             request.query_string,
             response.status,
-            request.get(BODY, b""),
-            tuple(request.get(NOTES, ())),
+            incoming.body,
+            notes,
         )
         return response
 
@@ -176,22 +194,13 @@ class Pipeline:
         fault = self._download_fault(request, engine) if engine.faults.faults else None
         if fault is None:
             response = await self._answer(request, handler)
+            notes: tuple[str, ...] = ()
         else:
-            response = await self._faulted(request, fault, handler)
+            response = await fault.on_exchange(HttpExchange(self, request, handler))
+            notes = (fault.describe(),)
         recorder.record(
-            engine.clock.now(),
-            request.method,
-            path,
-            request.query_string,
-            response.status,
-            request.get(BODY, b""),
-            tuple(request.get(NOTES, ())),
+            engine.clock.now(), request.method, path, request.query_string, response.status, b"", notes
         )
-        return response
-
-    async def _faulted(self, request: web.Request, fault: FaultBase, handler: Handler) -> web.StreamResponse:
-        response = await fault.on_exchange(HttpExchange(self, request, handler))
-        request.setdefault(NOTES, []).append(fault.describe())
         return response
 
     def _download_fault(self, request: web.Request, engine: TaskEngine) -> FaultBase | None:
@@ -200,15 +209,6 @@ class Pipeline:
         task = engine.tasks.get(request.match_info["task_id"])
         api, key = (task.api, task.key) if task is not None else (None, None)
         return engine.faults.pick("download", api=api, key=key, headers=request.headers, path=request.path)
-
-    def _provider_fault(self, request: web.Request, engine: TaskEngine, served: Served) -> FaultBase | None:
-        return engine.faults.pick(
-            FAULT_POINTS[served.route.point],
-            api=served.provider.name,
-            key=bearer_key(request.headers),
-            headers=request.headers,
-            path=request.path.removeprefix(served.provider.mount),
-        )
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """The handler's answer, or the error it raised in the provider's envelope."""
@@ -287,22 +287,25 @@ class Pipeline:
         """The app's handler of a provider route (for the requests ``front`` leaves to the router)."""
         return functools.partial(self.routed, served=served)
 
-    async def handle(self, request: web.Request, served: Served, params: Mapping[str, str]) -> web.Response:
+    async def handle(self, request: web.Request, served: Served, incoming: Incoming) -> web.Response:
         """Authorize, parse, run the engine, render: the same steps for every API."""
         engine = self.current.engine
         provider, route = served.provider, served.route
-        api = provider.name
-        key = bearer_key(request.headers)
+        api, key = provider.name, incoming.key
         account = engine.authorize(api, key)
         if route.model_param is not None:
-            engine.check_model(api, params[route.model_param])
-        # The request keeps the notes list and the body for the journal, not the Incoming: an
-        # Incoming refers to its request, and a cycle would leave every request to the garbage
-        # collector instead of freeing it when answered.
-        incoming = Incoming(key=key, settings=engine.settings(api), source=request, params=params)
-        request[NOTES] = incoming.notes
-        await _read_body(request, route, incoming, engine.scenario.limits)
-        request[BODY] = incoming.body
+            engine.check_model(api, incoming.params[route.model_param])
+        match route.body:
+            case "json":
+                incoming.body = await read_body(request, engine.scenario.limits)
+            case "multipart":
+                # Another content type leaves the form empty: the provider words that error its way.
+                if request.content_type == "multipart/form-data":
+                    incoming.form = await read_form(request, engine.scenario.limits)
+            case "none":
+                pass
+            case _:
+                assert_never(route.body)
         match route:
             case SubmitRoute():
                 body = await self._submit(provider, route, incoming)
@@ -328,20 +331,6 @@ class Pipeline:
         else:
             expected_end = engine.projected_end(engine.get(view.id))
         return route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
-
-
-async def _read_body(request: web.Request, route: Route, incoming: Incoming, limits: LimitsSpec) -> None:
-    match route.body:
-        case "json":
-            incoming.body = await read_body(request, limits)
-        case "multipart":
-            # Another content type leaves the form empty: the provider words that error its way.
-            if request.content_type == "multipart/form-data":
-                incoming.form = await read_form(request, limits)
-        case "none":
-            pass
-        case _:
-            assert_never(route.body)
 
 
 class HttpExchange:
