@@ -85,11 +85,11 @@ def billed_seconds(info: ModelInfo, params: Mapping[str, Any]) -> float:
 
 def usage_for(info: ModelInfo, prompt: str, params: Mapping[str, Any]) -> Usage | None:
     """Plausible, deterministic usage for a finished task (``None`` for per-call models)."""
+    if info.billing == "per_call":
+        return None
     seconds = billed_seconds(info, params)
     if info.billing == "duration":
         return Usage(type="duration", seconds=seconds)
-    if info.billing == "per_call":
-        return None
     image_inputs = sum(1 for k in _IMAGE_INPUT_KEYS if params.get(k))
     input_details = {"text_tokens": len(prompt) // 4 + 1 if prompt else 0}
     input_details["image_tokens"] = 1024 * image_inputs

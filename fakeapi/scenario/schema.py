@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
@@ -151,6 +152,19 @@ class Phase(Model):
 
     def resolve(self, rng: random.Random) -> Step:
         """The phase for one task: drawn durations and jitter taken from ``rng``."""
+        if self.undrawn is not None:
+            return self.undrawn
+        return self._draw(rng)
+
+    @cached_property
+    def undrawn(self) -> Step | None:
+        """The step every task gets from this phase, when the phase draws nothing (every submit
+        resolves its rule's phases)."""
+        if isinstance(self.duration, Uniform | Lognormal) or (self.duration is not None and self.jitter):
+            return None
+        return self._draw(random.Random())
+
+    def _draw(self, rng: random.Random) -> Step:
         duration: float | None
         if isinstance(self.duration, Uniform):
             duration = rng.uniform(*self.duration.uniform)
