@@ -2,7 +2,7 @@
 a bare aiohttp handler measured in the same run.
 
 Run it as a script: ``python bench/bench.py`` (about 3 minutes) or ``python bench/bench.py --quick``
-(a smoke run of about 40 s); ``make bench`` installs wrk first when it can (``bench/install-wrk``).
+(a smoke run of about 30 s); ``make bench`` installs wrk first when it can (``bench/install-wrk``).
 
 Method: every server runs in its own process pinned to core 0 (``os.sched_setaffinity``); the load
 generator runs on core 1: ``wrk -t1 -c32`` when it is on PATH, else a Python aiohttp client with 32
@@ -58,7 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
@@ -478,7 +478,17 @@ class Run:
     def loadgen(self) -> str:
         if self.use_wrk:
             return f"{wrk_version()} -t1 -c{CONCURRENCY}"
-        return f"Python aiohttp client in a separate process, {CONCURRENCY} workers"
+        why = "--python-loadgen" if shutil.which("wrk") else "wrk is not on PATH"
+        return f"Python aiohttp client in a separate process, {CONCURRENCY} workers ({why})"
+
+    @property
+    def method(self) -> str:
+        settings = self.settings
+        return (
+            f"{os.cpu_count()} cores: each server pinned to core {SERVER_CORE}, {self.loadgen} on core "
+            f"{CLIENT_CORE}; {settings.rounds} round(s) of {settings.duration} s per server, ratio to the "
+            "bare handler per round, median of the ratios"
+        )
 
     def load(self, server: Served, target: Target, seconds: int) -> Load:
         """One run of load against ``server``, with the CPU use of the server and of everything else;
@@ -517,13 +527,15 @@ class Run:
 
 @dataclass(frozen=True)
 class Summary:
-    """One row of the closing table; ``met`` is None where there is no goal."""
+    """One row of the closing table; ``met`` is None where there is no goal, ``noisy`` when other
+    processes (or the hypervisor) took CPU during its runs."""
 
     measure: str
     fake: str
     bare: str = "—"
     goal: str = "—"
     met: bool | None = None
+    noisy: bool = False
 
 
 Section = Callable[[Run], list[Summary]]
@@ -541,7 +553,7 @@ def load_note(load: Load) -> str:
 
 
 def warn_if_unsaturated(run: Run, loads: list[Load]) -> None:
-    if any(load.noisy for load in loads):
+    if noisy(loads):
         print("  ! other processes (or the hypervisor) took CPU during the run: these figures are noisy")
     elif min(load.server_busy for load in loads) < SATURATED:
         print(
@@ -550,8 +562,8 @@ def warn_if_unsaturated(run: Run, loads: list[Load]) -> None:
         )
 
 
-def percent(value: float) -> str:
-    return f"{value - 1:+.1%}"
+def noisy(loads: Iterable[Load]) -> bool:
+    return any(load.noisy for load in loads)
 
 
 # -- 1. poll, 2. submit -----------------------------------------------------------------------------
@@ -643,6 +655,7 @@ def bench_poll(run: Run, servers: Compared) -> list[Summary]:
             f"{bare_rps:,.0f} (uvloop {uvloop_ratio:.2f}x)",
             f">= {GET_GOAL:.2f}x",
             fake_ratio >= GET_GOAL,
+            noisy(load for each in loads.values() for load in each),
         )
     ]
 
@@ -680,6 +693,7 @@ def bench_submit(run: Run, servers: Compared) -> list[Summary]:
             f"{bare_rps:,.0f} (uvloop {uvloop_ratio:.2f}x)",
             f">= {POST_GOAL:.1f}x, p99 <= {POST_TAIL_GOAL:g}x p50",
             fake_ratio >= POST_GOAL and p99 <= POST_TAIL_GOAL * p50,
+            noisy(load for each in loads.values() for load in each),
         )
     ]
 
@@ -715,12 +729,12 @@ def bench_scale(run: Run) -> list[Summary]:
         kept = live_tasks(large, large_count - SMALL_STORE)
         rss_after = memory_kib(large.pid)["VmRSS"]
         small_kept = live_tasks(small, 0)
-        p99s: dict[str, list[float]] = {small.name: [], large.name: []}
+        loads: dict[str, list[Load]] = {small.name: [], large.name: []}
         for round_number in range(run.settings.rounds):
             pair = [(small, small_path), (large, large_path)]
             for server, path in pair if round_number % 2 == 0 else pair[::-1]:
-                load = run.load(server, Target(path), run.settings.duration)
-                p99s[server.name].append(load.p99 or 0.0)
+                loads[server.name].append(run.load(server, Target(path), run.settings.duration))
+    p99s = {name: [load.p99 or 0.0 for load in each] for name, each in loads.items()}
     added = kept - SMALL_STORE
     per_task = (rss_after - rss_before) * 1024 / added
     ratios = [big / little for little, big in zip(p99s[small.name], p99s[large.name], strict=True)]
@@ -733,6 +747,7 @@ def bench_scale(run: Run) -> list[Summary]:
     print(row(f"poll p99, {kept:,} live tasks", ms(large_p99), "median of the rounds"))
     each = ", ".join(f"{r:.2f}x" for r in ratios)
     print(row("p99 large / small", f"{ratio:.2f}x", f"median of the rounds ({each})"))
+    warn_if_unsaturated(run, [load for each in loads.values() for load in each])
     print(
         row(
             "resident memory per task",
@@ -744,9 +759,10 @@ def bench_scale(run: Run) -> list[Summary]:
     return [
         Summary(
             f"poll p99, {kept:,} vs {small_kept:,} live tasks",
-            f"{large_p99 * 1000:.2f} vs {small_p99 * 1000:.2f} ms ({percent(ratio)})",
-            goal=f"within {FLAT_GOAL - 1:.0%}",
+            f"{large_p99 * 1000:.2f} vs {small_p99 * 1000:.2f} ms (ratio {ratio:.2f}x)",
+            goal=f"ratio <= {FLAT_GOAL:.2f}x",
             met=ratio <= FLAT_GOAL,
+            noisy=noisy(load for each in loads.values() for load in each),
         ),
         Summary(
             "resident memory per live task",
@@ -983,13 +999,19 @@ SECTIONS: list[Section] = [
 ]
 
 
-def print_summary(rows: list[Summary]) -> None:
-    print("summary")
+def print_summary(run: Run, rows: list[Summary]) -> None:
+    print(f"summary ({run.method})")
     print("| measure | fakeapi | bare aiohttp | goal | met? |")
     print("|---|---|---|---|---|")
     for summary in rows:
         met = "—" if summary.met is None else ("yes" if summary.met else "**no**")
+        met += " (noisy)" if summary.noisy else ""
         print(f"| {summary.measure} | {summary.fake} | {summary.bare} | {summary.goal} | {met} |")
+    if any(summary.noisy for summary in rows):
+        print(
+            "(noisy): other processes or the hypervisor took at least 10 % of a core during those runs; "
+            "rerun on a quiet machine before trusting them"
+        )
 
 
 def main() -> None:
@@ -1002,8 +1024,7 @@ def main() -> None:
     if not Path("/proc/self/status").exists() or not hasattr(os, "sched_setaffinity"):
         parser.error("runs on Linux only: it pins processes to cores and reads /proc")
     settings = QUICK if args.quick else FULL
-    wrk_found = shutil.which("wrk") is not None
-    run = Run(settings, use_wrk=wrk_found and not args.python_loadgen)
+    run = Run(settings, use_wrk=shutil.which("wrk") is not None and not args.python_loadgen)
     pin(CLIENT_CORE)  # this process and the load generator on one core; each server on the other
 
     began = time.perf_counter()
@@ -1013,8 +1034,7 @@ def main() -> None:
         f"{aiohttp.__version__}, pydantic {pydantic.VERSION}, uvloop {importlib.metadata.version('uvloop')}, "
         f"{platform.machine()}, {os.cpu_count()} cores"
     )
-    why = "" if run.use_wrk else (" (--python-loadgen)" if wrk_found else " (wrk is not on PATH)")
-    print(f"  load generator: {run.loadgen}{why}, on core {CLIENT_CORE}; each server on core {SERVER_CORE}")
+    print(f"  load generator: {run.loadgen}, on core {CLIENT_CORE}; each server on core {SERVER_CORE}")
     print(
         f"  throughput: {settings.rounds} round(s) x {settings.duration} s per server (+{settings.warmup} s "
         "warm-up each), servers back to back in a rotated order; ratio to the bare handler per round, "
@@ -1022,7 +1042,7 @@ def main() -> None:
     )
     print(flush=True)
     rows = [summary for section in SECTIONS for summary in section(run)]
-    print_summary(rows)
+    print_summary(run, rows)
     print(f"\nbenchmark wall time {time.perf_counter() - began:.1f} s")
 
 
