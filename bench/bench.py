@@ -337,8 +337,9 @@ class Load:
     seconds: float
     p50: float | None = None  # latency, seconds (when asked for)
     p99: float | None = None
+    client_cpu: float = 0.0  # CPU seconds the Python load generator used (wrk: 0, counted as a child)
     server_busy: float = 0.0  # the server process's CPU seconds over the run, per wall second
-    others_busy: float | None = None  # cores' worth of CPU used by other processes (None: unknown)
+    others_busy: float = 0.0  # cores' worth of CPU used by other processes
     stolen: float = 0.0  # cores' worth of CPU the hypervisor took
 
     @property
@@ -347,7 +348,7 @@ class Load:
 
     @property
     def noisy(self) -> bool:
-        return self.others_busy is not None and (self.others_busy >= NOISE or self.stolen >= NOISE)
+        return self.others_busy >= NOISE or self.stolen >= NOISE
 
 
 def wrk_version() -> str:
@@ -418,37 +419,51 @@ def python_loadgen_process(
     conn: Connection, url: str, body: bytes | None, seconds: float, limit: int | None
 ) -> None:
     """32 aiohttp workers sending to ``url`` (GET, or POST of ``body``) for ``seconds`` or until
-    ``limit`` answers; sends the Load."""
+    ``limit`` answers, once told to go; sends the Load."""
     pin(CLIENT_CORE)
+    conn.send("ready")
+    conn.recv()
 
     async def main() -> Load:
         counts = {"ok": 0, "other": 0}
         latencies: list[float] = []
         timeout = aiohttp.ClientTimeout(total=5)
         connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-        headers = {**AUTH, "Content-Type": "application/json"}
-        async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as session:
+        method, headers = ("GET", {}) if body is None else ("POST", {"Content-Type": "application/json"})
+        async with aiohttp.ClientSession(headers=AUTH, timeout=timeout, connector=connector) as session:
 
             async def worker(stop: float) -> None:
-                while time.monotonic() < stop and (limit is None or counts["ok"] < limit):
+                while time.monotonic() < stop and (limit is None or counts["ok"] + counts["other"] < limit):
                     sent = time.perf_counter()
-                    async with session.request("GET" if body is None else "POST", url, data=body) as resp:
-                        await resp.read()
+                    try:
+                        async with session.request(method, url, data=body, headers=headers) as resp:
+                            await resp.read()
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        counts["other"] += 1
+                        continue
                     latencies.append(time.perf_counter() - sent)
                     counts["ok" if 200 <= resp.status < 300 else "other"] += 1
 
-            start = time.monotonic()
+            cpu, start = time.process_time(), time.monotonic()
             await asyncio.gather(*(worker(start + seconds) for _ in range(CONCURRENCY)))
             wall = time.monotonic() - start
         cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-        return Load(counts["ok"], counts["other"], wall, p50=cuts[49], p99=cuts[98])
+        return Load(
+            counts["ok"], counts["other"], wall, cuts[49], cuts[98], client_cpu=time.process_time() - cpu
+        )
 
     conn.send(asyncio.run(main()))
 
 
-def run_python_loadgen(base: str, target: Target, seconds: float, limit: int | None = None) -> Load:
+def run_python_loadgen(
+    base: str, target: Target, seconds: float, window: CpuWindow | None = None, limit: int | None = None
+) -> Load:
+    """The Python load generator's run; ``window`` spans the run, not the process's start."""
     with child(python_loadgen_process, base + target.path, target.body, seconds, limit) as (_, conn):
-        load: Load = recv(conn, seconds + 30)
+        assert recv(conn) == "ready"
+        with window or contextlib.nullcontext():
+            conn.send("go")
+            load: Load = recv(conn, seconds + 30)
         return load
 
 
@@ -462,9 +477,41 @@ def machine_cpu() -> tuple[float, float]:
 
 
 def own_cpu() -> float:
-    """CPU seconds of this process and its reaped children (wrk, the Python load generator)."""
+    """CPU seconds of this process and its reaped children (wrk)."""
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+class CpuWindow:
+    """The CPU a server, this process (and its reaped children) and the whole machine used over the
+    wall time of a ``with`` block."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._samples: list[tuple[float, float, float, float, float]] = []
+
+    def _sample(self) -> None:
+        self._samples.append((time.monotonic(), cpu_seconds(self.server_pid), own_cpu(), *machine_cpu()))
+
+    def __enter__(self) -> CpuWindow:
+        self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sample()
+
+    def shares(self, load: Load) -> Load:
+        """``load`` with the cores' worth each used over the window (the load generator's CPU is not
+        counted as other processes')."""
+        (t0, server0, own0, machine0, steal0), (t1, server1, own1, machine1, steal1) = self._samples
+        wall, server = t1 - t0, server1 - server0
+        others = (machine1 - machine0) - server - (own1 - own0) - load.client_cpu
+        return dataclasses.replace(
+            load,
+            server_busy=server / wall,
+            others_busy=max(0.0, others / wall),
+            stolen=(steal1 - steal0) / wall,
+        )
 
 
 @dataclass(frozen=True)
@@ -493,23 +540,15 @@ class Run:
     def load(self, server: Served, target: Target, seconds: int) -> Load:
         """One run of load against ``server``, with the CPU use of the server and of everything else;
         any answer other than a 2xx fails the benchmark."""
-        server_before, own_before = cpu_seconds(server.pid), own_cpu()
-        machine_before, steal_before = machine_cpu()
+        window = CpuWindow(server.pid)
         if self.use_wrk:
-            load = run_wrk(server.base, target, seconds)
+            with window:
+                load = run_wrk(server.base, target, seconds)
         else:
-            load = run_python_loadgen(server.base, target, seconds)
-        server_used, own_used = cpu_seconds(server.pid) - server_before, own_cpu() - own_before
-        machine_after, steal_after = machine_cpu()
+            load = run_python_loadgen(server.base, target, seconds, window)
         if load.other or not load.ok:
             raise AssertionError(f"{server.name}: {load.other} failed requests, {load.ok} ok")
-        others = machine_after - machine_before - server_used - own_used
-        return dataclasses.replace(
-            load,
-            server_busy=server_used / load.seconds,
-            others_busy=max(0.0, others / load.seconds),
-            stolen=(steal_after - steal_before) / load.seconds,
-        )
+        return window.shares(load)
 
     def fill(self, server: Served, target: Target, count: int) -> Load:
         """POST ``target`` until ``count`` answers (a few more may be in flight), all 2xx."""
