@@ -65,8 +65,13 @@ test-installed:
 	.venv-installed/bin/python -m pytest $(PYTEST_OPTS)
 	.venv-installed/bin/pytest $(PYTEST_OPTS)
 
+# `make bench BENCH_OPTS=--quick` for a short smoke run; install-wrk never fails (without wrk the
+# benchmark drives the load with its Python client and says so).
+BENCH_OPTS ?=
+
 bench: $(VENV)/.installed
-	$(BIN)/python bench/bench.py
+	sh bench/install-wrk
+	$(BIN)/python bench/bench.py $(BENCH_OPTS)
 
 bench-load: $(VENV)/.installed
 	$(BIN)/python bench/load.py
