@@ -33,10 +33,11 @@ NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """A provider's route as mounted."""
+    """A provider's route as mounted; ``api`` is the provider's name."""
 
     provider: Provider
     route: AnyRoute
+    api: str
 
 
 class Mounts:
@@ -130,7 +131,7 @@ def build_app(
         document = app.router.add_get(provider.mount + DOCUMENT_PATH, document_handler(provider, base_url))
         mounts.add_document(document)
         for route in provider.routes():
-            served = Served(provider, route)
+            served = Served(provider, route, provider.name)
             mounted = app.router.add_route(route.method, provider.mount + route.path, handler_for(served))
             mounts.add(mounted, served)
     app.router.add_get(FILES_PATH, files)

@@ -139,7 +139,7 @@ class Pipeline:
         # raised. Only this frame refers to it: the request refers to nothing that refers back.
         incoming = Incoming(
             key=bearer_key(request.headers),
-            settings=engine.settings(provider.name),
+            settings=engine.settings(served.api),
             source=request,
             params=params,
         )
@@ -148,7 +148,7 @@ class Pipeline:
         if engine.faults.faults:
             fault = engine.faults.pick(
                 FAULT_POINTS[served.route.point],
-                api=provider.name,
+                api=served.api,
                 key=incoming.key,
                 headers=request.headers,
                 path=request.path.removeprefix(provider.mount),
@@ -158,7 +158,7 @@ class Pipeline:
                 response: web.StreamResponse = await self.handle(request, served, incoming)
             except Exception as exc:
                 response = closing(request, self._failed(request, exc))
-            notes = tuple(incoming.notes)
+            notes = tuple(incoming.notes) if incoming.notes else ()
         else:
             handler = functools.partial(self.handle, served=served, incoming=incoming)
             response = await fault.on_exchange(HttpExchange(self, request, handler))
@@ -291,7 +291,7 @@ class Pipeline:
         """Authorize, parse, run the engine, render: the same steps for every API."""
         engine = self.current.engine
         provider, route = served.provider, served.route
-        api, key = provider.name, incoming.key
+        api, key = served.api, incoming.key
         account = engine.authorize(api, key)
         if route.model_param is not None:
             engine.check_model(api, incoming.params[route.model_param])
