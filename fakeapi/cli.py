@@ -19,7 +19,7 @@ from fakeapi.contract.verify import add_verify_arguments, run_verify
 from fakeapi.errors import ScenarioError
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
-from fakeapi.server import FakeServer, loops
+from fakeapi.server import FakeServer, heap, loops
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +169,7 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"  {provider.profile.name:<8} {server.url_for(provider.profile.name)}", flush=True)
     print(f"  {'admin':<8} {_admin_status(server)}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
+    heap.freeze_survivors()  # this process only serves: see fakeapi.server.heap
     await stop.wait()
     await server.stop()
     print("fakeapi stopped.", flush=True)

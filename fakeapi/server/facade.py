@@ -16,6 +16,7 @@ from fakeapi.providers import REGISTRY, Provider
 from fakeapi.recorder import Recorder
 from fakeapi.scenario import Scenario, ScenarioRef, resolve_scenario
 from fakeapi.scenario.loading import ScenarioDirs
+from fakeapi.server import heap
 from fakeapi.server.app import Mounts, build_app, listen
 from fakeapi.server.files import files_handler
 from fakeapi.server.pipeline import Current, Pipeline
@@ -141,6 +142,7 @@ class FakeServer:
         await self._end_run()
         self._sender = sender
         self.current.replace(engine)
+        heap.thaw()  # the run just ended may have left cycles the collector should now find
         if self._runner is not None:
             self._events.start()
 
