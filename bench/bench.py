@@ -1017,7 +1017,10 @@ def bench_handling(run: Run) -> list[Summary]:
         return fake, bare
 
     fake, bare = asyncio.run(main())
-    print("4d. poll handling without sockets: one built request handed to the handler the server calls (best round)")
+    print(
+        "4d. poll handling without sockets: one built request handed to the handler the server calls "
+        "(best round)"
+    )
     print(row("bare aiohttp, pre-encoded bytes", f"{bare * 1e6:.1f} us"))
     print(row("fakeapi", f"{fake * 1e6:.1f} us", f"{fake / bare:.2f}x bare"))
     print(flush=True)
