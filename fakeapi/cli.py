@@ -1,9 +1,8 @@
 """The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract
 openapi|verify``."""
 
-# The rest of fakeapi is imported inside the functions that use it: it loads after ``main`` has
-# paused the garbage collector, and each command loads only what it uses (``serve`` neither the
-# contract checker nor the OpenAPI documents).
+# The rest of fakeapi is imported inside the functions that use it, so that it loads after ``main``
+# has paused the garbage collector.
 
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    from fakeapi.contract.verify import add_verify_arguments, run_verify
     from fakeapi.errors import ScenarioError
     from fakeapi.providers import REGISTRY
     from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
@@ -91,10 +89,11 @@ def _run(argv: Sequence[str] | None) -> int:
     apis = [provider.name for provider in REGISTRY.providers()]
     openapi.add_argument("--api", required=True, choices=[*apis, "admin"], help="an API, or admin")
     openapi.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the fake is served")
-    add_verify_arguments(
+    _add_verify_arguments(
         contract_actions.add_parser(
             "verify", help="drive an API's canonical flow against a server, checking each answer"
-        )
+        ),
+        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
     )
 
     args = parser.parse_args(argv)
@@ -105,6 +104,8 @@ def _run(argv: Sequence[str] | None) -> int:
             print(json.dumps(_openapi(args.api, args.base_url.rstrip("/")), indent=2, ensure_ascii=False))
             return 0
         if args.command == "contract":
+            from fakeapi.contract.verify import run_verify
+
             return run_verify(args)
         if args.command == "serve":
             if args.speed is not None and args.speed <= 0:
@@ -152,6 +153,57 @@ def _allowed_host(value: str) -> str:
         return host_name(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return number
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError("must be an http:// or https:// URL")
+    return value
+
+
+def _add_verify_arguments(parser: argparse.ArgumentParser, apis: list[str]) -> None:
+    """The options of ``fakeapi contract verify``, which ``run_verify`` reads; ``apis``: those it can
+    verify."""
+    parser.add_argument("--api", required=True, choices=apis)
+    parser.add_argument(
+        "--base-url",
+        required=True,
+        type=_base_url,
+        help="the API's root, e.g. http://127.0.0.1:8000/rixapi (the fake) or the real service's",
+    )
+    parser.add_argument(
+        "--key", default=os.environ.get("FAKEAPI_VERIFY_KEY"), help="API key (default: $FAKEAPI_VERIFY_KEY)"
+    )
+    parser.add_argument("--model", help="submit one job with this model instead of the cheapest of each kind")
+    parser.add_argument("--max-submits", type=_count, default=2, help="jobs created at most (default 2)")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=600.0, help="seconds for the whole run (default 600)"
+    )
+    parser.add_argument(
+        "--poll-every",
+        type=_seconds,
+        default=None,
+        help="seconds between polls (default: the API's documented pace)",
+    )
+    parser.add_argument(
+        "--callback-host", help="receive the first job's callbacks on this host and check them"
+    )
+    parser.add_argument("--report", choices=("human", "json", "junit"), default="human")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and its cost; send nothing")
 
 
 def _validate(paths: list[str]) -> int:
