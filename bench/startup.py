@@ -9,13 +9,16 @@ suite starting the sandbox) sees it:
 - fakeapi: the venv's ``fakeapi serve --host 127.0.0.1 --port P --virtual-clock`` (the script next
   to ``sys.executable``), asked ``GET /rixapi/v1/task/task_none`` (answered 404);
 - bare: this Python running a script that imports ``aiohttp.web`` and serves a one-route app on
-  127.0.0.1:P through ``AppRunner`` under ``asyncio.run`` (as ``fakeapi serve`` does), asked ``GET /``.
+  127.0.0.1:P through ``AppRunner`` under ``asyncio.run`` (as ``fakeapi serve`` does), asked ``GET /``;
+- bare + deps: the same script, which also imports PyYAML and pydantic and builds one pydantic model:
+  the least a server that reads its scenario from YAML and validates it with pydantic pays, shown
+  so that fakeapi's own share of its start-up can be read off.
 
-The two alternate (which goes first alternates too), so noise from other processes falls on both.
+The three alternate (their order reverses every run), so noise from other processes falls on all.
 Nothing is pinned: start-up is one process. Each process gets a free port of 127.0.0.1, is killed
-once it has answered (or after a bounded wait), and the bare server stops by itself after a minute.
+once it has answered (or after a bounded wait), and the bare servers stop by themselves after a minute.
 
-Both start with their bytecode cached, as a user's do: the processes run without
+All start with their bytecode cached, as a user's do: the processes run without
 ``PYTHONDONTWRITEBYTECODE`` and one untimed start of each comes first, which writes fakeapi's
 ``__pycache__`` if this checkout has none (aiohttp's came with its install). Without a cache every
 run would compile fakeapi's sources again, a cost no user pays twice.
@@ -32,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +44,19 @@ ANSWER_TIMEOUT = 30.0  # a process that has not answered by then fails the run
 STOP_TIMEOUT = 5.0
 POLL_INTERVAL = 0.001
 AUTH = {"Authorization": "Bearer k"}  # the default scenario accepts any non-empty key
+DEPS = """\
+import yaml
+from pydantic import BaseModel, Field
+
+class Body(BaseModel):
+    count: int = Field(ge=1)
+
+Body(count=1)
+"""
 BARE_SERVER = """\
 import asyncio, sys
 from aiohttp import web
+{deps}
 
 async def hello(request: web.Request) -> web.Response:
     return web.Response(text="ok")
@@ -65,15 +78,22 @@ asyncio.run(main())
 
 @dataclass(frozen=True)
 class StartupResult:
-    """Seconds from spawn to the first answer read, one figure per run, for fakeapi and bare aiohttp."""
+    """Seconds from spawn to the first answer read, one figure per run, for fakeapi, bare aiohttp and
+    bare aiohttp with fakeapi's dependencies (pydantic, PyYAML)."""
 
     fake: list[float]
     bare: list[float]
+    bare_deps: list[float]
 
     @property
     def ratio(self) -> float:
         """fakeapi's median over bare aiohttp's median."""
         return statistics.median(self.fake) / statistics.median(self.bare)
+
+    @property
+    def deps_ratio(self) -> float:
+        """bare aiohttp with fakeapi's dependencies: its median over bare aiohttp's median."""
+        return statistics.median(self.bare_deps) / statistics.median(self.bare)
 
 
 def free_port() -> int:
@@ -88,8 +108,8 @@ def fake_command(port: int) -> list[str]:
     return [str(fakeapi), "serve", "--host", HOST, "--port", str(port), "--virtual-clock"]
 
 
-def bare_command(port: int) -> list[str]:
-    return [sys.executable, "-c", BARE_SERVER, HOST, str(port)]
+def bare_command(port: int, deps: str = "") -> list[str]:
+    return [sys.executable, "-c", BARE_SERVER.format(deps=deps), HOST, str(port)]
 
 
 @contextlib.contextmanager
@@ -150,21 +170,26 @@ def time_bare() -> float:
     return time_to_answer(bare_command(port), port, "/", 200)
 
 
+def time_bare_deps() -> float:
+    port = free_port()
+    return time_to_answer(bare_command(port, DEPS), port, "/", 200)
+
+
 def bench_startup(runs: int) -> StartupResult:
-    """``runs`` start-ups of each, alternating (and alternating which of the two goes first), after
-    an untimed one of each."""
-    time_fake()  # writes fakeapi's bytecode cache if there is none; warms the file cache for both
-    time_bare()
-    fake: list[float] = []
-    bare: list[float] = []
+    """``runs`` start-ups of each, alternating (their order reversed every run), after an untimed one
+    of each."""
+    result = StartupResult(fake=[], bare=[], bare_deps=[])
+    kinds: list[tuple[Callable[[], float], list[float]]] = [
+        (time_fake, result.fake),
+        (time_bare, result.bare),
+        (time_bare_deps, result.bare_deps),
+    ]
+    for time_kind, _ in kinds:
+        time_kind()  # fakeapi's first start writes its bytecode cache if there is none
     for run in range(runs):
-        if run % 2:
-            fake.append(time_fake())
-            bare.append(time_bare())
-        else:
-            bare.append(time_bare())
-            fake.append(time_fake())
-    return StartupResult(fake, bare)
+        for time_kind, times in kinds[:: 1 if run % 2 else -1]:
+            times.append(time_kind())
+    return result
 
 
 def ms(seconds: float) -> str:
@@ -178,10 +203,15 @@ def main() -> None:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     result = bench_startup(args.runs)
-    print(f"start to first answer, {args.runs} alternating runs each (median, min):")
-    for name, times in (("fakeapi serve", result.fake), ("bare aiohttp", result.bare)):
-        print(f"  {name:<14} {ms(statistics.median(times)):>7}  {ms(min(times)):>7}")
-    print(f"  ratio          {result.ratio:.2f}x (median over median)")
+    print(f"start to first answer, {args.runs} alternating runs each (median, min, ratio of medians):")
+    rows = (
+        ("fakeapi serve", result.fake, result.ratio),
+        ("bare aiohttp", result.bare, 1.0),
+        ("bare + deps", result.bare_deps, result.deps_ratio),
+    )
+    for name, times, ratio in rows:
+        print(f"  {name:<14} {ms(statistics.median(times)):>7}  {ms(min(times)):>7}  {ratio:.2f}x")
+    print("  (bare + deps: bare aiohttp also importing pydantic and PyYAML and building one model)")
 
 
 if __name__ == "__main__":
