@@ -77,7 +77,8 @@ class Operations(Protocol):
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use, not at import: none is needed to start `fakeapi serve`.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ResetBody(_Body):

@@ -1,29 +1,42 @@
 """The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract
 openapi|verify``."""
 
+# The rest of fakeapi is imported inside the functions that use it, so that it loads after ``main``
+# has paused the garbage collector.
+
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fakeapi.admin import host_name, is_loopback
-from fakeapi.contract.openapi import admin_document, api_document
-from fakeapi.contract.verify import add_verify_arguments, run_verify
-from fakeapi.errors import ScenarioError
-from fakeapi.providers import REGISTRY
-from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
-from fakeapi.server import FakeServer, heap, loops
+if TYPE_CHECKING:
+    from fakeapi.server import FakeServer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fakeapi`` console script."""
+    # Starting up (loading the modules, the scenario, the app) makes objects that live until exit:
+    # collecting garbage among them is wasted work, about a tenth of `fakeapi serve`'s start-up.
+    gc.disable()
+    try:
+        return _run(argv)
+    finally:
+        gc.enable()
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    from fakeapi.errors import ScenarioError
+    from fakeapi.providers import REGISTRY
+    from fakeapi.scenario import bundled_names, load_scenario, scenario_json_schema
+
     parser = argparse.ArgumentParser(prog="fakeapi", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -74,24 +87,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     apis = [provider.name for provider in REGISTRY.providers()]
     openapi.add_argument("--api", required=True, choices=[*apis, "admin"], help="an API, or admin")
     openapi.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the fake is served")
-    add_verify_arguments(
+    _add_verify_arguments(
         contract_actions.add_parser(
             "verify", help="drive an API's canonical flow against a server, checking each answer"
-        )
+        ),
+        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
     )
 
     args = parser.parse_args(argv)
+    if args.command != "serve":
+        gc.enable()  # started: a command may run for minutes (contract verify)
     try:
         if args.command == "contract" and args.action == "openapi":
             print(json.dumps(_openapi(args.api, args.base_url.rstrip("/")), indent=2, ensure_ascii=False))
             return 0
         if args.command == "contract":
+            from fakeapi.contract.verify import run_verify
+
             return run_verify(args)
         if args.command == "serve":
             if args.speed is not None and args.speed <= 0:
                 parser.error("--speed must be positive")
             if args.admin_token == "":
                 parser.error("--admin-token must not be empty")
+            from fakeapi.server import loops
+
             return loops.run(_serve(args))
         if args.action == "list":
             for name in bundled_names():
@@ -108,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _openapi(api: str, base_url: str) -> dict[str, Any]:
+    from fakeapi.contract.openapi import admin_document, api_document
+    from fakeapi.providers import REGISTRY
+    from fakeapi.server import FakeServer
+
     if api == "admin":
         admin = FakeServer().admin
         return admin_document(admin.routes(), base_url + admin.mount)
@@ -123,13 +147,69 @@ def _directory(value: str) -> Path:
 
 
 def _allowed_host(value: str) -> str:
+    from fakeapi.admin import host_name
+
     try:
         return host_name(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return number
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError("must be an http:// or https:// URL")
+    return value
+
+
+def _add_verify_arguments(parser: argparse.ArgumentParser, apis: list[str]) -> None:
+    """The options of ``fakeapi contract verify``, which ``run_verify`` reads; ``apis``: those it can
+    verify."""
+    parser.add_argument("--api", required=True, choices=apis)
+    parser.add_argument(
+        "--base-url",
+        required=True,
+        type=_base_url,
+        help="the API's root, e.g. http://127.0.0.1:8000/rixapi (the fake) or the real service's",
+    )
+    parser.add_argument(
+        "--key", default=os.environ.get("FAKEAPI_VERIFY_KEY"), help="API key (default: $FAKEAPI_VERIFY_KEY)"
+    )
+    parser.add_argument("--model", help="submit one job with this model instead of the cheapest of each kind")
+    parser.add_argument("--max-submits", type=_count, default=2, help="jobs created at most (default 2)")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=600.0, help="seconds for the whole run (default 600)"
+    )
+    parser.add_argument(
+        "--poll-every",
+        type=_seconds,
+        default=None,
+        help="seconds between polls (default: the API's documented pace)",
+    )
+    parser.add_argument(
+        "--callback-host", help="receive the first job's callbacks on this host and check them"
+    )
+    parser.add_argument("--report", choices=("human", "json", "junit"), default="human")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and its cost; send nothing")
+
+
 def _validate(paths: list[str]) -> int:
+    from fakeapi.errors import ScenarioError
+    from fakeapi.scenario import load_scenario
+
     failed = 0
     for path in paths:
         try:
@@ -143,6 +223,9 @@ def _validate(paths: list[str]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from fakeapi.scenario import load_scenario
+    from fakeapi.server import FakeServer, heap
+
     server = FakeServer(
         load_scenario(args.scenario),
         seed=args.seed,
@@ -159,6 +242,10 @@ async def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"fakeapi: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    # What start-up made lives as long as the server, and so do most tasks: later collections skip
+    # them (see fakeapi.server.heap).
+    heap.freeze_survivors()
+    gc.enable()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -169,7 +256,6 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"  {provider.profile.name:<8} {server.url_for(provider.profile.name)}", flush=True)
     print(f"  {'admin':<8} {_admin_status(server)}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
-    heap.freeze_survivors()  # this process only serves: see fakeapi.server.heap
     await stop.wait()
     await server.stop()
     print("fakeapi stopped.", flush=True)
@@ -177,6 +263,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _admin_status(server: FakeServer) -> str:
+    from fakeapi.admin import is_loopback
+
     url = server.base_url + server.admin.mount + "/"
     if server.admin_token is not None:
         return f"{url} (token required)"

@@ -5,20 +5,20 @@ from __future__ import annotations
 import random
 import string
 from functools import cache
+from typing import TYPE_CHECKING
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
 BASE36 = string.digits + string.ascii_lowercase
 
 
 @cache
-def _shared_faker() -> Faker:
-    # Building a Faker costs tens of milliseconds; one instance reseeded per reset keeps resets cheap.
-    return Faker()
-
-
-@cache
 def _render_faker() -> Faker:
+    # Imported here: faker costs a fifth of `fakeapi serve`'s start-up and only generated text needs it.
+    # Building a Faker costs tens of milliseconds; one instance reseeded per render keeps renders cheap.
+    from faker import Faker
+
     return Faker()
 
 
@@ -30,13 +30,12 @@ def faker_for(key: str) -> Faker:
 
 
 class Randomness:
-    """A ``random.Random`` and a ``Faker`` seeded together, so one seed reproduces a whole run."""
+    """A ``random.Random`` seeded by the run's seed, so one seed reproduces a whole run (ids, jitter);
+    faker text is seeded by what it is rendered for (``faker_for``)."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.random = random.Random(seed)
-        self.faker = _shared_faker()
-        self.faker.seed_instance(seed)
 
     def token(self, length: int, alphabet: str = BASE36) -> str:
         # random.choices(alphabet, k=length), drawn the same way (one random() per character) at

@@ -216,6 +216,42 @@ def test_serve_answers_and_stops_on_signal(signum: signal.Signals) -> None:
         served.stop()
 
 
+def test_serve_on_a_virtual_clock_answers_its_first_requests() -> None:
+    # The command bench/startup.py times. In a fresh process each model is built on its first use,
+    # so these are the first checks of a submit, an invalid submit and an admin body.
+    served = Served("--host", "127.0.0.1", "--port", "0", "--virtual-clock")
+    try:
+        served.wait_for_line(r"^fakeapi serving scenario 'default' \(seed 0\)$")
+        base = served.wait_for_line(r"^\s+rixapi\s+(http://127\.0\.0\.1:(\d+)/rixapi)$")
+        base_url, port = base.group(1), int(base.group(2))
+        served.wait_for_line(r"^Press Ctrl-C to stop\.$")
+        admin = f"http://127.0.0.1:{port}/_fakeapi"
+
+        status, _, raw = http("GET", base_url + "/v1/task/task_none")
+        assert status == 404
+        assert json.loads(raw)["error"]["code"] == "task_not_exist"
+        status, _, raw = http("POST", base_url + "/v1/task/submit", {"model": "flux-pro"})
+        assert status == 400
+        assert json.loads(raw)["error"]["message"].startswith("input: Field required")
+        status, _, raw = http("POST", base_url + "/v1/task/submit", {"model": "flux-pro", "input": {}})
+        assert status == 200, raw
+        task = json.loads(raw)
+        assert task["status"] == "queued"
+
+        status, _, raw = http("GET", admin + "/clock")
+        assert (status, json.loads(raw)["virtual"], json.loads(raw)["speed"]) == (200, True, 0.0)
+        status, _, raw = http("POST", admin + "/clock/shift", {"seconds": 10})
+        assert status == 200, raw
+        status, _, raw = http("GET", base_url + "/v1/task/" + task["id"])
+        assert (status, json.loads(raw)["status"]) == (200, "completed")  # images take 5 s
+
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=10) == 0
+        assert served.rest()[-1] == "fakeapi stopped."
+    finally:
+        served.stop()
+
+
 def test_serve_help_shows_the_admin_token() -> None:
     result = run("serve", "--help")
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import re
 import sys
 import time
@@ -792,57 +791,6 @@ async def verify(options: Options) -> Report:
 
 
 # -- command line ------------------------------------------------------------------------------
-
-
-def _count(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return number
-
-
-def _seconds(value: str) -> float:
-    number = float(value)
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
-    return number
-
-
-def _base_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError("must be an http:// or https:// URL")
-    return value
-
-
-def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``fakeapi contract verify``."""
-    names = [p.name for p in REGISTRY.providers() if p.lifecycle is not None]
-    parser.add_argument("--api", required=True, choices=names)
-    parser.add_argument(
-        "--base-url",
-        required=True,
-        type=_base_url,
-        help="the API's root, e.g. http://127.0.0.1:8000/rixapi (the fake) or the real service's",
-    )
-    parser.add_argument(
-        "--key", default=os.environ.get("FAKEAPI_VERIFY_KEY"), help="API key (default: $FAKEAPI_VERIFY_KEY)"
-    )
-    parser.add_argument("--model", help="submit one job with this model instead of the cheapest of each kind")
-    parser.add_argument("--max-submits", type=_count, default=2, help="jobs created at most (default 2)")
-    parser.add_argument(
-        "--timeout", type=_seconds, default=600.0, help="seconds for the whole run (default 600)"
-    )
-    parser.add_argument(
-        "--poll-every",
-        type=_seconds,
-        default=None,
-        help="seconds between polls (default: the API's documented pace)",
-    )
-    parser.add_argument(
-        "--callback-host", help="receive the first job's callbacks on this host and check them"
-    )
-    parser.add_argument("--report", choices=("human", "json", "junit"), default="human")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and its cost; send nothing")
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -31,7 +31,8 @@ class ModelInput(BaseModel):
     every other mode refuses them. ``text_only`` fields are refused in the image modes.
     """
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    # Built on first use, not at import: a model's input is checked at its first submit.
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     image_modes: ClassVar[dict[str, tuple[int, int]]] = {}
     text_only: ClassVar[tuple[str, ...]] = ()

@@ -1,4 +1,9 @@
-"""APIXO's wire models: every body it receives or sends, as pydantic models."""
+"""APIXO's wire models: every body it receives or sends, as pydantic models.
+
+Each is built on first use (``defer_build``): a request model at the first request that sends it,
+the answer models only where answers are checked (tests, ``contract verify``, OpenAPI documents),
+so none of them adds to ``fakeapi serve``'s start-up.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from fakeapi.errors import FieldRule
 class GenerateBody(BaseModel):
     """``POST /api/v1/generateTask/{model}``; ``input`` is checked by the model's own fields."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     request_type: Literal["async", "callback"] = "async"
     callback_url: str | None = Field(default=None, pattern=r"^https?://")
@@ -34,7 +39,7 @@ ApixoState = Literal["pending", "processing", "success", "failed"]
 class SubmitData(BaseModel):
     """``data`` of a generateTask answer."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     taskId: str
 
@@ -42,7 +47,7 @@ class SubmitData(BaseModel):
 class SubmitAnswer(BaseModel):
     """``POST /api/v1/generateTask/{model}`` 200: ``{code: 200, message: "success", data: {taskId}}``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     code: Literal[200]
     message: Literal["success"]
@@ -56,7 +61,7 @@ class TaskData(BaseModel):
     ``failCode``/``failMsg`` only on ``failed``; ``completeTime`` once terminal.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     taskId: str
     state: ApixoState
@@ -71,7 +76,7 @@ class TaskData(BaseModel):
 class StatusAnswer(BaseModel):
     """``GET /api/v1/statusTask/{model}?taskId=`` 200 (also when the task failed) and the callback body."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     code: Literal[200]
     message: Literal["success"]
@@ -81,7 +86,7 @@ class StatusAnswer(BaseModel):
 class BalanceAnswer(BaseModel):
     """``GET /api/v1/apikeys/current-balance`` 200: ``data`` is the balance in USD."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     code: Literal[200]
     message: Literal["success"]
@@ -91,7 +96,7 @@ class BalanceAnswer(BaseModel):
 class ErrorData(BaseModel):
     """``data`` of a 400 answer: what was wrong with the request."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     error: str
 
@@ -100,7 +105,7 @@ class ErrorEnvelope(BaseModel):
     """Every error answer: ``code`` mirrors the HTTP status; ``data`` is null, or ``{"error": ...}``
     on a 400 bad request; the 401 answer (authentication page) has no ``data`` key at all."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     code: Literal[400, 401, 402, 404, 405, 413, 429, 500, 503]
     message: str

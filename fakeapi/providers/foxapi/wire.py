@@ -1,4 +1,9 @@
-"""FoxAPI's wire models: every body it receives or sends, as pydantic models."""
+"""FoxAPI's wire models: every body it receives or sends, as pydantic models.
+
+Each is built on first use (``defer_build``): a request model at the first request that sends it,
+the answer models only where answers are checked (tests, ``contract verify``, OpenAPI documents),
+so none of them adds to ``fakeapi serve``'s start-up.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from fakeapi.wire import MAX_DURATION
 class GenerationBody(BaseModel):
     """An image, video or audio submit: ``model`` and the model's own fields, flat."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     model: str = Field(min_length=1)
     # Same-template sites document a 2,048-character limit on callback URLs.
@@ -32,7 +37,7 @@ class GenerationBody(BaseModel):
 class Message(BaseModel):
     """One chat message; ``content`` is text or a list of content blocks."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]]
@@ -59,7 +64,7 @@ class LlmBody(GenerationBody):
 
 FoxStatus = Literal["pending", "processing", "completed", "failed"]
 FoxType = Literal["image", "video", "audio", "llm"]
-_ANSWER = ConfigDict(extra="forbid", strict=True)
+_ANSWER = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class UrlResult(BaseModel):

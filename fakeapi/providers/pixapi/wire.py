@@ -1,4 +1,9 @@
-"""Pixapi's wire models: every body it receives or sends, as pydantic models."""
+"""Pixapi's wire models: every body it receives or sends, as pydantic models.
+
+Each is built on first use (``defer_build``): a request model at the first request that sends it,
+the answer models only where answers are checked (tests, ``contract verify``, OpenAPI documents),
+so none of them adds to ``fakeapi serve``'s start-up.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ SIZE_PATTERN = r"^(\d{1,5}[xX]\d{1,5}|[124][kK]|auto)$"
 class ImageBody(BaseModel):
     """``images/generations`` and, from its form fields, ``images/edits``."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1, max_length=32000)
@@ -27,7 +32,7 @@ class ImageBody(BaseModel):
 class VideoBody(BaseModel):
     """``async/videos/generations``."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1, max_length=32000)
@@ -39,7 +44,7 @@ class VideoBody(BaseModel):
 class LegacyBody(BaseModel):
     """The legacy Nano Banana-style ``images/generate`` and ``images/edit`` JSON bodies."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1, max_length=32000)
@@ -62,7 +67,7 @@ ErrorType = Literal[
     "internal_error",
     "model_unavailable",
 ]
-_ANSWER = ConfigDict(extra="forbid", strict=True)
+_ANSWER = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class SubmitAnswer(BaseModel):

@@ -1,4 +1,9 @@
-"""RixAPI's wire models: every body it receives or sends, as pydantic models."""
+"""RixAPI's wire models: every body it receives or sends, as pydantic models.
+
+Each is built on first use (``defer_build``): a request model at the first request that sends it,
+the answer models only where answers are checked (tests, ``contract verify``, OpenAPI documents),
+so none of them adds to ``fakeapi serve``'s start-up.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class SubmitBody(BaseModel):
     """``POST /v1/task/submit``. Unknown top-level fields are accepted, as the real API does."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     model: str = Field(min_length=1)
     input: dict[str, Any]
@@ -30,7 +35,7 @@ RixStatus = Literal["queued", "in_progress", "completed", "failed"]
 class TokenDetails(BaseModel):
     """``usage.input_token_details`` / ``usage.output_token_details``: zero-valued keys are left out."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     text_tokens: int | None = None
     audio_tokens: int | None = None
@@ -41,7 +46,7 @@ class TokenDetails(BaseModel):
 class UsageOut(BaseModel):
     """A terminal task's ``usage``: ``type: tokens`` (token counts) or ``type: duration`` (``seconds``)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     type: Literal["tokens", "duration"]
     input_tokens: int | None = None
@@ -59,7 +64,7 @@ class Task(BaseModel):
     terminal and the model reports it, ``error`` (a string) only when failed.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     id: str
     status: RixStatus
@@ -76,7 +81,7 @@ class ErrorBody(BaseModel):
     ``param`` (always ``""``) appears only in the 403 ``insufficient_user_quota`` answer.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     message: str
     type: Literal["rix_api_error"]
@@ -87,6 +92,6 @@ class ErrorBody(BaseModel):
 class ErrorEnvelope(BaseModel):
     """Every error answer (400, 401, 403, 404, 413, 429, 500, 503): ``{"error": {...}}``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     error: ErrorBody
