@@ -33,6 +33,10 @@ limit.
    calls: routing, middleware, handler and rendering, no parsing or I/O; independent of the load
    generator).
 
+5. Start-up: ``fakeapi serve --virtual-clock`` spawned, to its first answer read, against a bare
+   aiohttp server spawned the same way (and one that also imports pydantic and PyYAML, fakeapi's
+   floor), alternating (``bench/startup.py``).
+
 A summary table (measure | fakeapi | bare | goal | met?) ends the run. Linux only (it pins cores and
 reads ``/proc``). Everything binds 127.0.0.1, is bounded in time and count, and stops by itself.
 """
@@ -72,6 +76,7 @@ import uvloop
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from load import cpu_seconds, free_port, memory_kib
+from startup import bench_startup
 
 from fakeapi.fixture import FakeApi
 from fakeapi.server import BackgroundServer, FakeServer
@@ -117,10 +122,22 @@ class Settings:
     reset_runs: int
     tasks: int  # tasks to completion, in-process section
     scale_tasks: int  # live tasks of the large store
+    serve_starts: int  # spawns of `fakeapi serve` and of each bare server
 
 
-FULL = Settings(duration=4, warmup=1, rounds=3, start_runs=5, reset_runs=200, tasks=1000, scale_tasks=100_000)
-QUICK = Settings(duration=1, warmup=1, rounds=1, start_runs=3, reset_runs=50, tasks=200, scale_tasks=5_000)
+FULL = Settings(
+    duration=4,
+    warmup=1,
+    rounds=3,
+    start_runs=5,
+    reset_runs=200,
+    tasks=1000,
+    scale_tasks=100_000,
+    serve_starts=9,
+)
+QUICK = Settings(
+    duration=1, warmup=1, rounds=1, start_runs=3, reset_runs=50, tasks=200, scale_tasks=5_000, serve_starts=3
+)
 
 
 # -- processes ----------------------------------------------------------------------------------
@@ -1035,6 +1052,28 @@ def bench_against_bare(run: Run) -> list[Summary]:
         return bench_poll(run, servers) + bench_submit(run, servers)
 
 
+def bench_serve_start(run: Run) -> list[Summary]:
+    result = bench_startup(run.settings.serve_starts)
+    fake, bare, deps = (statistics.median(t) for t in (result.fake, result.bare, result.bare_deps))
+    print(
+        "5. start-up: fakeapi serve --virtual-clock, spawned, to its first answer read "
+        f"({len(result.fake)} runs each, alternating, after an untimed one; median)"
+    )
+    print(row("bare aiohttp", ms(bare), f"(min {ms(min(result.bare))})"))
+    print(row("bare aiohttp importing pydantic, PyYAML", ms(deps), f"{result.deps_ratio:.2f}x bare"))
+    print(row("fakeapi serve", ms(fake), f"{result.ratio:.2f}x bare (min {ms(min(result.fake))})"))
+    print(flush=True)
+    return [
+        Summary(
+            "`fakeapi serve` start to first answer",
+            f"{ms(fake)} ({result.ratio:.2f}x)",
+            f"{ms(bare)} (with pydantic, PyYAML {result.deps_ratio:.2f}x)",
+            "<= 1.3x",
+            result.ratio <= 1.3,
+        )
+    ]
+
+
 SECTIONS: list[Section] = [
     bench_against_bare,
     bench_scale,
@@ -1042,6 +1081,7 @@ SECTIONS: list[Section] = [
     bench_reset,
     bench_bulk,
     bench_handling,
+    bench_serve_start,
 ]
 
 
