@@ -14,12 +14,13 @@ import heapq
 import itertools
 import math
 import traceback
+import weakref
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from typing_extensions import assert_never
 
@@ -35,6 +36,8 @@ from fakeapi.scenario.schema import ApiSettings, FailureSpec, Scenario, Step
 from fakeapi.scenario.types import TERMINAL_STATES, Curve, FailureReason
 from fakeapi.webhooks import CallbackPolicy, DeliveryAttempt, DeliveryError, DeliverySlots, Sender
 
+P = ParamSpec("P")
+R = TypeVar("R")
 DELIVERIES_IN_FLIGHT = 128
 DELIVERIES_PER_RECEIVER = 16
 LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
@@ -184,7 +187,9 @@ class TaskEngine:
         self.faults = FaultBook(scenario.faults, self.random.seed)
         self.rules = RuleBook(scenario.rules)
         self._settings: dict[str, ApiSettings] = {}
-        self.accounts = AccountBook(scenario.accounts, self.caps, scenario.limits.keys, self._has_unfinished)
+        self.accounts = AccountBook(
+            scenario.accounts, _weakly(self.caps), scenario.limits.keys, _weakly(self._has_unfinished)
+        )
         self.tasks: dict[str, Task] = {}
         self.deliveries = DeliveryLog(scenario.limits)
         self.wakeup: Callable[[], None] = lambda: None
@@ -888,6 +893,19 @@ class TaskEngine:
 
     def _surprise(self, what: str, exc: Exception) -> None:
         self.on_surprise(f"{what} in the fake:\n{''.join(traceback.format_exception(exc))}")
+
+
+def _weakly(method: Callable[P, R]) -> Callable[P, R]:
+    """``method``, not keeping its engine alive: with no cycle through its parts, an engine (and its
+    run's tasks) is freed the moment the server drops it, not by a collector pass over all of them."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        bound = ref()
+        assert bound is not None, "the engine is gone"
+        return bound(*args, **kwargs)
+
+    return call
 
 
 def _failure(exc: Exception) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -16,7 +17,6 @@ from fakeapi.providers import REGISTRY, Provider
 from fakeapi.recorder import Recorder
 from fakeapi.scenario import Scenario, ScenarioRef, resolve_scenario
 from fakeapi.scenario.loading import ScenarioDirs
-from fakeapi.server import heap
 from fakeapi.server.app import Mounts, build_app, listen
 from fakeapi.server.files import files_handler
 from fakeapi.server.pipeline import Current, Pipeline
@@ -142,7 +142,6 @@ class FakeServer:
         await self._end_run()
         self._sender = sender
         self.current.replace(engine)
-        heap.thaw()  # the run just ended may have left cycles the collector should now find
         if self._runner is not None:
             self._events.start()
 
@@ -169,12 +168,13 @@ class FakeServer:
             base_url=self.base_url,
         )
         engine.wakeup = self._events.wake.set
-        engine.on_surprise = functools.partial(self._surprise, engine)
+        # Weakly: an engine that refers to itself is freed only by a collector pass (see _weakly).
+        engine.on_surprise = functools.partial(self._surprise, weakref.ref(engine))
         return engine, sender
 
-    def _surprise(self, engine: TaskEngine, text: str) -> None:
+    def _surprise(self, engine: weakref.ref[TaskEngine], text: str) -> None:
         # A run that has ended (a delivery cancelled late, say) must not report into the next one.
-        if self.current.engine is engine:
+        if self.current.engine is engine():
             self.current.recorder.surprise(text)
 
     def _make_clock(self, scenario: Scenario) -> Clock:
