@@ -1106,6 +1106,12 @@ def main() -> None:
     parser.add_argument(
         "--python-loadgen", action="store_true", help="use the Python load generator even if wrk is on PATH"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[section.__name__.removeprefix("bench_") for section in SECTIONS],
+        help="run only this section (repeatable)",
+    )
     args = parser.parse_args()
     if not Path("/proc/self/status").exists() or not hasattr(os, "sched_setaffinity"):
         parser.error("runs on Linux only: it pins processes to cores and reads /proc")
@@ -1127,7 +1133,8 @@ def main() -> None:
         "figure = median of the ratios"
     )
     print(flush=True)
-    rows = [summary for section in SECTIONS for summary in section(run)]
+    chosen = [s for s in SECTIONS if not args.only or s.__name__.removeprefix("bench_") in args.only]
+    rows = [summary for section in chosen for summary in section(run)]
     print_summary(run, rows)
     print(f"\nbenchmark wall time {time.perf_counter() - began:.1f} s")
 
