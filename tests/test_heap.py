@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from fakeapi.server import FakeServer, heap
 
@@ -64,18 +65,30 @@ def test_without_the_policy_nothing_is_frozen() -> None:
 
 
 async def test_a_reset_frees_the_run_without_the_collector() -> None:
+    async def receive(request: web.Request) -> web.Response:
+        return web.Response()
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", receive)
+    receiver_runner = web.AppRunner(receiver)
+    await receiver_runner.setup()
+    site = web.TCPSite(receiver_runner, "127.0.0.1", 0)
+    await site.start()
     server = FakeServer("default", clock="virtual")
     await server.start()
     try:
         base = server.url_for("rixapi")
+        hook = f"http://127.0.0.1:{receiver_runner.addresses[0][1]}/hook"
         async with aiohttp.ClientSession(headers=AUTH) as session:
-            body = {"model": "flux-pro", "input": {"prompt": "a fox"}, "callback_url": "http://127.0.0.1:9/"}
+            body = {"model": "flux-pro", "input": {"prompt": "a fox"}, "callback_url": hook}
             async with session.post(f"{base}/v1/task/submit", json=body) as answer:
                 task_id = (await answer.json())["id"]
+            await server.engine.shift(60)
             async with session.get(f"{base}/v1/task/{task_id}") as answer:
                 assert answer.status == 200
             async with session.get(f"{base}/v1/task/task_unknown") as answer:
                 assert answer.status == 404
+        assert [attempt.delivered for attempt in server.engine.deliveries] == [True, True, True]
         ended = weakref.ref(server.engine)
         gc.disable()
         try:
@@ -85,3 +98,4 @@ async def test_a_reset_frees_the_run_without_the_collector() -> None:
             gc.enable()
     finally:
         await server.stop()
+        await receiver_runner.cleanup()
