@@ -188,7 +188,7 @@ def run_suite(root: Path, *, bare: bool) -> list[dict[str, float]]:
         text=True,
     )
     if run.returncode != 0:
-        raise RuntimeError(f"the {'bare' if bare else 'fakeapi'} suite failed:\n{run.stdout}{run.stderr}")
+        raise RuntimeError(f"the {'bare' if bare else 'fakeapi'} suite failed:\n{run.stdout[-3000:]}")
     times: list[dict[str, float]] = json.loads(out.read_text())
     return times[1:-1]
 

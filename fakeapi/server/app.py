@@ -3,7 +3,6 @@ O(1) way back from a request to the provider and route that serve it."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -131,6 +130,4 @@ async def listen(
     except BaseException:
         await runner.cleanup()
         raise
-    server = site._server
-    assert isinstance(server, asyncio.base_events.Server)
-    return runner, server.sockets[0].getsockname()[1]
+    return runner, runner.addresses[0][1]

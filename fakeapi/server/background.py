@@ -13,6 +13,17 @@ from fakeapi.server.facade import FakeServer
 T = TypeVar("T")
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (it is a dependency off Windows and PyPy), else
+    asyncio's: uvloop's takes about a fifth less of the server thread's time per request and per
+    hand-off, time a test's own thread otherwise waits for (they share one GIL)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class BackgroundServer:
     """A ``FakeServer`` running in a thread with its own event loop.
 
@@ -22,7 +33,7 @@ class BackgroundServer:
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="fakeapi", daemon=True)
 
     def start(self) -> BackgroundServer:
