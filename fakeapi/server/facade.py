@@ -62,6 +62,7 @@ class FakeServer:
             scenario_dirs=ScenarioDirs(scenario_dirs),
             allowed_hosts=allowed_hosts,
         )
+        self._loopback = is_loopback(host)
         self._clock_mode = clock
         self._speed = speed
         self._runner: web.AppRunner | None = None
@@ -154,7 +155,7 @@ class FakeServer:
         block_private = scenario.webhooks.block_private
         sender = HttpSender(
             answer_bytes=scenario.limits.callback_answer_bytes,
-            block_private=not is_loopback(self.host) if block_private is None else block_private,
+            block_private=not self._loopback if block_private is None else block_private,
         )
         engine = TaskEngine(
             scenario,
