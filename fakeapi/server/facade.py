@@ -119,6 +119,7 @@ class FakeServer:
         any other request gets ``SHUTDOWN_GRACE`` to finish. All the state is in memory and is gone.
         """
         await self._end_run()
+        await self._events.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -145,9 +146,9 @@ class FakeServer:
 
     async def _end_run(self) -> None:
         """End the run serving now: drop the requests a fault holds, answer waiting synchronous
-        requests, stop the event runner, drop the deliveries in flight and close the sender."""
+        requests, pause the event runner, drop the deliveries in flight and close the sender."""
         self.current.end()
-        await self._events.stop()
+        await self._events.pause()
         await self.engine.aclose()
         await self._sender.close()
 
