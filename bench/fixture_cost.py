@@ -1,20 +1,23 @@
 """The fixture's cost per test in a downstream suite, next to a bare aiohttp fake.
 
-Run it as a script: ``python bench/fixture_cost.py`` (about 10 s; ``--tests N --rounds R``).
+Run it as a script: ``python bench/fixture_cost.py`` (about 45 s; ``--tests N --rounds R``).
 
-It writes a throwaway downstream project: a test file of N tests, each submitting one RixAPI task
-and polling it once with ``requests`` (a new connection per request, as ``requests.post`` makes), run
-against the ``fakeapi`` fixture, and the same N tests against a bare aiohttp fake: a session fixture
-serving the same two routes with canned bytes of the same size from a thread with its own (default
-asyncio) loop, and a per-test fixture that clears its dict of tasks across the thread, the least a
-reset can be. Each suite runs as a user runs it, ``python -m pytest -p no:randomly -p no:xdist -q``
-in a subprocess, the two alternating, for R rounds.
+It writes throwaway downstream projects, each a test file of N tests that submit one RixAPI task and
+poll it once with ``requests`` (a new connection per request, as ``requests.post`` makes): one
+against the ``fakeapi`` fixture; one against a bare aiohttp fake, a session fixture serving the same
+two routes with canned bytes of the same size from a thread with its own (asyncio's) event loop, and
+a per-test fixture that clears its dict of tasks across the thread, the least a reset can be; and the
+bare fake again on uvloop's loop (the one the fixture runs on), for reference. Each suite runs as a
+user runs it, ``python -m pytest -p no:randomly -p no:xdist -q`` in a subprocess, one after the
+other, for R rounds.
 
-A conftest hook times each test's setup, call and teardown (collection, start-up and the session
-fixtures' start and stop do not count: the first and last tests, which pay those, are left out).
-Per round: the mean per test; reported: the median over rounds of each suite, and of the per-round
-differences. For fakeapi the setup is the reset, the call the test body, the teardown the check for
-surprises.
+A conftest hook times each test's setup, call and teardown, and the process's CPU time over them
+(both threads: the test's and the fake's); collection, start-up and the session fixtures' start and
+stop do not count (the first and last tests, which pay those, are left out). Per round: the mean per
+test; reported: each suite's median over rounds, and the median of the per-round differences between
+fakeapi and the bare fake. For fakeapi the setup is the reset, the call the test body, the teardown
+the check for surprises. On a busy machine each hand-off between the test's thread and the fake's
+waits for the scheduler, so the wall times move with the load; the CPU times much less.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +63,13 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def _timed(item, phase):
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         return (yield)
     finally:
-        _TIMES.setdefault(item.nodeid, {})[phase] = time.perf_counter() - start
+        times = _TIMES.setdefault(item.nodeid, {})
+        times[phase] = time.perf_counter() - wall
+        times["cpu"] = times.get("cpu", 0.0) + time.process_time() - cpu
 
 
 def pytest_sessionfinish(session):
@@ -77,6 +81,8 @@ BARE_CONFTEST = f"""
 import asyncio
 import threading
 
+import uvloop
+
 import pytest
 from aiohttp import web
 
@@ -86,7 +92,7 @@ SUBMIT_ANSWER = {SUBMIT_ANSWER!r}
 class BareFake:
     def __init__(self):
         self.tasks = {{}}
-        self.loop = asyncio.new_event_loop()
+        self.loop = NEW_LOOP()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     async def submit(self, request):
@@ -105,7 +111,7 @@ class BareFake:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = self.runner.addresses[0][1]
 
     async def clear(self):
         self.tasks.clear()
@@ -152,79 +158,104 @@ BODY = {"model": "flux-pro", "input": {"prompt": "a boat"}}
 
 
 @dataclass(frozen=True)
+class Suite:
+    """One downstream suite: its name, and its bare fake's event loop (``None``: the fakeapi fixture)."""
+
+    name: str
+    bare_loop: str | None
+
+    def write(self, root: Path, tests: int) -> None:
+        """The suite as a project in ``root``: a conftest (the timing hook, the bare fake if any) and a
+        test file of ``tests`` tests."""
+        root.mkdir()
+        (root / "pytest.ini").write_text("[pytest]\n")
+        bare = "" if self.bare_loop is None else f"{BARE_CONFTEST}\nNEW_LOOP = {self.bare_loop}\n"
+        (root / "conftest.py").write_text(CONFTEST + bare)
+        tests_text = "".join(TEST.format(index=i) for i in range(tests))
+        (root / "test_downstream.py").write_text(TEST_HEAD + tests_text)
+
+    def run(self, root: Path) -> dict[str, float]:
+        """Mean seconds per test of each phase (and of CPU, ``cpu``), from one run of the suite in
+        ``root``; the first and last tests are left out."""
+        out = root / "times.json"
+        plugins = ["-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider"]
+        if self.bare_loop is not None:
+            plugins += ["-p", "no:fakeapi"]
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", *plugins, "-q"],
+            cwd=root,
+            env={**os.environ, "FIXTURE_COST_OUT": str(out)},
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"the {self.name} suite failed:\n{run.stdout[-3000:]}")
+        times: list[dict[str, float]] = json.loads(out.read_text())[1:-1]
+        return {key: statistics.fmean(t[key] for t in times) for key in (*PHASES, "cpu")}
+
+
+BARE = Suite("bare aiohttp fake", "asyncio.new_event_loop")
+BARE_UVLOOP = Suite("bare fake, uvloop", "uvloop.new_event_loop")
+FAKEAPI = Suite("fakeapi fixture", None)
+SUITES = (BARE, BARE_UVLOOP, FAKEAPI)
+
+
+@dataclass(frozen=True)
+class SuiteCost:
+    """A suite's seconds per test (medians over rounds): wall time, by phase, and CPU time (both
+    threads: the test's and the fake's)."""
+
+    total: float
+    phases: dict[str, float]
+    cpu: float
+
+
+@dataclass(frozen=True)
 class FixtureCostResult:
-    """Seconds per test (medians over rounds); ``fakeapi_phases``: fakeapi's setup (the reset),
-    call (the test body) and teardown (the surprise check)."""
+    """Each suite's cost per test, and ``difference``: the median over rounds of the fakeapi
+    fixture's wall time per test less the bare aiohttp fake's (on asyncio's loop), in seconds."""
 
     tests: int
     rounds: int
-    bare: float
-    fakeapi: float
+    suites: dict[str, SuiteCost]
     difference: float
-    fakeapi_phases: dict[str, float]
-    bare_phases: dict[str, float]
 
+    @property
+    def bare(self) -> float:
+        return self.suites[BARE.name].total
 
-def write_project(root: Path, tests: int, *, bare: bool) -> None:
-    """A downstream project in ``root``: a conftest (the timing hook, and the bare fake if ``bare``)
-    and a test file of ``tests`` tests."""
-    (root / "pytest.ini").write_text("[pytest]\n")
-    (root / "conftest.py").write_text(CONFTEST + (BARE_CONFTEST if bare else ""))
-    body = TEST_HEAD + "".join(TEST.format(index=i) for i in range(tests))
-    (root / "test_downstream.py").write_text(body)
-
-
-def run_suite(root: Path, *, bare: bool) -> list[dict[str, float]]:
-    """Each test's seconds per phase, from one run of the suite in ``root``, first and last left out."""
-    out = root / "times.json"
-    plugins = ["-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider"]
-    if bare:
-        plugins += ["-p", "no:fakeapi"]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", *plugins, "-q"],
-        cwd=root,
-        env={**os.environ, "FIXTURE_COST_OUT": str(out)},
-        capture_output=True,
-        text=True,
-    )
-    if run.returncode != 0:
-        raise RuntimeError(f"the {'bare' if bare else 'fakeapi'} suite failed:\n{run.stdout[-3000:]}")
-    times: list[dict[str, float]] = json.loads(out.read_text())
-    return times[1:-1]
-
-
-def mean_phases(times: list[dict[str, float]]) -> dict[str, float]:
-    return {phase: statistics.fmean(t[phase] for t in times) for phase in PHASES}
+    @property
+    def fakeapi(self) -> float:
+        return self.suites[FAKEAPI.name].total
 
 
 def bench_fixture_cost(tests: int = 300, rounds: int = 3) -> FixtureCostResult:
-    """Run the two suites of ``tests`` tests alternately for ``rounds`` rounds (see the module)."""
+    """Run the suites of ``tests`` tests one after another, ``rounds`` times (see the module)."""
+    per_round: dict[str, list[dict[str, float]]] = {suite.name: [] for suite in SUITES}
     with tempfile.TemporaryDirectory() as tmp:
-        bare_root, fake_root = Path(tmp, "bare"), Path(tmp, "fakeapi")
-        for root, bare in ((bare_root, True), (fake_root, False)):
-            root.mkdir()
-            write_project(root, tests, bare=bare)
-        bare_rounds, fake_rounds = [], []
+        roots = {suite.name: Path(tmp, f"suite{i}") for i, suite in enumerate(SUITES)}
+        for suite in SUITES:
+            suite.write(roots[suite.name], tests)
         for _ in range(rounds):
-            bare_rounds.append(mean_phases(run_suite(bare_root, bare=True)))
-            fake_rounds.append(mean_phases(run_suite(fake_root, bare=False)))
+            for suite in SUITES:
+                per_round[suite.name].append(suite.run(roots[suite.name]))
 
-    def total(phases: dict[str, float]) -> float:
-        return sum(phases.values())
+    def total(times: dict[str, float]) -> float:
+        return sum(times[phase] for phase in PHASES)
 
-    def median_phases(per_round: list[dict[str, float]]) -> dict[str, float]:
-        return {phase: statistics.median(r[phase] for r in per_round) for phase in PHASES}
+    def cost(runs: list[dict[str, float]]) -> SuiteCost:
+        return SuiteCost(
+            total=statistics.median(map(total, runs)),
+            phases={phase: statistics.median(r[phase] for r in runs) for phase in PHASES},
+            cpu=statistics.median(r["cpu"] for r in runs),
+        )
 
+    pairs = zip(per_round[FAKEAPI.name], per_round[BARE.name], strict=True)
     return FixtureCostResult(
         tests=tests,
         rounds=rounds,
-        bare=statistics.median(map(total, bare_rounds)),
-        fakeapi=statistics.median(map(total, fake_rounds)),
-        difference=statistics.median(
-            total(f) - total(b) for f, b in zip(fake_rounds, bare_rounds, strict=True)
-        ),
-        fakeapi_phases=median_phases(fake_rounds),
-        bare_phases=median_phases(bare_rounds),
+        suites={name: cost(runs) for name, runs in per_round.items()},
+        difference=statistics.median(total(fake) - total(bare) for fake, bare in pairs),
     )
 
 
@@ -234,19 +265,16 @@ def ms(seconds: float) -> str:
 
 def report(result: FixtureCostResult) -> str:
     """The figures of ``result`` as lines of text."""
-
-    def split(phases: dict[str, float]) -> str:
-        return ", ".join(f"{phase} {ms(phases[phase])}" for phase in PHASES)
-
-    return textwrap.dedent(
-        f"""\
-        per-test cost of the fixture: {result.tests} tests (reset, submit, poll; requests), \
-{result.rounds} rounds, medians
-          bare aiohttp fake  {ms(result.bare)}/test  ({split(result.bare_phases)})
-          fakeapi fixture    {ms(result.fakeapi)}/test  ({split(result.fakeapi_phases)}: \
-reset / test body / surprise check)
-          difference         {ms(result.difference)}/test (goal <= 0.50 ms)"""
-    )
+    lines = [
+        f"per-test cost of the fixture: {result.tests} tests (reset, submit, poll; requests), "
+        f"{result.rounds} rounds, medians; phases: setup (the reset), call (the test body), teardown "
+        "(fakeapi's surprise check)"
+    ]
+    for name, cost in result.suites.items():
+        phases = ", ".join(f"{phase} {ms(cost.phases[phase])}" for phase in PHASES)
+        lines.append(f"  {name:18s} {ms(cost.total)}/test  ({phases}; CPU {ms(cost.cpu)})")
+    lines.append(f"  {'difference':18s} {ms(result.difference)}/test over the bare fake (goal <= 0.50 ms)")
+    return "\n".join(lines)
 
 
 def main() -> None:
