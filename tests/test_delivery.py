@@ -395,6 +395,26 @@ async def test_reset_and_stop_drop_deliveries_in_flight_at_once(
     assert (hanging.connections, hanging.hung_up) == (2, 2)
 
 
+async def test_after_a_reset_the_system_clock_runs_the_new_run_s_events_when_due(
+    http: aiohttp.ClientSession, sink: CallbackSink
+) -> None:
+    hour = [{"phases": [{"state": "queued", "for": "1h"}, {"state": "succeeded"}]}]
+    moment = [{"phases": [{"state": "queued", "for": "0.2s"}, {"state": "succeeded"}]}]
+    async with FakeServer(scenario(hour), clock="system") as server:
+        await rix_submit(http, server, sink.url)  # the event runner now waits an hour for its end
+        await asyncio.sleep(0.1)
+        await server.reset(scenario(moment))
+        sink.clear()
+        task_id = await rix_submit(http, server, sink.url)
+        started = time.monotonic()
+        received = await sink.await_for(2, timeout=3)
+        assert [(r.json()["id"], r.json()["status"]) for r in received] == [
+            (task_id, "queued"),
+            (task_id, "completed"),
+        ]
+        assert time.monotonic() - started < 1.0
+
+
 async def test_a_reset_to_a_bad_scenario_leaves_delivery_running(
     http: aiohttp.ClientSession, sink: CallbackSink
 ) -> None:

@@ -94,8 +94,13 @@ def load_scenario(ref: str | Path) -> Scenario:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _bundled(name: str) -> Scenario | None:
-    """The bundled scenario ``name``, if there is one."""
+    """The bundled scenario ``name``, if there is one.
+
+    Bundled scenarios are package data, fixed for the life of the process, so each is found, read
+    and parsed once: the fixture loads its scenario by name before every test.
+    """
     if "/" in name or "\0" in name:
         return None
     resource = bundled_folder() / f"{name}.yaml"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from fakeapi.server.facade import FakeServer
+from fakeapi.server.loops import new_event_loop
 
 T = TypeVar("T")
 
@@ -22,7 +23,7 @@ class BackgroundServer:
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="fakeapi", daemon=True)
 
     def start(self) -> BackgroundServer:

@@ -63,6 +63,7 @@ class FakeServer:
             scenario_dirs=ScenarioDirs(scenario_dirs),
             allowed_hosts=allowed_hosts,
         )
+        self._loopback = is_loopback(host)
         self._clock_mode = clock
         self._speed = speed
         self._runner: web.AppRunner | None = None
@@ -121,6 +122,7 @@ class FakeServer:
         any other request gets ``SHUTDOWN_GRACE`` to finish. All the state is in memory and is gone.
         """
         await self._end_run()
+        await self._events.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -147,9 +149,9 @@ class FakeServer:
 
     async def _end_run(self) -> None:
         """End the run serving now: drop the requests a fault holds, answer waiting synchronous
-        requests, stop the event runner, drop the deliveries in flight and close the sender."""
+        requests, pause the event runner, drop the deliveries in flight and close the sender."""
         self.current.end()
-        await self._events.stop()
+        await self._events.pause()
         await self.engine.aclose()
         await self._sender.close()
 
@@ -157,7 +159,7 @@ class FakeServer:
         block_private = scenario.webhooks.block_private
         sender = HttpSender(
             answer_bytes=scenario.limits.callback_answer_bytes,
-            block_private=not is_loopback(self.host) if block_private is None else block_private,
+            block_private=not self._loopback if block_private is None else block_private,
         )
         engine = TaskEngine(
             scenario,

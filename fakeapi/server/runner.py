@@ -12,16 +12,29 @@ from fakeapi.engine import TaskEngine
 class EventRunner:
     """A loop task that sleeps until the next due event (or a wake-up) and runs what is due.
 
-    It reads the engine through ``engine_of`` each round, so a reset needs only a restart.
+    It reads the engine through ``engine_of`` each round, so a reset need not replace it: a runner
+    waiting for a wake-up is left waiting, and woken once the new engine serves.
     """
 
     def __init__(self, engine_of: Callable[[], TaskEngine]) -> None:
         self._engine_of = engine_of
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._waiting = False
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        """Run the due events of the engine serving now: wake the runner ``pause`` left waiting, or
+        start one."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        else:
+            self.wake.set()
+
+    async def pause(self) -> None:
+        """Stop running the events of the run that ends: a runner in the middle of them is stopped; one
+        waiting for a wake-up holds nothing of the run, and is left waiting for ``start``."""
+        if not self._waiting:
+            await self.stop()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -40,5 +53,10 @@ class EventRunner:
             if due is not None and due <= now:
                 continue
             wait = None if due is None or engine.clock.is_virtual else (due - now) / engine.clock.speed
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), wait)
+            del engine  # not kept alive while it waits: a reset may replace it
+            self._waiting = True
+            try:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
+            finally:
+                self._waiting = False
