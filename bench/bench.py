@@ -36,6 +36,10 @@ limit.
 5. Start-up: ``fakeapi serve --virtual-clock`` spawned, to its first answer read, against a bare
    aiohttp server spawned the same way (and one that also imports pydantic and PyYAML, fakeapi's
    floor), alternating (``bench/startup.py``).
+6. The fixture's cost per test in a downstream suite: generated suites of tests that each reset,
+   submit and poll once with ``requests``, run with pytest in a subprocess against the ``fakeapi``
+   fixture and against a bare aiohttp fake, per-test time from a conftest hook
+   (``bench/fixture_cost.py``).
 
 A summary table (measure | fakeapi | bare | goal | met?) ends the run. Linux only (it pins cores and
 reads ``/proc``). Everything binds 127.0.0.1, is bounded in time and count, and stops by itself.
@@ -75,6 +79,8 @@ import pydantic
 import uvloop
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from fixture_cost import bench_fixture_cost
+from fixture_cost import report as fixture_report
 from load import cpu_seconds, free_port, memory_kib
 from startup import bench_startup
 
@@ -123,6 +129,8 @@ class Settings:
     tasks: int  # tasks to completion, in-process section
     scale_tasks: int  # live tasks of the large store
     serve_starts: int  # spawns of `fakeapi serve` and of each bare server
+    fixture_tests: int  # tests in each generated downstream suite
+    fixture_rounds: int
 
 
 FULL = Settings(
@@ -134,9 +142,20 @@ FULL = Settings(
     tasks=1000,
     scale_tasks=100_000,
     serve_starts=9,
+    fixture_tests=300,
+    fixture_rounds=5,
 )
 QUICK = Settings(
-    duration=1, warmup=1, rounds=1, start_runs=3, reset_runs=50, tasks=200, scale_tasks=5_000, serve_starts=3
+    duration=1,
+    warmup=1,
+    rounds=1,
+    start_runs=3,
+    reset_runs=50,
+    tasks=200,
+    scale_tasks=5_000,
+    serve_starts=3,
+    fixture_tests=100,
+    fixture_rounds=1,
 )
 
 
@@ -1074,6 +1093,21 @@ def bench_serve_start(run: Run) -> list[Summary]:
     ]
 
 
+def bench_fixture(run: Run) -> list[Summary]:
+    result = bench_fixture_cost(run.settings.fixture_tests, run.settings.fixture_rounds)
+    print("6. " + fixture_report(result))
+    print(flush=True)
+    return [
+        Summary(
+            "fixture's cost per test in a downstream suite (reset, submit, poll)",
+            f"{result.fakeapi * 1000:.2f} ms ({result.difference * 1000:+.2f} ms)",
+            f"{result.bare * 1000:.2f} ms (bare aiohttp fake)",
+            "<= +0.5 ms",
+            result.difference <= 0.0005,
+        )
+    ]
+
+
 SECTIONS: list[Section] = [
     bench_against_bare,
     bench_scale,
@@ -1082,6 +1116,7 @@ SECTIONS: list[Section] = [
     bench_bulk,
     bench_handling,
     bench_serve_start,
+    bench_fixture,
 ]
 
 
