@@ -61,17 +61,20 @@ class Mounts:
         head, brace, param = path.partition("{")
         if not brace:
             static[path] = served
-        elif head.endswith("/") and param.endswith("}") and "/" not in param and "{" not in param:
+        # One plain parameter ending the path; one with a pattern ("{id:[0-9]+}") is left to the router.
+        elif head.endswith("/") and param.endswith("}") and not any(c in param for c in "/{:"):
             ending[head[:-1]] = (served, param[:-1])
 
     def match(self, method: str, raw_path: str) -> tuple[Served, Mapping[str, str]] | None:
         """The provider route a request's raw path names exactly, and its path parameters; ``None``
         for anything else: aiohttp's router then decides, as it does for every path with a
-        percent-escape (which it decodes), a dot segment, a brace or other than ASCII."""
+        percent-escape (which it decodes), a dot segment, a brace, a fragment or other than ASCII."""
         index = self._index.get(method)
         if index is None:
             return None
         static, ending = index
+        if "#" in raw_path:
+            return None
         path = raw_path.partition("?")[0] if "?" in raw_path else raw_path
         served = static.get(path)
         if served is not None:

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from http.client import responses
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from typing_extensions import assert_never
 
 from fakeapi.bodies import Dropped, closing, read_body, read_form
@@ -123,7 +123,8 @@ class Pipeline:
         A plain function returning the coroutine that answers: no coroutine frame of its own.
         """
         hit = self.mounts.match(request.method, request.raw_path)
-        if hit is None:
+        # An Expect header is answered (100 Continue, or 417) by the app's handling only.
+        if hit is None or hdrs.EXPECT in request.headers:
             assert self._routed is not None
             return self._routed(request)
         return self.serve(request, *hit)
