@@ -53,7 +53,8 @@ class Account:
 
     def charge(self, cost: float) -> None:
         """Take ``cost`` now, or refuse it if the balance (less what is held) cannot cover it."""
-        if cost:  # most tasks are free in a scenario without prices: nothing to take
+        # Most tasks are free in a scenario without prices: an unlimited account has nothing to check.
+        if cost or self.balance is not None:
             self.hold(cost)
             self.settle(cost)
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 # How many model names a catalogue remembers the family of (a client may name any number of them).
 LOOKUPS_KEPT = 4096
+LONGEST_KEPT = 256
 Kind = Literal["image", "video", "audio", "text"]
 Billing = Literal["tokens", "duration", "per_call"]
 
@@ -35,9 +36,10 @@ class Catalogue:
         if model in found:
             return found[model]
         info = next((info for glob, info in self.entries if fnmatchcase(model, glob)), None)
-        if len(found) >= LOOKUPS_KEPT:
-            found.clear()
-        found[model] = info
+        if len(model) <= LONGEST_KEPT:
+            if len(found) >= LOOKUPS_KEPT:
+                found.clear()
+            found[model] = info
         return info
 
 

@@ -25,11 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fakeapi`` console script."""
     # Starting up (loading the modules, the scenario, the app) makes objects that live until exit:
     # collecting garbage among them is wasted work, about a tenth of `fakeapi serve`'s start-up.
+    enabled = gc.isenabled()  # as the caller had it, when main is called in-process
     gc.disable()
     try:
         return _run(argv)
     finally:
-        gc.enable()
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
 
 
 def _run(argv: Sequence[str] | None) -> int:

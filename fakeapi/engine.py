@@ -280,7 +280,7 @@ class TaskEngine:
             params=request.params,
             callback_url=request.callback_url,
             created_at=now,
-            steps=[phase.resolve(self.random.random) for phase in rule.phases],
+            steps=self.rules.steps(rule, self.random.random),
             rule=rule.name,
             cost=cost,
             usage=usage_for(info, request.prompt, request.params),
@@ -327,6 +327,8 @@ class TaskEngine:
         body = render(view, self.settings(api))
         if view.terminal:
             task.answer = (render, body)
+            task.size += len(body)  # kept with the task, so bounded with it (limits.tasks_bytes)
+            self._task_bytes += len(body)
         return body
 
     def _owned(self, api: str, task_id: str, key: str | None, model: str | None) -> Task:
@@ -902,7 +904,8 @@ def _weakly(method: Callable[P, R]) -> Callable[P, R]:
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         bound = ref()
-        assert bound is not None, "the engine is gone"
+        if bound is None:
+            raise ReferenceError("the engine this belonged to is gone")
         return bound(*args, **kwargs)
 
     return call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from collections.abc import Iterator
 
@@ -24,6 +25,8 @@ class Cycle:
 
 @pytest.fixture
 def freezing() -> Iterator[None]:
+    if sys.version_info >= (3, 14):
+        pytest.skip("fakeapi serve freezes nothing on Python 3.14's incremental collector")
     heap.freeze_survivors()
     try:
         yield

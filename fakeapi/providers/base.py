@@ -111,8 +111,8 @@ def task_in_path(request: Incoming) -> TaskRef:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a submit, sync or poll route renders: the task now, the request, whether the request
-    waited for the task's end, and (submits) when the task is expected to end if only time moves it."""
+    """What a submit or sync route renders: the task now, the request, whether the request waited
+    for the task's end, and (submits) when the task is expected to end if only time moves it."""
 
     view: TaskView
     request: Incoming

@@ -8,7 +8,9 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fakeapi.scenario.schema import Match, Rule
+    import random
+
+    from fakeapi.scenario.schema import Match, Rule, Step
 
 
 def glob_matches(glob: str | None, value: str | None) -> bool:
@@ -60,6 +62,13 @@ class RuleBook:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = rules
         self._counts: dict[tuple[int, str], int] = {}
+        # Every submit resolves its rule's phases: those that draw nothing are resolved once.
+        self._fixed = {id(phase): phase.fixed() for rule in rules for phase in rule.phases}
+
+    def steps(self, rule: Rule, rng: random.Random) -> list[Step]:
+        """The phases of ``rule`` resolved for one task (durations drawn from ``rng``)."""
+        fixed = self._fixed
+        return [fixed[id(phase)] or phase.resolve(rng) for phase in rule.phases]
 
     def rule_for(
         self,

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
-from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
@@ -152,19 +151,6 @@ class Phase(Model):
 
     def resolve(self, rng: random.Random) -> Step:
         """The phase for one task: drawn durations and jitter taken from ``rng``."""
-        if self.undrawn is not None:
-            return self.undrawn
-        return self._draw(rng)
-
-    @cached_property
-    def undrawn(self) -> Step | None:
-        """The step every task gets from this phase, when the phase draws nothing (every submit
-        resolves its rule's phases)."""
-        if isinstance(self.duration, Uniform | Lognormal) or (self.duration is not None and self.jitter):
-            return None
-        return self._draw(random.Random())
-
-    def _draw(self, rng: random.Random) -> Step:
         duration: float | None
         if isinstance(self.duration, Uniform):
             duration = rng.uniform(*self.duration.uniform)
@@ -177,6 +163,12 @@ class Phase(Model):
             duration = max(0.0, duration + rng.uniform(-self.jitter, self.jitter))
         error = (self.error or FailureSpec()) if self.state == "failed" else None
         return Step(self.state, duration, self.polls, error, self.curve)
+
+    def fixed(self) -> Step | None:
+        """The step every task gets from this phase, if the phase draws nothing; else ``None``."""
+        if isinstance(self.duration, Uniform | Lognormal) or (self.duration is not None and self.jitter):
+            return None
+        return self.resolve(random.Random())
 
 
 class Match(Model):
@@ -358,7 +350,8 @@ class LimitsSpec(Model):
     tasks_bytes: int = Field(
         default=256 * MiB,
         gt=0,
-        description="the requests of the tasks kept, together; beyond it the longest-finished go first",
+        description="the requests of the tasks kept and the poll answers kept for those that ended, "
+        "together; beyond it the longest-finished go first",
     )
     task_ttl: Duration = Field(
         default=7 * 86_400.0,

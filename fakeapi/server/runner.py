@@ -21,10 +21,12 @@ class EventRunner:
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._waiting = False
+        self._paused = False  # between a run's end and the next run's start: nothing to run
 
     def start(self) -> None:
         """Run the due events of the engine serving now: wake the runner ``pause`` left waiting, or
         start one."""
+        self._paused = False
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         else:
@@ -32,7 +34,9 @@ class EventRunner:
 
     async def pause(self) -> None:
         """Stop running the events of the run that ends: a runner in the middle of them is stopped; one
-        waiting for a wake-up holds nothing of the run, and is left waiting for ``start``."""
+        waiting for a wake-up holds nothing of the run, and is left waiting for ``start`` (a wake-up
+        or a timeout before then runs nothing)."""
+        self._paused = True
         if not self._waiting:
             await self.stop()
 
@@ -45,15 +49,18 @@ class EventRunner:
 
     async def _run(self) -> None:
         while True:
-            engine = self._engine_of()
             self.wake.clear()
-            await engine.run_due()
-            due = engine.next_due()
-            now = engine.clock.now()
-            if due is not None and due <= now:
-                continue
-            wait = None if due is None or engine.clock.is_virtual else (due - now) / engine.clock.speed
-            del engine  # not kept alive while it waits: a reset may replace it
+            wait = None
+            if not self._paused:
+                engine = self._engine_of()
+                await engine.run_due()
+                due = engine.next_due()
+                now = engine.clock.now()
+                if due is not None and due <= now:
+                    continue
+                if due is not None and not engine.clock.is_virtual:
+                    wait = (due - now) / engine.clock.speed
+                del engine  # not kept alive while it waits: a reset may replace it
             self._waiting = True
             try:
                 with contextlib.suppress(asyncio.TimeoutError):

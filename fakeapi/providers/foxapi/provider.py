@@ -109,7 +109,7 @@ def _results(view: TaskView, model: FoxModel) -> list[dict[str, Any]]:
     return [chat_completion(view.id, view.model, finished, prompt_text(view.params), tokens)]
 
 
-def _render_callback(view: TaskView, settings: ApiSettings) -> bytes:
+def _render_task(view: TaskView, settings: ApiSettings) -> bytes:
     return compact_json(task_object(view))
 
 
@@ -139,7 +139,7 @@ PROFILE = ApiProfile(
     catalogue=CATALOGUE,
     # FoxAPI's own text is cut short; these numbers are stated by sites built on the same template.
     callbacks=CallbackPolicy(on="terminal", timeout=10.0, retry_delays=(1.0, 2.0, 4.0)),
-    render_callback=_render_callback,
+    render_callback=_render_task,
     settings=FoxapiSettings,
 )
 
@@ -282,7 +282,7 @@ class FoxApi(Provider):
             parse=task_in_path,
             # sync_upstream asks the server to refresh a running task from upstream first; the
             # fake's stored state is always current, so it changes nothing.
-            render=_render_callback,
+            render=_render_task,
         )
         return [*submits, poll]
 

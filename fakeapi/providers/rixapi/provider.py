@@ -62,7 +62,8 @@ def _usage(usage: Usage) -> dict[str, Any]:
 
 
 def render_task(view: TaskView, settings: ApiSettings | None = None) -> bytes:
-    """The task in RixAPI's words (``wire.Task``; fields that do not apply are left out)."""
+    """The task in RixAPI's words (``wire.Task``; fields that do not apply are left out). It depends
+    on no setting; ``settings`` is there for the poll route's and the callback's signature."""
     out: dict[str, Any] = {
         "id": view.id,
         "status": STATUS_WORDS[view.state],
