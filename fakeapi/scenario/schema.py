@@ -118,6 +118,11 @@ class Step:
         return self.state in TERMINAL_STATES
 
 
+# What a phase that draws nothing resolves with: nothing is drawn from it (a new Random() would read
+# the OS's entropy, on every reset).
+_NEVER_DRAWN = random.Random(0)
+
+
 class Phase(Model):
     """One step of a task's life: a state held for a time, for a number of polls, or until told.
 
@@ -168,7 +173,7 @@ class Phase(Model):
         """The step every task gets from this phase, if the phase draws nothing; else ``None``."""
         if isinstance(self.duration, Uniform | Lognormal) or (self.duration is not None and self.jitter):
             return None
-        return self.resolve(random.Random())
+        return self.resolve(_NEVER_DRAWN)
 
 
 class Match(Model):
