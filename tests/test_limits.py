@@ -284,6 +284,26 @@ async def test_beyond_limits_tasks_bytes_the_longest_finished_is_forgotten_first
     assert list(e.tasks) == [kept, newest]
 
 
+def test_an_ended_tasks_poll_answer_is_rendered_once_and_counts_toward_tasks_bytes() -> None:
+    e = engine(WAITING, limits={"tasks_bytes": 1000})
+    rendered: list[str] = []
+
+    def render(view: TaskView, settings: Any) -> bytes:
+        rendered.append(view.state)
+        return b"x" * 300
+
+    polled = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 300).id
+    kept = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 300).id
+    assert e.poll("rixapi", polled, "k1", None, render) == b"x" * 300  # queued: not kept
+    e.complete(polled)
+    answers = {e.poll("rixapi", polled, "k1", None, render) for _ in range(3)}
+    assert (answers, rendered) == ({b"x" * 300}, ["queued", "succeeded"])
+    assert e.get(polled).polls == 4, "every poll counts, kept answer or not"
+    # 300 + 300 bytes of requests and 300 of the kept answer: a third request of 300 does not fit
+    newest = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 300).id
+    assert list(e.tasks) == [kept, newest]
+
+
 def test_a_request_larger_than_tasks_bytes_alone_makes_a_task() -> None:
     e = engine(WAITING, limits={"tasks_bytes": 1000})
     task = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 5000).id
