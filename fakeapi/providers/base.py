@@ -138,7 +138,7 @@ class Route:
     ``request`` is the model of the body it takes (``body`` says how it comes); ``answer`` the model
     of its 200 answer. ``model_param`` names a path parameter holding the model, which the pipeline
     checks against the catalogue before anything else (an unknown model is the API's error first).
-    ``query`` names the query parameters the route requires.
+    ``query`` names the query parameters the route requires; ``content_type`` is its 200 answer's.
     """
 
     method: str
@@ -148,6 +148,7 @@ class Route:
     body: BodyFormat = "none"
     model_param: str | None = None
     query: tuple[str, ...] = ()
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -317,7 +317,7 @@ class Pipeline:
                 body = route.render(account, incoming)
             case _:
                 assert_never(route)
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=body, content_type=route.content_type)
 
     async def _submit(self, provider: Provider, route: SubmitRoute, incoming: Incoming) -> bytes:
         engine = self.current.engine
