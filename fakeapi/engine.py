@@ -105,6 +105,7 @@ class Task:
     usage: Usage | None
     outputs: int
     starts: list[float]
+    base_url: str  # where its result files are served: the fake's address as its client named it
     held: bool = False  # its cost is held, to be taken when it succeeds
     polls: int = 0
     poll_step: int = -1
@@ -134,6 +135,9 @@ class TaskView:
     cost: float
     polls: int
     params: Mapping[str, Any]
+    #: The fake's address as the task's client reached it (``http://host:port``): its result URLs
+    #: and any other URL an answer about it holds begin with it.
+    base_url: str
 
     @property
     def terminal(self) -> bool:
@@ -247,9 +251,10 @@ class TaskEngine:
         if self.profiles[api].catalogue.lookup(model) is None and not self.scenario.models.accept_unknown:
             raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
 
-    def submit(self, request: SubmitRequest, size: int = 0) -> TaskView:
+    def submit(self, request: SubmitRequest, size: int = 0, base_url: str | None = None) -> TaskView:
         """Create a task (the request's key must already be authorized); ``size``: the bytes of the
-        request as received (``limits.tasks_bytes`` bounds them, for the tasks kept together)."""
+        request as received (``limits.tasks_bytes`` bounds them, for the tasks kept together);
+        ``base_url``: the fake's address as the client reached it (default: ``self.base_url``)."""
         now = self.clock.now()
         self._make_room(now, size)  # first: forgetting a task may settle its credits, on any account
         profile = self.profiles[request.api]
@@ -288,6 +293,7 @@ class TaskEngine:
             starts=[now],
             held=held,
             size=size,
+            base_url=self.base_url if base_url is None else base_url,
         )
         self.tasks[task.id] = task
         self._task_bytes += size
@@ -505,7 +511,7 @@ class TaskEngine:
         outputs: tuple[str, ...] = ()
         if current.state == "succeeded":
             # A task may have no files (an LLM answer, a transcript, a voice id): outputs 0.
-            base = f"{self.base_url}/files/{task.id}"
+            base = f"{task.base_url}/files/{task.id}"
             outputs = tuple(f"{base}/{i}.{EXTENSIONS[task.kind]}" for i in range(task.outputs))
         return TaskView(
             id=task.id,
@@ -523,6 +529,7 @@ class TaskEngine:
             cost=task.cost,
             polls=task.polls,
             params=task.params,
+            base_url=task.base_url,
         )
 
     def timeline(self, task: Task) -> list[tuple[str, float]]:
