@@ -7,12 +7,13 @@ many, which fields only text modes take) are data on each class, checked by one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fakeapi.catalogue import Catalogue, ModelInfo
+from fakeapi.catalogue import Catalogue, ModelInfo, requested_seconds
 from fakeapi.errors import FieldRule
 
 Url = Annotated[str, Field(min_length=1, pattern=r"^https?://")]
@@ -198,6 +199,104 @@ class Seedance20Input(ModelInput):
     duration: int = Field(default=5, ge=4, le=15)
 
 
+class NanoBanana2Input(ModelInput):
+    """nano-banana-2 (apixo.ai/docs/models/image/nano-banana-2): ``aspect_ratio`` and ``resolution``
+    are required."""
+
+    image_modes: ClassVar[dict[str, tuple[int, int]]] = {"image-to-image": (1, 14)}
+
+    mode: Literal["text-to-image", "image-to-image"]
+    prompt: str = characters(1, 20000)
+    aspect_ratio: Literal[
+        "auto",
+        "1:1",
+        "1:4",
+        "4:1",
+        "1:8",
+        "3:2",
+        "2:3",
+        "3:4",
+        "4:3",
+        "4:5",
+        "5:4",
+        "8:1",
+        "9:16",
+        "16:9",
+        "21:9",
+    ]
+    resolution: Literal["1k", "2k", "4k"]
+    output_format: Literal["png", "jpeg", "jpg"] | None = None
+
+
+class Sora2ProInput(ModelInput):
+    """sora-2-pro (apixo.ai/docs/models/video/sora-2-pro): ``size`` for text, ``resolution`` for image."""
+
+    image_modes: ClassVar[dict[str, tuple[int, int]]] = {"image-to-video": (1, 1)}
+    text_only: ClassVar[tuple[str, ...]] = ("size",)
+
+    mode: Literal["text-to-video", "image-to-video"]
+    prompt: str = characters(1, 5000)
+    duration: Literal[4, 8, 12] = 4
+    size: Literal["720*1280", "1280*720", "1024*1792", "1792*1024"] | None = None
+    resolution: Literal["720p", "1080p"] | None = None
+
+
+class Ltx219bInput(ModelInput):
+    """ltx-2-19b (apixo.ai/docs/models/video/ltx-2-19b): the page names its modes but not its other
+    fields, so only the modes and the prompt are checked (the LoRA fields pass as undocumented)."""
+
+    image_modes: ClassVar[dict[str, tuple[int, int]]] = {
+        "image-to-video": (1, 1),
+        "image-to-video-LoRA": (1, 1),
+    }
+
+    mode: Literal["text-to-video", "image-to-video", "text-to-video-LoRA", "image-to-video-LoRA"]
+    prompt: str = characters(1, 10000)
+
+
+SunoVersion = Literal["V4", "V4_5", "V4_5ALL", "V4_5PLUS", "V5", "V5_5"]
+Weight = Annotated[float, Field(ge=0, le=1)]
+
+
+class SunoInput(ModelInput):
+    """suno (apixo.ai/docs/models/audio/suno): the mode is the model version; two tracks per task.
+
+    Simple mode takes a prompt of up to 500 characters; custom mode takes a style and a title, and
+    the lyrics (``prompt``) unless instrumental, with longer limits from V4_5 on.
+    """
+
+    mode: SunoVersion
+    customMode: bool
+    instrumental: bool
+    prompt: str | None = Field(default=None, min_length=1, max_length=5000)
+    style: str | None = Field(default=None, min_length=1, max_length=1000)
+    title: str | None = Field(default=None, min_length=1, max_length=80)
+    negativeTags: str | None = None
+    styleWeight: Weight | None = None
+    weirdnessConstraint: Weight | None = None
+    audioWeight: Weight | None = None
+    vocalGender: Literal["m", "f"] | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_the_mode(self) -> SunoInput:
+        if not self.customMode:
+            if self.prompt is None or len(self.prompt) > 500:
+                raise FieldRule("prompt", "takes 1 to 500 characters when customMode is false")
+            return self
+        for name in ("style", "title") if self.instrumental else ("style", "title", "prompt"):
+            if getattr(self, name) is None:
+                raise FieldRule(name, "required when customMode is true")
+        if self.mode == "V4" and len(self.prompt or "") > 3000:
+            raise FieldRule("prompt", "takes at most 3000 characters in mode V4")
+        if self.mode == "V4" and len(self.style or "") > 200:
+            raise FieldRule("style", "takes at most 200 characters in mode V4")
+        return self
+
+    @property
+    def outputs(self) -> int:
+        return 2
+
+
 @dataclass(frozen=True, slots=True)
 class ApixoModel:
     """One model of the catalogue."""
@@ -215,7 +314,25 @@ MODELS: dict[str, ApixoModel] = {
     "nano-banana": ApixoModel(ModelInfo("image", "per_call"), NanoBananaInput),
     "flux-2": ApixoModel(ModelInfo("image", "per_call"), Flux2Input),
     "gpt-image-1": ApixoModel(ModelInfo("image", "per_call"), GptImage1Input),
+    "nano-banana-2": ApixoModel(ModelInfo("image", "per_call"), NanoBanana2Input),
+    "sora-2-pro": ApixoModel(ModelInfo("video", "duration"), Sora2ProInput),
+    "ltx-2-19b": ApixoModel(ModelInfo("video", "per_call"), Ltx219bInput),
+    "suno": ApixoModel(ModelInfo("audio", "per_call", ext="mp3"), SunoInput),
 }
+# USD, as the older model pages state them: nano-banana $0.03/image, suno $0.12/use; sora-2
+# "$0.10-0.15/video" for its 10 and 15 second videos, that is $0.01 per second of ``duration``.
+# The other models' pages publish no price (a scenario's ``prices`` sets one): they cost 0.
+PER_IMAGE = {"nano-banana": 0.03}
+PER_TASK = {"suno": 0.12}
+PER_SECOND = {"sora-2": 0.01}
+
+
+def price(model: str, params: Mapping[str, Any], outputs: int) -> float:
+    """A task's price in USD from the model pages; models without a published price cost 0."""
+    if model in PER_SECOND:
+        return round(PER_SECOND[model] * (requested_seconds(params) or 0.0), 9)
+    return round(PER_IMAGE.get(model, 0.0) * outputs + PER_TASK.get(model, 0.0), 9)
+
 
 CATALOGUE = Catalogue(tuple((name, model.info) for name, model in MODELS.items()))
 
