@@ -182,6 +182,68 @@ async def test_apixo_new_video_models(apixo: Apixo, http: aiohttp.ClientSession)
     assert "image_urls" in answer["data"]["error"]
 
 
+IMAGE_URL = "https://example.com/a.png"
+
+
+@pytest.mark.parametrize(
+    ("model", "input", "names"),
+    [
+        (
+            "seedream-5-0",
+            {"mode": "text-to-image", "prompt": "a fox", "max_images": 3},
+            ["0.jpeg", "1.jpeg", "2.jpeg"],
+        ),
+        ("seedream-5-0", {"mode": "text-to-image", "prompt": "a fox", "output_format": "png"}, ["0.png"]),
+        ("seedream-4-5", {"mode": "image-to-image", "prompt": "a fox", "image_urls": [IMAGE_URL]}, ["0.png"]),
+        ("gpt-image-2", {"mode": "text-to-image", "prompt": "a fox", "resolution": "2k"}, ["0.png"]),
+        (
+            "kling-3-0-std",
+            {"mode": "motion-control", "image_urls": [IMAGE_URL], "video_urls": [IMAGE_URL]},
+            ["0.mp4"],
+        ),
+        ("hailuo-2-3", {"mode": "standard-text-to-video", "prompt": "a fox", "duration": "10"}, ["0.mp4"]),
+        (
+            "hailuo-2-3",
+            {"mode": "pro-image-to-video", "prompt": "a fox", "image_urls": [IMAGE_URL]},
+            ["0.mp4"],
+        ),
+        (
+            "wan-2-5",
+            {"mode": "text-to-video", "prompt": "a fox", "duration": 10, "resolution": "1080p"},
+            ["0.mp4"],
+        ),
+        (
+            "grok-video",
+            {"mode": "image-to-video", "prompt": "a fox", "task_id": "task_1", "index": 0},
+            ["0.mp4"],
+        ),
+    ],
+)
+async def test_apixo_more_model_pages(
+    apixo: Apixo, model: str, input: dict[str, Any], names: list[str]
+) -> None:
+    urls = await apixo.results(model, input)
+    assert [url.rsplit("/", 1)[1] for url in urls] == names
+
+
+@pytest.mark.parametrize(
+    ("model", "input", "field"),
+    [
+        ("hailuo-2-3", {"mode": "standard-text-to-video", "prompt": "a fox"}, "duration"),
+        ("kling-3-0-std", {"mode": "motion-control", "image_urls": [IMAGE_URL]}, "video_urls"),
+        ("kling-3-0-std", {"mode": "text-to-video"}, "prompt"),
+        ("seedream-5-0", {"mode": "text-to-image", "prompt": "a fox", "max_images": 11}, "max_images"),
+        ("grok-video", {"mode": "text-to-video", "prompt": "a fox", "image_urls": [IMAGE_URL]}, "image_urls"),
+    ],
+)
+async def test_apixo_more_model_pages_refuse_what_they_do_not_allow(
+    apixo: Apixo, model: str, input: dict[str, Any], field: str
+) -> None:
+    status, answer = await apixo.generate(model, input)
+    assert status == 400
+    assert field in answer["data"]["error"]
+
+
 async def test_apixo_unknown_model_says_how_to_accept_it(apixo: Apixo, fakeapi: FakeApi) -> None:
     assert await apixo.generate("nano-banana-9", NANO_BANANA_2) == (
         404,
@@ -379,3 +441,9 @@ async def test_foxapi_unknown_model_says_how_to_accept_it(
     status, answer = await call(http, "POST", fakeapi.url_for("foxapi") + "/v1/images/generations", json=body)
     assert (status, answer["error"]["code"]) == (422, "model_not_supported")
     assert answer["error"]["message"] == f"model no-such-model is not supported; {ACCEPT_UNKNOWN_HINT}"
+
+
+async def test_foxapi_nemotron_is_an_llm(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    [completion] = await fox_results(http, fakeapi, "llm", {"model": "nemotron-3-nano-omni", "prompt": "hi"})
+    assert (completion["object"], completion["model"]) == ("chat.completion", "nemotron-3-nano-omni")
+    assert fakeapi.journal[0].notes == ()

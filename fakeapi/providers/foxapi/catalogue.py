@@ -102,6 +102,7 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
         "grok-*",
         "kimi-*",
         "glm-*",
+        "nemotron-*",
     )
 )
 
