@@ -447,3 +447,24 @@ async def test_foxapi_nemotron_is_an_llm(http: aiohttp.ClientSession, fakeapi: F
     [completion] = await fox_results(http, fakeapi, "llm", {"model": "nemotron-3-nano-omni", "prompt": "hi"})
     assert (completion["object"], completion["model"]) == ("chat.completion", "nemotron-3-nano-omni")
     assert fakeapi.journal[0].notes == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("images", {"model": "patina-pbr-maps", "image_urls": [IMAGE_URL], "output_format": "webp"}),
+        (
+            "audios",
+            {"model": "minimax-voice-clone", "audio_url": IMAGE_URL, "text": "hi", "output_format": "mp3"},
+        ),
+    ],
+)
+async def test_foxapi_content_types_name_the_files_served(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, kind: str, body: dict[str, Any]
+) -> None:
+    files = [r for r in await fox_results(http, fakeapi, kind, body) if "url" in r]
+    assert files
+    for result in files:
+        content_type, _ = await fetch(http, result["url"])
+        assert result["content_type"] == content_type
+        assert content_type in ("image/webp", "audio/mpeg")

@@ -150,7 +150,7 @@ def results(
     if model.shape == "voice":
         return [{"voice_id": "voice_" + _token(rng, 16)}]
     if model.shape == "voice_clone":
-        preview = [{"url": url, "content_type": "audio/wav"} for url in urls]
+        preview = [{"url": url, "content_type": _content_type(url)} for url in urls]
         return [{"voice_id": "voice_" + _token(rng, 16)}, *preview]
     if model.shape == "character":
         name = params.get("name")
@@ -167,8 +167,8 @@ def results(
     if model.shape in ("pbr_maps", "material"):
         textures = urls[: -len(PBR_MAPS)]
         maps = urls[-len(PBR_MAPS) :]
-        return [{"url": u, "content_type": "image/png", "result_type": "texture"} for u in textures] + [
-            {"url": u, "content_type": "image/png", "result_type": "pbr_map", "map_type": kind}
+        return [{"url": u, "content_type": _content_type(u), "result_type": "texture"} for u in textures] + [
+            {"url": u, "content_type": _content_type(u), "result_type": "pbr_map", "map_type": kind}
             for u, kind in zip(maps, PBR_MAPS, strict=True)
         ]
     out: list[dict[str, Any]] = []
