@@ -290,6 +290,8 @@ async def rix_outputs(http: aiohttp.ClientSession, fakeapi: FakeApi, model: str,
         ("luma-photon", {"duration": 5}, "mp4"),
         ("grok-2-image", {"output_format": "jpeg"}, "jpeg"),
         ("grok-2-image", {"type": "video"}, "mp4"),
+        ("kling-v2", {"output_format": "png"}, "png"),
+        ("wanx-v2", {"output_format": "mp4"}, "mp4"),
         # A single-kind model keeps its kind whatever the inputs say.
         ("flux-pro", {"duration": 5}, "png"),
         ("kling-v3/text-to-video", {"n": 1}, "mp4"),
@@ -429,9 +431,21 @@ async def test_foxapi_audio_tracks_and_formats(http: aiohttp.ClientSession, fake
     assert result["url"].endswith(".mp3")
 
 
-async def test_foxapi_wan_image_models_are_images(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
-    [result] = await fox_results(http, fakeapi, "images", {"model": "wan-2.7-image-pro", "prompt": "a fox"})
-    assert result["url"].endswith(".png")
+@pytest.mark.parametrize(
+    ("kind", "model", "ext"),
+    [
+        ("images", "wan-2.7-image-pro", "png"),
+        ("images", "grok-imagine-image", "png"),
+        ("videos", "grok-imagine-text-to-video", "mp4"),
+        ("videos", "grok-imagine-image-to-video", "mp4"),
+        ("videos", "grok-imagine-video-extension", "mp4"),
+    ],
+)
+async def test_foxapi_model_pages_kinds(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, kind: str, model: str, ext: str
+) -> None:
+    [result] = await fox_results(http, fakeapi, kind, {"model": model, "prompt": "a fox"})
+    assert result["url"].endswith(f"/0.{ext}")
 
 
 async def test_foxapi_unknown_model_says_how_to_accept_it(

@@ -79,7 +79,7 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
         "sora-2*",
         "hailuo*",
     )
-    + _family("video", "wan2*", "seedance-*")
+    + _family("video", "wan2*", "seedance-*", "grok-imagine-*video*")
     + _family("audio", "minimax-voice-clone", shape="voice_clone")
     + _family("audio", "scribe-v2", "paraformer-v2", shape="transcript")
     # Suno makes two tracks per request; ElevenLabs and MiniMax answer MP3 unless asked otherwise.

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fakeapi.catalogue import Billing, Catalogue, Kind, ModelInfo
+from fakeapi.media import KIND_EXTENSIONS, format_extension
 
 
 def _family(
@@ -51,19 +52,22 @@ CATALOGUE = Catalogue(
 # Inputs only a video takes, and the fields whose words name the task (``mode: image-to-video``).
 VIDEO_INPUTS = ("duration", "first_frame", "last_frame", "fps", "video", "video_url", "camera_control")
 TASK_WORDS = ("mode", "type", "task_type", "generation_type")
-IMAGE_INPUTS = ("n", "num_images", "image_size", "output_format")
+IMAGE_FORMATS = KIND_EXTENSIONS["image"]
+IMAGE_INPUTS = ("n", "num_images", "image_size")
 
 
 def kind_asked(model: str, params: Mapping[str, Any]) -> Kind | None:
     """The kind a submit to a model that makes both images and videos asks for, from its inputs:
-    video when it sends a video-only input or names a video task, image when it sends an image-only
-    input; ``None`` (the model's first kind) for any other model or input."""
+    video when it sends a video-only input, names a video task or asks for an MP4, image when it
+    sends an image-only input, names an image task or asks for an image format; ``None`` (the
+    model's first kind) for any other model or input."""
     info = CATALOGUE.lookup(model)
     if info is None or info.other is None:
         return None
     words = " ".join(str(params[name]) for name in TASK_WORDS if name in params)
-    if any(name in params for name in VIDEO_INPUTS) or "video" in words:
+    output_format = format_extension(params.get("output_format"))
+    if any(name in params for name in VIDEO_INPUTS) or "video" in words or output_format == "mp4":
         return "video"
-    if any(name in params for name in IMAGE_INPUTS) or "image" in words:
+    if any(name in params for name in IMAGE_INPUTS) or "image" in words or output_format in IMAGE_FORMATS:
         return "image"
     return None
