@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
+from fakeapi.errors import ErrorKind, FakeApiError
+
 # How many model names a catalogue remembers the family of (a client may name any number of them).
 LOOKUPS_KEPT = 4096
 LONGEST_KEPT = 256
@@ -17,10 +19,19 @@ Billing = Literal["tokens", "duration", "per_call"]
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """One model family: the media it produces and the unit it is billed in."""
+    """One model family: the media it produces and the unit it is billed in.
+
+    ``other``: the second kind a model that makes both images and videos makes when a request asks
+    for it (its endpoint, mode or inputs); ``kind`` is what it makes when a request does not say.
+    ``ext``: the format of its results when it is not its kind's default (a music model's MP3);
+    ``outputs``: how many results a request makes when it does not say (Suno's two tracks).
+    """
 
     kind: Kind
     billing: Billing
+    other: Kind | None = None
+    ext: str | None = None
+    outputs: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,26 @@ class Catalogue:
                 found.clear()
             found[model] = info
         return info
+
+
+# How to make the fake accept a model its catalogue does not list; each API's unknown-model answer
+# ends with it, after the API's own words.
+ACCEPT_UNKNOWN_HINT = "this sandbox accepts any model name when its scenario sets models.accept_unknown: true"
+
+
+class UnknownModel(FakeApiError):
+    """A model the API's catalogue does not list, in a scenario that does not accept unknown models."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported; {ACCEPT_UNKNOWN_HINT}", param="model"
+        )
+
+
+def unlisted(model: str) -> str:
+    """The contract note of a submit to a model the API's catalogue does not list: a scenario with
+    ``models.accept_unknown`` runs it, the real API may refuse it."""
+    return f"model {model} is not in this API's catalogue: the real API may refuse it"
 
 
 @dataclass(frozen=True, slots=True)

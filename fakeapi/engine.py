@@ -25,9 +25,10 @@ from typing import Any, ParamSpec, TypeVar
 from typing_extensions import assert_never
 
 from fakeapi.accounts import Account, AccountBook, Caps
-from fakeapi.catalogue import Catalogue, Kind, ModelInfo, Usage, billed_seconds, usage_for
+from fakeapi.catalogue import Catalogue, Kind, ModelInfo, UnknownModel, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
 from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
+from fakeapi.media import result_extension
 from fakeapi.randomness import Randomness
 from fakeapi.recorder import DeliveryLog
 from fakeapi.scenario.faults import Answered, Delay, FaultBook, Send, Unreachable
@@ -41,7 +42,6 @@ R = TypeVar("R")
 DELIVERIES_IN_FLIGHT = 128
 DELIVERIES_PER_RECEIVER = 16
 LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: every API's timestamps and ids can still show it
-EXTENSIONS: dict[str, str] = {"image": "png", "video": "mp4", "audio": "wav"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,8 @@ class SubmitRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
     outputs: int = 1
-    kind: Kind | None = None  # the kind the endpoint makes, for APIs with one endpoint per kind
+    kind: Kind | None = None  # the kind the endpoint or the inputs ask for (a dual-kind model makes it)
+    ext: str | None = None  # its result files' extension when it names a format; else its kind's
     headers: Mapping[str, str] = field(default_factory=dict)
     sync: bool = False  # the client waits for the end (a synchronous endpoint or flag)
 
@@ -95,6 +96,7 @@ class Task:
     key: str
     model: str
     kind: Kind
+    ext: str  # its result files' extension: one of media.CONTENT_TYPES' keys (shared strings)
     prompt: str
     params: Mapping[str, Any]
     callback_url: str | None
@@ -249,7 +251,7 @@ class TaskEngine:
     def check_model(self, api: str, model: str) -> None:
         """Refuse a model ``api`` does not know, unless the scenario accepts unknown models."""
         if self.profiles[api].catalogue.lookup(model) is None and not self.scenario.models.accept_unknown:
-            raise FakeApiError(ErrorKind.UNKNOWN_MODEL, f"model {model} is not supported", param="model")
+            raise UnknownModel(model)
 
     def submit(self, request: SubmitRequest, size: int = 0, base_url: str | None = None) -> TaskView:
         """Create a task (the request's key must already be authorized); ``size``: the bytes of the
@@ -281,6 +283,7 @@ class TaskEngine:
             key=account.key,
             model=request.model,
             kind=info.kind,
+            ext=result_extension(info.kind, request.ext or info.ext),
             prompt=request.prompt,
             params=request.params,
             callback_url=request.callback_url,
@@ -512,7 +515,7 @@ class TaskEngine:
         if current.state == "succeeded":
             # A task may have no files (an LLM answer, a transcript, a voice id): outputs 0.
             base = f"{task.base_url}/files/{task.id}"
-            outputs = tuple(f"{base}/{i}.{EXTENSIONS[task.kind]}" for i in range(task.outputs))
+            outputs = tuple(f"{base}/{i}.{task.ext}" for i in range(task.outputs))
         return TaskView(
             id=task.id,
             api=task.api,
@@ -598,6 +601,8 @@ class TaskEngine:
             kind or self.scenario.models.unknown_kind, "per_call"
         )
         if kind is not None and info.kind != kind:
+            if info.other == kind:
+                return replace(info, kind=kind, other=info.kind)
             raise FakeApiError(
                 ErrorKind.UNKNOWN_MODEL, f"model {model} makes {info.kind}, not {kind}", param="model"
             )

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from fakeapi import FakeApi, SurpriseError
+from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT
 from fakeapi.providers.apixo import provider as apixo_provider
 from fakeapi.scenario import FailureReason
 from fakeapi.sink import CallbackSink
@@ -419,8 +420,9 @@ async def test_unknown_task_model_and_wrong_model_are_404(
     assert await apixo.status(task_id, "sora-2") == (404, error(404, "Task not found"))
     other_key = Apixo(http, fakeapi.url_for("apixo"), "sk-other")
     assert await other_key.status(task_id) == (404, error(404, "Task not found"))
-    assert await apixo.status(task_id, "vidu-q9") == (404, error(404, "Model not found"))
-    assert await apixo.generate("vidu-q9", {"input": TEXT_TO_VIDEO}) == (404, error(404, "Model not found"))
+    unknown = error(404, f"Model not found; {ACCEPT_UNKNOWN_HINT}")
+    assert await apixo.status(task_id, "vidu-q9") == (404, unknown)
+    assert await apixo.generate("vidu-q9", {"input": TEXT_TO_VIDEO}) == (404, unknown)
     assert (await apixo.status(task_id))[0] == 200, "404s do not disturb the task"
 
 

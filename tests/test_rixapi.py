@@ -75,8 +75,9 @@ async def test_image_output_is_a_png(rix: Rix, fakeapi: FakeApi) -> None:
         assert (await r.read()).startswith(b"\x89PNG\r\n\x1a\n")
 
 
-async def test_audio_output_is_a_wav(rix: Rix, fakeapi: FakeApi) -> None:
-    _, task = await rix.submit({"model": "suno/music", "input": {"gpt_description_prompt": "lofi"}})
+async def test_audio_output_is_a_wav_on_request(rix: Rix, fakeapi: FakeApi) -> None:
+    input = {"gpt_description_prompt": "lofi", "output_format": "wav"}
+    _, task = await rix.submit({"model": "suno/music", "input": input})
     await fakeapi.clock.ashift(20)
     _, done = await rix.get(task["id"])
     async with rix.http.get(done["outputs"][0]) as r:

@@ -13,11 +13,12 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field
 
 from fakeapi.accounts import Account
-from fakeapi.catalogue import Kind
+from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel, unlisted
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, undocumented_fields
+from fakeapi.media import format_extension
+from fakeapi.providers.apixo.catalogue import CATALOGUE, MODELS, price, undocumented_fields
 from fakeapi.providers.apixo.wire import (
     BalanceAnswer,
     ErrorEnvelope,
@@ -161,6 +162,7 @@ PROFILE = ApiProfile(
     callbacks=CallbackPolicy(on="terminal", timeout=30.0, retry_delays=(30.0, 120.0, 300.0), accept="200"),
     render_callback=_render_task,
     settings=ApixoSettings,
+    price=price,
 )
 
 
@@ -171,6 +173,7 @@ def parse_generate(request: Incoming) -> SubmitRequest:
     params, outputs = dict(body.input), 1
     if spec is None:
         check_duration(params.get("duration"), "input.duration")
+        request.note(unlisted(model))
     else:
         parsed = parse_body(spec.input, body.input, "input", missing=MISSING)
         params, outputs = parsed.model_dump(exclude_none=True), parsed.outputs
@@ -189,6 +192,7 @@ def parse_generate(request: Incoming) -> SubmitRequest:
         params={**params, "provider": body.provider, "request_type": body.request_type},
         callback_url=body.callback_url if body.request_type == "callback" else None,
         outputs=outputs,
+        ext=format_extension(params.get("output_format")),
         headers=request.headers,
     )
 
@@ -259,7 +263,8 @@ LIFECYCLE = Lifecycle(
     id_pattern=r"^task_[A-Za-z0-9]+$",
     # The async-workflow page: poll every 3-5 s, with backoff.
     poll_every=3.0,
-    # No prices are published here: a per-call image model, and the shortest, lowest-resolution video.
+    # The cheapest published price (nano-banana, $0.03 an image), and the shortest, lowest-resolution
+    # video of a model whose page publishes none.
     jobs=(
         Job(
             "image",
@@ -320,6 +325,8 @@ class ApixoApi(Provider):
 
     def render_error(self, error: FakeApiError, context: ErrorContext) -> tuple[int, bytes]:
         status, message = ERRORS[error.kind]
+        if isinstance(error, UnknownModel):
+            message = f"{message}; {ACCEPT_UNKNOWN_HINT}"
         data: Any = None
         if error.kind in (ErrorKind.INVALID_REQUEST, ErrorKind.MALFORMED_BODY):
             data = {"error": error.message}

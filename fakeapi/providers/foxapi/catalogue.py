@@ -27,11 +27,15 @@ PBR_MAPS = ("albedo", "normal", "roughness", "metallic", "height")
 
 @dataclass(frozen=True, slots=True)
 class FoxModel:
-    """One model family: its task type, the shape of its results, whether URLs carry a content type."""
+    """One model family: its task type, the shape of its results, whether URLs carry a content type;
+    ``ext``, the format of its files when not its type's default; ``tracks``, how many files a
+    request makes when it does not say (Suno's two)."""
 
     type: TaskType
     shape: Shape = "url"
     content_type: bool = False
+    ext: str | None = None
+    tracks: int = 1
 
     def outputs(self, params: Mapping[str, Any]) -> int:
         """How many result files a task of this model produces."""
@@ -43,14 +47,20 @@ class FoxModel:
             return 1 if params.get("text") else 0
         if self.type == "llm" or self.shape not in ("url", "url_seed"):
             return 0
-        count = params.get("num_outputs", params.get("n", 1))
-        return count if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 10 else 1
+        count = params.get("num_outputs", params.get("n", self.tracks))
+        valid = isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 10
+        return count if valid else self.tracks
 
 
 def _family(
-    type: TaskType, *globs: str, shape: Shape = "url", content_type: bool = False
+    type: TaskType,
+    *globs: str,
+    shape: Shape = "url",
+    content_type: bool = False,
+    ext: str | None = None,
+    tracks: int = 1,
 ) -> list[tuple[str, FoxModel]]:
-    return [(glob, FoxModel(type, shape, content_type)) for glob in globs]
+    return [(glob, FoxModel(type, shape, content_type, ext, tracks)) for glob in globs]
 
 
 # First match wins: the special models come before the families they belong to.
@@ -69,15 +79,17 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
         "sora-2*",
         "hailuo*",
     )
-    + _family("video", "wan2*", "seedance-*")
+    + _family("video", "wan2*", "seedance-*", "grok-imagine-*video*")
     + _family("audio", "minimax-voice-clone", shape="voice_clone")
     + _family("audio", "scribe-v2", "paraformer-v2", shape="transcript")
-    + _family("audio", "suno*", "elevenlabs-*", "minimax-speech*", "minimax-music*")
+    # Suno makes two tracks per request; ElevenLabs and MiniMax answer MP3 unless asked otherwise.
+    + _family("audio", "suno*", ext="mp3", tracks=2)
+    + _family("audio", "elevenlabs-*", "minimax-speech*", "minimax-music*", ext="mp3")
     + _family("image", "phota-create-profile", shape="profile")
     + _family("image", "patina-pbr-maps", shape="pbr_maps", content_type=True)
     + _family("image", "patina-material", "patina-material-extract", shape="material", content_type=True)
     + _family("image", "phota-*", "gemini-*-image*", "grok-imagine*", "nano-banana*", "gpt-image-*")
-    + _family("image", "seedream*", "flux*", "qwen-image*")
+    + _family("image", "seedream*", "flux*", "qwen-image*", "wan-*image*")
     + _family(
         "llm",
         "gpt-*",
@@ -90,10 +102,13 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
         "grok-*",
         "kimi-*",
         "glm-*",
+        "nemotron-*",
     )
 )
 
-CATALOGUE = Catalogue(tuple((glob, ModelInfo(KINDS[m.type], "per_call")) for glob, m in MODELS))
+CATALOGUE = Catalogue(tuple((glob, ModelInfo(KINDS[m.type], "per_call", ext=m.ext)) for glob, m in MODELS))
+# The image formats the image pages list (``output_format``; grok-imagine-image's page names them).
+IMAGE_FORMATS = ("jpg", "jpeg", "png", "webp")
 
 
 @lru_cache(maxsize=256)  # runs on every poll and callback render
@@ -135,7 +150,7 @@ def results(
     if model.shape == "voice":
         return [{"voice_id": "voice_" + _token(rng, 16)}]
     if model.shape == "voice_clone":
-        preview = [{"url": url, "content_type": "audio/wav"} for url in urls]
+        preview = [{"url": url, "content_type": _content_type(url)} for url in urls]
         return [{"voice_id": "voice_" + _token(rng, 16)}, *preview]
     if model.shape == "character":
         name = params.get("name")
@@ -152,8 +167,8 @@ def results(
     if model.shape in ("pbr_maps", "material"):
         textures = urls[: -len(PBR_MAPS)]
         maps = urls[-len(PBR_MAPS) :]
-        return [{"url": u, "content_type": "image/png", "result_type": "texture"} for u in textures] + [
-            {"url": u, "content_type": "image/png", "result_type": "pbr_map", "map_type": kind}
+        return [{"url": u, "content_type": _content_type(u), "result_type": "texture"} for u in textures] + [
+            {"url": u, "content_type": _content_type(u), "result_type": "pbr_map", "map_type": kind}
             for u, kind in zip(maps, PBR_MAPS, strict=True)
         ]
     out: list[dict[str, Any]] = []

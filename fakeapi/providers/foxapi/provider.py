@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from fakeapi.addresses import literal, local_name, refusal
-from fakeapi.catalogue import Kind
+from fakeapi.catalogue import Kind, unlisted
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.media import format_extension
 from fakeapi.providers.base import (
     AnyRoute,
     ErrorContext,
@@ -29,6 +30,7 @@ from fakeapi.providers.base import (
 )
 from fakeapi.providers.foxapi.catalogue import (
     CATALOGUE,
+    IMAGE_FORMATS,
     KINDS,
     FoxModel,
     TaskType,
@@ -159,6 +161,15 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
                 param="callback_url",
             )
         params = body.model_dump(exclude_none=True, exclude={"model", "callback_url"})
+        output_format = params.get("output_format")
+        if task_type == "image" and output_format is not None and output_format not in IMAGE_FORMATS:
+            raise FakeApiError(
+                ErrorKind.INVALID_REQUEST,
+                f"output_format must be one of {', '.join(IMAGE_FORMATS)}",
+                param="output_format",
+            )
+        if CATALOGUE.lookup(body.model) is None:
+            request.note(unlisted(body.model))
         if isinstance(body, LlmBody) and body.stream:
             request.note("stream: true is accepted but the fake does not emulate the SSE stream")
         return SubmitRequest(
@@ -170,6 +181,7 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
             callback_url=body.callback_url,
             outputs=model.outputs(params),
             kind=KINDS[task_type],
+            ext=format_extension(output_format),
             headers=request.headers,
             # The real API waits for the model; the fake runs the task to its scripted end.
             sync=isinstance(body, LlmBody) and body.sync and not body.stream,

@@ -38,10 +38,15 @@ TIER_SUFFIXES = {"-512": 0, "-2k": 2, "-4k": 3}
 # gpt-image-2 per image by size tier (1K, 2K, 4K) and quality; quality auto is billed as high.
 GPT_IMAGE_2_CREDITS = {"low": (1, 2, 4), "medium": (4, 17, 34), "high": (14, 67, 133)}
 VIDEO_CREDITS_PER_SECOND = {"veo*": 1.0, "kling*": 2.24, "wan*": 2.0}
+# No sora-2 price is published; the async-tasks page's example of a completed sora-2 task (no
+# duration given) shows credits_cost 1.5, taken as its price per task.
+VIDEO_CREDITS_PER_TASK = {"sora-2": 1.5}
 
 
 def price(model: str, params: Mapping[str, Any], outputs: int) -> float:
     """A task's documented price in credits; models without a published price cost 0."""
+    if model in VIDEO_CREDITS_PER_TASK:
+        return VIDEO_CREDITS_PER_TASK[model]
     for glob, per_second in VIDEO_CREDITS_PER_SECOND.items():
         if fnmatchcase(model, glob):
             return round(per_second * (requested_seconds(params) or DEFAULT_VIDEO_SECONDS), 9)

@@ -15,11 +15,11 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field
 from ulid import ULID
 
-from fakeapi.catalogue import Kind
+from fakeapi.catalogue import Kind, unlisted
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.media import file_for, image_size
+from fakeapi.media import file_for, format_extension, image_size
 from fakeapi.providers.base import (
     AnyRoute,
     ErrorContext,
@@ -124,6 +124,11 @@ PROFILE = ApiProfile(
 def _submit(
     request: Incoming, kind: Kind, body: ImageBody | VideoBody | LegacyBody, extra: dict[str, Any]
 ) -> SubmitRequest:
+    if CATALOGUE.lookup(body.model) is None:
+        request.note(unlisted(body.model))
+    output_format = body.output_format if isinstance(body, ImageBody) else None
+    if output_format is not None:
+        request.note("output_format is OpenAI's field: Pixapi's pages do not document it")
     return SubmitRequest(
         api=PROFILE.name,
         key=request.key,
@@ -132,6 +137,7 @@ def _submit(
         params={**body.model_dump(exclude_none=True), **extra},
         outputs=_outputs(body),
         kind=kind,
+        ext=format_extension(output_format),
         headers=request.headers,
     )
 
@@ -182,8 +188,9 @@ def render_submitted(outcome: Outcome) -> bytes:
 def render_sync_images(outcome: Outcome) -> bytes:
     view = outcome.view
     if view.params.get("response_format") == "b64_json":
-        png = file_for(view.id, "png", image_size(view.params.get("size")))
-        data = [{"b64_json": base64.b64encode(png).decode()} for _ in view.outputs]
+        size = image_size(view.params.get("size"))
+        files = (file_for(view.id, url.rsplit(".", 1)[-1], size) for url in view.outputs)
+        data = [{"b64_json": base64.b64encode(image).decode()} for image in files]
     else:
         data = [{"url": url} for url in view.outputs]
     return compact_json({"created": int(view.created_at), "data": data})

@@ -27,6 +27,8 @@ class ImageBody(BaseModel):
     size: str = Field(default="auto", pattern=SIZE_PATTERN)
     quality: Literal["low", "medium", "high", "auto"] | None = None
     response_format: Literal["url", "b64_json"] = "url"
+    # OpenAI's field for its GPT Image models (Pixapi's pages do not list it; the fake notes it).
+    output_format: Literal["png", "jpeg", "webp"] | None = None
 
 
 class VideoBody(BaseModel):
@@ -91,7 +93,7 @@ class UrlItem(BaseModel):
 
 
 class B64Item(BaseModel):
-    """One output with ``response_format: b64_json``: ``{b64_json}`` (a base64 PNG)."""
+    """One output with ``response_format: b64_json``: ``{b64_json}`` (a base64 image; PNG by default)."""
 
     model_config = _ANSWER
 

@@ -10,10 +10,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from fakeapi.catalogue import Kind, Usage
+from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel, Usage, unlisted
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.media import format_extension
 from fakeapi.providers.base import (
     AnyRoute,
     ErrorContext,
@@ -24,7 +25,7 @@ from fakeapi.providers.base import (
     SubmitRoute,
     task_in_path,
 )
-from fakeapi.providers.rixapi.catalogue import CATALOGUE
+from fakeapi.providers.rixapi.catalogue import CATALOGUE, kind_asked
 from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
@@ -130,6 +131,9 @@ def parse_submit(request: Incoming) -> SubmitRequest:
     check_duration(body.input.get("duration"), "input.duration")
     prompt = body.input.get("prompt")
     count = body.input.get("n")
+    info = CATALOGUE.lookup(body.model)
+    if info is None:
+        request.note(unlisted(body.model))
     return SubmitRequest(
         api=PROFILE.name,
         key=request.key,
@@ -137,7 +141,9 @@ def parse_submit(request: Incoming) -> SubmitRequest:
         prompt=prompt if isinstance(prompt, str) else "",
         params=body.input,
         callback_url=body.callback_url,
-        outputs=count if isinstance(count, int) and 1 <= count <= 10 else 1,
+        outputs=count if isinstance(count, int) and 1 <= count <= 10 else info.outputs if info else 1,
+        kind=kind_asked(body.model, body.input),
+        ext=format_extension(body.input.get("output_format")),
         headers=request.headers,
     )
 
@@ -216,6 +222,8 @@ class RixApi(Provider):
     def render_error(self, error: FakeApiError, context: ErrorContext) -> tuple[int, bytes]:
         status, code = ERRORS[error.kind]
         message = MESSAGES.get(error.kind, error.message)
+        if isinstance(error, UnknownModel):
+            message = f"{message}; {ACCEPT_UNKNOWN_HINT}"
         if error.kind is ErrorKind.INSUFFICIENT_CREDITS:
             body: dict[str, Any] = {"message": message, "type": "rix_api_error", "param": "", "code": code}
         else:
