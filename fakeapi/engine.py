@@ -525,7 +525,7 @@ class TaskEngine:
             finished_at=finished,
             outputs=outputs,
             error=current.error,
-            usage=task.usage if current.terminal else None,
+            usage=_reported_usage(task.usage, current.state),
             cost=task.cost,
             polls=task.polls,
             params=task.params,
@@ -902,6 +902,16 @@ class TaskEngine:
 
     def _surprise(self, what: str, exc: Exception) -> None:
         self.on_surprise(f"{what} in the fake:\n{''.join(traceback.format_exception(exc))}")
+
+
+def _reported_usage(usage: Usage | None, state: str) -> Usage | None:
+    """What a task reports it used: nothing before it ends; once failed, no output (the upstreams
+    refund a failed task) though its input was read: tokens in, but no seconds of media."""
+    if state == "succeeded":
+        return usage
+    if state != "failed" or usage is None or usage.type == "duration":
+        return None
+    return Usage("tokens", usage.input_token_details)
 
 
 def _weakly(method: Callable[P, R]) -> Callable[P, R]:

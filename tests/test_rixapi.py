@@ -127,6 +127,28 @@ async def test_usage_by_billing_unit(rix: Rix, fakeapi: FakeApi) -> None:
     assert usage["output_tokens"] == 854 * 480 * 24 * 5 // 1024
 
 
+@pytest.mark.fakeapi("content-violation")
+async def test_a_failed_task_reports_its_input_tokens_only(rix: Rix, fakeapi: FakeApi) -> None:
+    _, seedance = await rix.submit(
+        {
+            "model": "doubao-seedance-1-0-pro",
+            "input": {"prompt": "city", "duration": 5, "image": "https://x/a.png"},
+        }
+    )
+    _, sora = await rix.submit({"model": "sora-2", "input": {"prompt": "waves", "duration": "8"}})
+    await fakeapi.clock.ashift(1)
+    failed = (await rix.get(seedance["id"]))[1]
+    assert failed["status"] == "failed"
+    assert failed["usage"] == {
+        "type": "tokens",
+        "input_tokens": 1026,
+        "input_token_details": {"text_tokens": 2, "image_tokens": 1024},
+        "output_tokens": 0,
+        "total_tokens": 1026,
+    }
+    assert "usage" not in (await rix.get(sora["id"]))[1]  # no seconds of video were made
+
+
 async def test_forced_outcomes_are_what_the_client_sees(rix: Rix, fakeapi: FakeApi) -> None:
     _, one = await rix.submit(VIDEO)
     _, two = await rix.submit(VIDEO)
