@@ -332,9 +332,12 @@ class TaskEngine:
         view = self._caught_up(task)
         body = render(view, self.settings(api))
         if view.terminal:
+            # Kept with the task, so bounded with it (limits.tasks_bytes); one answer at a time, as a
+            # task read by two routes (FoxAPI's query and event stream) keeps the last one's.
+            grown = len(body) - (len(kept[1]) if kept is not None else 0)
             task.answer = (render, body)
-            task.size += len(body)  # kept with the task, so bounded with it (limits.tasks_bytes)
-            self._task_bytes += len(body)
+            task.size += grown
+            self._task_bytes += grown
         return body
 
     def _owned(self, api: str, task_id: str, key: str | None, model: str | None) -> Task:
