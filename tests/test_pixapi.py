@@ -289,9 +289,15 @@ async def test_async_flags_work_as_without_them_and_are_noted(pix: Pix, fakeapi:
         ('"async" is not to be sent (the endpoint decides whether a request waits); ignored',),
         ('"async" is not to be sent (the endpoint decides whether a request waits); ignored',),
     ]
+    edit = form([("a.png", png(8, 8), "image/png")], model="gpt-image-2", prompt="x", **{"async": "true"})
+    status, task = await pix.call("POST", "/v1/async/images/edits", data=edit)
+    assert (status, task["status"]) == (200, "submitted")
     status, _ = await pix.call("POST", "/v1/async/images/generations", json=IMAGE)
     assert status == 200
-    assert fakeapi.journal[-1].notes == ()
+    assert [entry.notes for entry in fakeapi.journal[-2:]] == [
+        ('"async" is not to be sent (the endpoint decides whether a request waits); ignored',),
+        (),
+    ]
 
 
 @pytest.mark.fakeapi(
