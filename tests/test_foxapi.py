@@ -300,6 +300,7 @@ async def test_llm_stream_sends_the_completion_as_chunks_then_done(fox: Fox, fak
     *data, done = events(body)
     assert done == "[DONE]"
     chunks = [ChatCompletionChunk.model_validate_json(one) for one in data]
+    assert list(json.loads(data[0])) == ["id", "object", "created", "model", "choices"]  # OpenAI's order
     assert {(c.id, c.created, c.model) for c in chunks} == {(completion["id"], T0 + 5, "gpt-5.5")}
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks)

@@ -167,8 +167,8 @@ def render_stream(view: TaskView, settings: ApiSettings) -> bytes:
     if view.error is not None:
         return _event({"error": task_object(view)["error"]}) + DONE
     [completion] = _results(view, _model_of(view))
-    head = {key: completion[key] for key in ("id", "created", "model")}
-    head["object"] = "chat.completion.chunk"
+    head = {**completion, "object": "chat.completion.chunk"}
+    head = {key: head[key] for key in ("id", "object", "created", "model")}
     [choice] = completion["choices"]
 
     def chunk(delta: dict[str, str], finish: str | None = None, **more: Any) -> bytes:
