@@ -335,9 +335,12 @@ class TaskEngine:
         view = self._caught_up(task)
         body = render(view, self.settings(api))
         if view.terminal:
+            # Kept with the task, so bounded with it (limits.tasks_bytes); one answer at a time, as a
+            # task read by two routes (FoxAPI's query and event stream) keeps the last one's.
+            grown = len(body) - (len(kept[1]) if kept is not None else 0)
             task.answer = (render, body)
-            task.size += len(body)  # kept with the task, so bounded with it (limits.tasks_bytes)
-            self._task_bytes += len(body)
+            task.size += grown
+            self._task_bytes += grown
         return body
 
     def _owned(self, api: str, task_id: str, key: str | None, model: str | None) -> Task:
@@ -528,7 +531,7 @@ class TaskEngine:
             finished_at=finished,
             outputs=outputs,
             error=current.error,
-            usage=task.usage if current.terminal else None,
+            usage=_reported_usage(task.usage, current.state),
             cost=task.cost,
             polls=task.polls,
             params=task.params,
@@ -907,6 +910,16 @@ class TaskEngine:
 
     def _surprise(self, what: str, exc: Exception) -> None:
         self.on_surprise(f"{what} in the fake:\n{''.join(traceback.format_exception(exc))}")
+
+
+def _reported_usage(usage: Usage | None, state: str) -> Usage | None:
+    """What a task reports it used: nothing before it ends; once failed, no output (the upstreams
+    refund a failed task) though its input was read: tokens in, but no seconds of media."""
+    if state == "succeeded":
+        return usage
+    if state != "failed" or usage is None or usage.type == "duration":
+        return None
+    return Usage("tokens", usage.input_token_details)
 
 
 def _weakly(method: Callable[P, R]) -> Callable[P, R]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from fakeapi import FakeApi, SurpriseError
 from fakeapi.providers.foxapi import provider as foxapi_provider
+from fakeapi.providers.foxapi.wire import ChatCompletionChunk, LlmModels
 from fakeapi.sink import CallbackSink
 
 T0 = 1767225600
@@ -250,6 +252,124 @@ async def test_sync_llm_answers_the_chat_completion_directly(fox: Fox, fakeapi: 
     [task] = fakeapi.tasks
     assert task.id.startswith("task-llmrouter-")
     assert task.state == "succeeded"
+
+
+# -- LLM models and streams -----------------------------------------------------------------------
+
+
+async def test_llm_models_lists_what_the_llm_endpoint_takes(fox: Fox) -> None:
+    status, answer, headers = await fox.call("GET", "/v1/configs/llm_generations_models")
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    listed = LlmModels.model_validate(answer)
+    assert answer["object"] == "list"
+    assert {"gpt-5.5", "claude-opus-4-7", "gemini-3.1-pro-preview"} <= {m.id for m in listed.data}
+    assert next(m for m in listed.data if m.id == "gpt-5.5").capabilities == ["text", "vision"]
+    for model in listed.data:
+        await fox.submit("llm", {"model": model.id, "prompt": "hi"})
+        assert (await fox.post("image", {"model": model.id, "prompt": "hi"}))[0] == 422
+    unauthorized = Fox(fox.http, fox.base, None)
+    status, answer, _ = await unauthorized.call("GET", "/v1/configs/llm_generations_models")
+    assert status == 401
+    envelope(answer, "authentication_error")
+
+
+async def stream_of(fox: Fox, url: str) -> tuple[int, str, bytes]:
+    async with fox.http.get(url, headers=fox.headers) as r:
+        return r.status, r.content_type, await r.read()
+
+
+def events(body: bytes) -> list[str]:
+    """The data of each event; every event of the stream is one ``data:`` line."""
+    assert body.endswith(b"\n\n")
+    blocks = body.decode().split("\n\n")[:-1]
+    assert all(block.startswith("data: ") and "\n" not in block for block in blocks), body
+    return [block.removeprefix("data: ") for block in blocks]
+
+
+async def test_llm_stream_sends_the_completion_as_chunks_then_done(fox: Fox, fakeapi: FakeApi) -> None:
+    task = await fox.submit("llm", {**LLM, "stream": True})
+    url = f"{fox.base}/v1/tasks/{task['id']}/stream"
+    assert task["stream"] == {"url": url}
+    assert await stream_of(fox, url) == (200, "text/event-stream", b"retry: 1000\n: pending\n\n")
+    await fakeapi.clock.ashift(60)
+    completed = await fox.task(task["id"])
+    assert completed["stream"] == {"url": url}
+    [completion] = completed["results"]
+    status, content_type, body = await stream_of(fox, url)
+    assert (status, content_type) == (200, "text/event-stream")
+    *data, done = events(body)
+    assert done == "[DONE]"
+    chunks = [ChatCompletionChunk.model_validate_json(one) for one in data]
+    assert list(json.loads(data[0])) == ["id", "object", "created", "model", "choices"]  # OpenAI's order
+    assert {(c.id, c.created, c.model) for c in chunks} == {(completion["id"], T0 + 5, "gpt-5.5")}
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == completion["choices"][0]["message"]["content"]
+    assert len(chunks) > 3
+    assert [c.choices[0].finish_reason for c in chunks] == [None] * (len(chunks) - 1) + ["stop"]
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.model_dump() == completion["usage"]
+    assert await stream_of(fox, url) == (200, "text/event-stream", body)
+
+
+async def test_llm_stream_of_a_failed_task_sends_its_error(fox: Fox, fakeapi: FakeApi) -> None:
+    task = await fox.submit("llm", {**LLM, "stream": True})
+    fakeapi.fail(task["id"], "upstream timed out")
+    error = {"code": "generation_failed", "message": "upstream timed out", "type": "task_error"}
+    _, _, body = await stream_of(fox, task["stream"]["url"])
+    assert [json.loads(one) if one != "[DONE]" else one for one in events(body)] == [
+        {"error": error},
+        "[DONE]",
+    ]
+
+
+async def test_only_a_streamed_llm_task_has_a_stream(fox: Fox, fakeapi: FakeApi) -> None:
+    plain = await fox.submit("llm", LLM)
+    image = await fox.submit("image", {**IMAGE, "stream": True})
+    assert plain["stream"] is None
+    assert "stream" not in image
+    await fakeapi.clock.ashift(60)
+    for task_id in (plain["id"], image["id"], "task-llmrouter-0-00000000"):
+        status, answer, _ = await fox.call("GET", f"/v1/tasks/{task_id}/stream")
+        assert status == 404
+        envelope(answer, "not_found")
+    streamed = await fox.submit("llm", {**LLM, "stream": True})
+    status, answer, _ = await Fox(fox.http, fox.base, None).call("GET", f"/v1/tasks/{streamed['id']}/stream")
+    assert status == 401
+
+
+async def test_sync_stream_answers_the_task_and_notes_it(fox: Fox, fakeapi: FakeApi) -> None:
+    task = await fox.submit("llm", {**LLM, "sync": True, "stream": True})
+    assert task["status"] == "pending"
+    assert task["stream"]["url"].endswith(f"/v1/tasks/{task['id']}/stream")
+    [entry] = fakeapi.journal
+    assert entry.notes == (
+        "sync with stream: the real API answers this submit with the event stream itself; "
+        "the fake answers the task, whose stream.url serves the same events",
+    )
+
+
+async def test_sync_upstream_must_be_a_boolean(fox: Fox, fakeapi: FakeApi) -> None:
+    task = await fox.submit("video", VIDEO)
+    for word in ("true", "False", "1", "0"):
+        assert (await fox.task(task["id"], sync_upstream=word))["id"] == task["id"]
+    status, answer, _ = await fox.call(
+        "GET", f"/v1/tasks/{task['id']}", params={"sync_upstream": "yes please"}
+    )
+    assert status == 422
+    assert (
+        envelope(answer, "invalid_request_error", "invalid_parameter")
+        == "sync_upstream must be true or false"
+    )
+    # The journal keeps every query as sent: which polls asked for it shows there, with no contract note.
+    queries = [(entry.query, entry.notes) for entry in fakeapi.journal[1:]]
+    assert queries == [
+        ("sync_upstream=true", ()),
+        ("sync_upstream=False", ()),
+        ("sync_upstream=1", ()),
+        ("sync_upstream=0", ()),
+        ("sync_upstream=yes please", ()),
+    ]
 
 
 # -- errors ---------------------------------------------------------------------------------------

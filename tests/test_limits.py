@@ -304,6 +304,25 @@ def test_an_ended_tasks_poll_answer_is_rendered_once_and_counts_toward_tasks_byt
     assert list(e.tasks) == [kept, newest]
 
 
+def test_a_task_read_by_two_routes_keeps_one_answer_toward_tasks_bytes() -> None:
+    e = engine(WAITING, limits={"tasks_bytes": 1000})
+
+    def query(view: TaskView, settings: Any) -> bytes:
+        return b"q" * 100
+
+    def stream(view: TaskView, settings: Any) -> bytes:
+        return b"s" * 200
+
+    read = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 300).id
+    e.complete(read)
+    for _ in range(5):  # each read renders again, as the other route's answer is the one kept
+        assert e.poll("rixapi", read, "k1", None, query) == b"q" * 100
+        assert e.poll("rixapi", read, "k1", None, stream) == b"s" * 200
+    # 300 bytes of request and 200 of the one answer kept: two more requests of 250 fit
+    others = [e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 250).id for _ in range(2)]
+    assert list(e.tasks) == [read, *others]
+
+
 def test_a_request_larger_than_tasks_bytes_alone_makes_a_task() -> None:
     e = engine(WAITING, limits={"tasks_bytes": 1000})
     task = e.submit(SubmitRequest(api="rixapi", key="k1", model="flux-pro"), 5000).id

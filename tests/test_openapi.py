@@ -90,6 +90,7 @@ def test_every_route_is_documented_with_its_errors(api: str) -> None:
         operation = document["paths"][route.path][route.method.lower()]
         statuses = set(operation["responses"])
         assert "200" in statuses
+        assert list(operation["responses"]["200"]["content"]) == [route.content_type]
         assert str(provider.errors[ErrorKind.UNAUTHORIZED].status) in statuses
         if isinstance(route, PollRoute):
             assert str(provider.errors[ErrorKind.NOT_FOUND].status) in statuses
@@ -134,7 +135,13 @@ class Document:
         """Every example in the document, with the schema it illustrates."""
         for methods in self.document["paths"].values():
             for operation in methods.values():
-                media = [r["content"]["application/json"] for r in operation["responses"].values()]
+                # An event stream's answer is no JSON document and has no example.
+                responses = operation["responses"].values()
+                media = [
+                    r["content"]["application/json"]
+                    for r in responses
+                    if "text/event-stream" not in r["content"]
+                ]
                 for callback in operation.get("callbacks", {}).values():
                     for expression in callback.values():
                         media.append(expression["post"]["requestBody"]["content"]["application/json"])
@@ -161,6 +168,8 @@ FLOWS: dict[str, tuple[Request, tuple[str, ...], list[Request]]] = {
         [
             ("GET", "/v1/task/{id}", {}),
             ("GET", "/v1/task/task_nope", {}),
+            ("GET", "/v1/dashboard/billing/subscription", {}),
+            ("GET", "/v1/dashboard/billing/usage", {}),
             ("POST", "/v1/task/submit", {"json": {"model": "flux-pro"}}),
             ("POST", "/v1/task/submit", {"json": {"model": "no-such-model", "input": {}}}),
         ],
@@ -186,6 +195,8 @@ FLOWS: dict[str, tuple[Request, tuple[str, ...], list[Request]]] = {
         [
             ("GET", "/v1/tasks/{id}", {}),
             ("GET", "/v1/tasks/task_nope", {}),
+            ("GET", "/v1/tasks/{id}/stream", {}),
+            ("GET", "/v1/configs/llm_generations_models", {}),
             ("POST", "/v1/llm/generations", {"json": {"model": "gpt-5.5", "prompt": "hi", "sync": True}}),
             ("POST", "/v1/images/generations", {"json": {"model": "no-such-model", "prompt": "x"}}),
             ("POST", "/v1/videos/generations", {"data": b"{not json", "headers": {"Content-Type": "a/b"}}),

@@ -253,6 +253,53 @@ async def test_error_statuses(pix: Pix, http: aiohttp.ClientSession, fakeapi: Fa
     error(401, "unauthorized", body)
 
 
+@pytest.mark.parametrize("size", ["2048", "1024x", "3K", "1024*1024", "big"])
+async def test_a_bad_size_is_refused_in_the_apis_words(pix: Pix, fakeapi: FakeApi, size: str) -> None:
+    for path in ("/v1/images/generations", "/v1/async/images/generations"):
+        status, body = await pix.call("POST", path, json={**IMAGE, "size": size})
+        assert status == 400
+        assert error(400, "invalid_request_error", body) == (
+            "size: must be auto, 1K, 2K, 4K or WIDTHxHEIGHT, e.g. 1024x1024, 1536x1024 or 2048x2048"
+        )
+    status, body = await pix.call(
+        "POST",
+        "/v1/async/images/edits",
+        data=form([("a.png", png(8, 8), "image/png")], model="gpt-image-2", prompt="x", size=size),
+    )
+    assert status == 400
+    assert error(400, "invalid_request_error", body).startswith("size: must be auto, 1K, 2K, 4K")
+    assert fakeapi.tasks == []
+
+
+async def test_async_flags_work_as_without_them_and_are_noted(pix: Pix, fakeapi: FakeApi) -> None:
+    status, task = await pix.call(
+        "POST", "/v1/async/images/generations?async=true", json={**IMAGE, "async": True}
+    )
+    assert (status, task["status"]) == (200, "submitted")
+    status, answer = await pix.call("POST", "/v1/images/generations", json={**IMAGE, "async": True})
+    assert status == 200
+    assert list(answer) == ["created", "data"], "still answered synchronously"
+    status, task = await pix.call("POST", "/v1/async/videos/generations", json={**VIDEO, "async": False})
+    assert (status, task["status"]) == (200, "submitted")
+    assert [entry.notes for entry in fakeapi.journal] == [
+        (
+            "?async is not to be sent (the endpoint decides whether a request waits); ignored",
+            '"async" is not to be sent (the endpoint decides whether a request waits); ignored',
+        ),
+        ('"async" is not to be sent (the endpoint decides whether a request waits); ignored',),
+        ('"async" is not to be sent (the endpoint decides whether a request waits); ignored',),
+    ]
+    edit = form([("a.png", png(8, 8), "image/png")], model="gpt-image-2", prompt="x", **{"async": "true"})
+    status, task = await pix.call("POST", "/v1/async/images/edits", data=edit)
+    assert (status, task["status"]) == (200, "submitted")
+    status, _ = await pix.call("POST", "/v1/async/images/generations", json=IMAGE)
+    assert status == 200
+    assert [entry.notes for entry in fakeapi.journal[-2:]] == [
+        ('"async" is not to be sent (the endpoint decides whether a request waits); ignored',),
+        (),
+    ]
+
+
 @pytest.mark.fakeapi(
     scenario={
         "prices": {"veo": 150, "gemini-*": 4},

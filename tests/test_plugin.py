@@ -560,7 +560,9 @@ def test_unknown_route_errors_at_teardown(downstream: pytest.Pytester) -> None:
             "*ERROR at teardown of test_typo*",
             "*the fake saw unexpected requests:*",
             "*- GET /rixapi/v1/nope matched no route; routes served: POST /rixapi/v1/task/submit,"
-            " GET /rixapi/v1/task/{task_id}, GET /files/{task_id}/{name}*",
+            " GET /rixapi/v1/task/{task_id}, GET /rixapi/v1/dashboard/billing/subscription,"
+            " GET /rixapi/v1/dashboard/billing/usage, GET /rixapi/dashboard/billing/subscription,"
+            " GET /rixapi/dashboard/billing/usage, GET /files/{task_id}/{name}*",
         ]
     )
 

@@ -128,6 +128,28 @@ async def test_usage_by_billing_unit(rix: Rix, fakeapi: FakeApi) -> None:
     assert usage["output_tokens"] == 854 * 480 * 24 * 5 // 1024
 
 
+@pytest.mark.fakeapi("content-violation")
+async def test_a_failed_task_reports_its_input_tokens_only(rix: Rix, fakeapi: FakeApi) -> None:
+    _, seedance = await rix.submit(
+        {
+            "model": "doubao-seedance-1-0-pro",
+            "input": {"prompt": "city", "duration": 5, "image": "https://x/a.png"},
+        }
+    )
+    _, sora = await rix.submit({"model": "sora-2", "input": {"prompt": "waves", "duration": "8"}})
+    await fakeapi.clock.ashift(1)
+    failed = (await rix.get(seedance["id"]))[1]
+    assert failed["status"] == "failed"
+    assert failed["usage"] == {
+        "type": "tokens",
+        "input_tokens": 1026,
+        "input_token_details": {"text_tokens": 2, "image_tokens": 1024},
+        "output_tokens": 0,
+        "total_tokens": 1026,
+    }
+    assert "usage" not in (await rix.get(sora["id"]))[1]  # no seconds of video were made
+
+
 async def test_forced_outcomes_are_what_the_client_sees(rix: Rix, fakeapi: FakeApi) -> None:
     _, one = await rix.submit(VIDEO)
     _, two = await rix.submit(VIDEO)
@@ -293,6 +315,60 @@ async def test_concurrency_cap_is_429_until_a_task_finishes(rix: Rix, fakeapi: F
     _envelope(body)
     await fakeapi.clock.ashift(20)
     assert (await rix.submit(VIDEO))[0] == 200
+
+
+# -- billing routes -------------------------------------------------------------------------------
+
+SUBSCRIPTION = "/v1/dashboard/billing/subscription"
+BILLING_USAGE = "/v1/dashboard/billing/usage?start_date=2026-01-01&end_date=2026-01-31"
+
+
+def subscription(limit: float) -> dict[str, Any]:
+    return {
+        "object": "billing_subscription",
+        "has_payment_method": True,
+        "soft_limit_usd": limit,
+        "hard_limit_usd": limit,
+        "system_hard_limit_usd": limit,
+        "access_until": 0,
+    }
+
+
+@pytest.mark.fakeapi(
+    scenario={
+        "accounts": {"open": False, "keys": {"sk-test": {"balance": 2.0}}},
+        "prices": {"kling-*": {"per_second": 0.1}},
+        "apis": {"rixapi": {"charge": "success"}},
+        "rules": [{"phases": [{"state": "queued", "for": "10s"}, {"state": "succeeded"}]}],
+    }
+)
+async def test_billing_routes_follow_the_account(rix: Rix, fakeapi: FakeApi) -> None:
+    assert (await rix.raw("GET", SUBSCRIPTION))[:2] == (200, subscription(2))
+    assert (await rix.raw("GET", BILLING_USAGE))[:2] == (200, {"object": "list", "total_usage": 0})
+    await rix.submit(VIDEO)  # 5 s x 0.1, held until it succeeds
+    # What a client computes, hard_limit_usd - total_usage / 100, is what the key may still spend.
+    assert (await rix.raw("GET", SUBSCRIPTION))[1] == subscription(2)
+    assert (await rix.raw("GET", BILLING_USAGE))[1] == {"object": "list", "total_usage": 50}
+    await fakeapi.clock.ashift(10)
+    assert fakeapi.balance("rixapi", "sk-test") == pytest.approx(1.5)
+    assert (await rix.raw("GET", SUBSCRIPTION))[1] == subscription(2)
+    # The same routes without /v1, as new-api also serves them.
+    assert (await rix.raw("GET", "/dashboard/billing/subscription"))[1] == subscription(2)
+    assert (await rix.raw("GET", "/dashboard/billing/usage"))[1] == {"object": "list", "total_usage": 50}
+
+
+async def test_billing_of_an_unlimited_key(rix: Rix) -> None:
+    status, answer, headers = await rix.raw("GET", SUBSCRIPTION)
+    assert (status, answer) == (200, subscription(100_000_000))
+    assert headers["Content-Type"].startswith("application/json")
+    assert (await rix.raw("GET", BILLING_USAGE))[1] == {"object": "list", "total_usage": 0}
+
+
+@pytest.mark.parametrize("path", [SUBSCRIPTION, BILLING_USAGE])
+async def test_billing_routes_need_a_key(http: aiohttp.ClientSession, fakeapi: FakeApi, path: str) -> None:
+    status, body, _ = await Rix(http, fakeapi.url_for("rixapi"), None).raw("GET", path)
+    assert status == 401
+    _envelope(body)
 
 
 async def test_unknown_route_is_404_and_a_surprise(rix: Rix, fakeapi: FakeApi) -> None:

@@ -188,10 +188,12 @@ def _operation(
     answer: dict[str, Any] = refs[route.answer]
     if isinstance(route, SubmitRoute) and route.waited_answer is not None:
         answer = {"anyOf": [answer, refs[route.waited_answer]]}
+    description = (route.answer.__doc__ or "").strip().splitlines()[0]
     responses: dict[str, Any] = {
-        "200": _json_response(
-            (route.answer.__doc__ or "").strip().splitlines()[0], answer, {"answer": examples.answer(route)}
-        )
+        "200": _json_response(description, answer, {"answer": examples.answer(route)})
+        if route.content_type == "application/json"
+        # An event stream is no JSON document: the answer model is its events' data.
+        else {"description": description, "content": {route.content_type: {"schema": {"type": "string"}}}}
     }
     for status, kinds in _by_status(provider, route_errors(route)).items():
         response = _json_response(

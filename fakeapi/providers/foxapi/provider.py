@@ -7,11 +7,13 @@ answers the task object, and ``GET /v1/tasks/{task_id}`` answers it as it stands
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from fakeapi.accounts import Account
 from fakeapi.addresses import literal, local_name, refusal
 from fakeapi.catalogue import Kind, unlisted
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
@@ -19,6 +21,7 @@ from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.media import format_extension
 from fakeapi.providers.base import (
+    AccountRoute,
     AnyRoute,
     ErrorContext,
     Incoming,
@@ -26,6 +29,7 @@ from fakeapi.providers.base import (
     PollRoute,
     Provider,
     SubmitRoute,
+    TaskRef,
     task_in_path,
 )
 from fakeapi.providers.foxapi.catalogue import (
@@ -38,7 +42,16 @@ from fakeapi.providers.foxapi.catalogue import (
     lookup,
     results,
 )
-from fakeapi.providers.foxapi.wire import ChatCompletion, ErrorEnvelope, GenerationBody, LlmBody, Task
+from fakeapi.providers.foxapi.wire import (
+    Capability,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ErrorEnvelope,
+    GenerationBody,
+    LlmBody,
+    LlmModels,
+    Task,
+)
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
 from fakeapi.scenario.types import Duration
@@ -49,6 +62,23 @@ STATUS_WORDS = {"queued": "pending", "running": "processing", "succeeded": "comp
 TYPES: dict[Kind, TaskType] = {kind: task_type for task_type, kind in KINDS.items()}
 DAY = 24 * 3600.0
 ENDPOINTS: dict[str, TaskType] = {"images": "image", "videos": "video", "audios": "audio", "llm": "llm"}
+MOUNT = "/foxapi"
+# Not documented: the docs only say that stream.url is "the SSE subscription path".
+STREAM_PATH = "/v1/tasks/{task_id}/stream"
+# The llm-custom page's model whitelist and what content each reads (its content-type table: image
+# blocks are "vision"); the llm-text page's gemini-2.5-pro reads what the other Gemini models do.
+LLM_CAPABILITIES: dict[str, tuple[Capability, ...]] = {
+    "gpt-5.4": ("text", "vision"),
+    "gpt-5.5": ("text", "vision"),
+    "kimi-k2.6": ("text", "vision"),
+    "claude-opus-4-6": ("text", "vision", "file"),
+    "claude-opus-4-7": ("text", "vision", "file"),
+    "claude-sonnet-4-6": ("text", "vision", "file"),
+    "gemini-2.5-pro": ("text", "vision", "video", "audio", "file"),
+    "gemini-3-pro-preview": ("text", "vision", "video", "audio", "file"),
+    "gemini-3.1-pro-preview": ("text", "vision", "video", "audio", "file"),
+}
+BOOLEAN_WORDS = frozenset({"true", "false", "1", "0"})
 
 
 class FoxapiSettings(ApiSettings):
@@ -86,8 +116,7 @@ def task_object(view: TaskView, task_info: dict[str, Any] | None = None) -> dict
         "created": int(view.created_at),
     }
     if model.type == "llm":
-        # stream: true is accepted but not emulated (the SSE path is not documented).
-        data["stream"] = None
+        data["stream"] = {"url": _stream_url(view)} if view.params.get("stream") is True else None
     data["results"] = _results(view, model) if view.state == "succeeded" else None
     data["error"] = None
     if view.error is not None:
@@ -113,6 +142,72 @@ def _results(view: TaskView, model: FoxModel) -> list[dict[str, Any]]:
 
 def _render_task(view: TaskView, settings: ApiSettings) -> bytes:
     return compact_json(task_object(view))
+
+
+def _stream_url(view: TaskView) -> str:
+    return view.base_url + MOUNT + STREAM_PATH.format(task_id=view.id)
+
+
+DONE = b"data: [DONE]\n\n"
+# What the stream answers before the task ends: the connection closes at once (the fake holds no
+# request open), telling an EventSource to connect again a second later.
+PENDING = b"retry: 1000\n: %s\n\n"
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return b"data: " + compact_json(data) + b"\n\n"
+
+
+def render_stream(view: TaskView, settings: ApiSettings) -> bytes:
+    """An LLM task's event stream (``text/event-stream``): once it has ended, the whole of it, its
+    completion as ``chat.completion.chunk`` events (or its error) and ``[DONE]``; before, nothing but
+    a comment with its status and how soon to ask again."""
+    if view.params.get("stream") is not True or _model_of(view).type != "llm":
+        raise FakeApiError(ErrorKind.NOT_FOUND, f"task {view.id} has no stream", param="task_id")
+    if not view.terminal:
+        return PENDING % STATUS_WORDS[view.state].encode()
+    if view.error is not None:
+        return _event({"error": task_object(view)["error"]}) + DONE
+    [completion] = _results(view, _model_of(view))
+    head = {**completion, "object": "chat.completion.chunk"}
+    head = {key: head[key] for key in ("id", "object", "created", "model")}
+    [choice] = completion["choices"]
+
+    def chunk(delta: dict[str, str], finish: str | None = None, **more: Any) -> bytes:
+        return _event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **more})
+
+    words = choice["message"]["content"].split(" ")
+    pieces = [word + " " for word in words[:-1]] + words[-1:]
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": piece}) for piece in pieces if piece]
+    events.append(chunk({}, choice["finish_reason"], usage=completion["usage"]))
+    return b"".join(events) + DONE
+
+
+@cache
+def _llm_models() -> bytes:
+    models = [
+        {"id": model, "capabilities": list(capabilities)}
+        for model, capabilities in LLM_CAPABILITIES.items()
+        if (found := lookup(model)) is not None and found.type == "llm"
+    ]
+    return compact_json({"object": "list", "data": models})
+
+
+def render_llm_models(account: Account, request: Incoming) -> bytes:
+    """``GET /v1/configs/llm_generations_models``: the documented LLMs the catalogue takes. The real
+    list is the key's (its group's channels); every key of the fake may use every model."""
+    return _llm_models()
+
+
+def parse_poll(request: Incoming) -> TaskRef:
+    """The task a query names; its optional ``sync_upstream`` must be a boolean."""
+    flag = request.query.get("sync_upstream")
+    if flag is not None and flag.lower() not in BOOLEAN_WORDS:
+        raise FakeApiError(
+            ErrorKind.INVALID_REQUEST, "sync_upstream must be true or false", param="sync_upstream"
+        )
+    return task_in_path(request)
 
 
 def _make_id(random: Randomness, now: float, kind: Kind) -> str:
@@ -170,8 +265,11 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
             )
         if CATALOGUE.lookup(body.model) is None:
             request.note(unlisted(body.model))
-        if isinstance(body, LlmBody) and body.stream:
-            request.note("stream: true is accepted but the fake does not emulate the SSE stream")
+        if isinstance(body, LlmBody) and body.sync and body.stream:
+            request.note(
+                "sync with stream: the real API answers this submit with the event stream itself; "
+                "the fake answers the task, whose stream.url serves the same events"
+            )
         return SubmitRequest(
             api=PROFILE.name,
             key=request.key,
@@ -267,7 +365,7 @@ class FoxApi(Provider):
     """The FoxAPI provider."""
 
     profile = PROFILE
-    mount = "/foxapi"
+    mount = MOUNT
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = Task
@@ -291,12 +389,26 @@ class FoxApi(Provider):
             method="GET",
             path="/v1/tasks/{task_id}",
             answer=Task,
-            parse=task_in_path,
             # sync_upstream asks the server to refresh a running task from upstream first; the
-            # fake's stored state is always current, so it changes nothing.
+            # fake's stored state is always current, so it changes nothing but is checked.
+            parse=parse_poll,
             render=_render_task,
         )
-        return [*submits, poll]
+        stream = PollRoute(
+            method="GET",
+            path=STREAM_PATH,
+            answer=ChatCompletionChunk,
+            parse=task_in_path,
+            render=render_stream,
+            content_type="text/event-stream",
+        )
+        models = AccountRoute(
+            method="GET",
+            path="/v1/configs/llm_generations_models",
+            answer=LlmModels,
+            render=render_llm_models,
+        )
+        return [*submits, poll, stream, models]
 
     def render_error(self, error: FakeApiError, context: ErrorContext) -> tuple[int, bytes]:
         status, error_type, code = ERRORS[error.kind]

@@ -238,12 +238,20 @@ class TaskUsage(BaseModel):
     user_group: str
 
 
+class StreamLink(BaseModel):
+    """``stream`` of an LLM task submitted with ``stream: true``: where its event stream is served."""
+
+    model_config = _ANSWER
+
+    url: str
+
+
 class Task(BaseModel):
     """The task object: the submit answer of ``POST /v1/{images,videos,audios,llm}/generations`` 200
     (with ``task_info``), ``GET /v1/tasks/{task_id}`` 200 and the callback body (without it).
 
-    ``results`` is null until completed; ``error`` is null unless failed; ``stream`` (null) only on
-    LLM tasks.
+    ``results`` is null until completed; ``error`` is null unless failed; ``stream`` only on LLM
+    tasks, null unless submitted with ``stream: true``.
     """
 
     model_config = _ANSWER
@@ -257,11 +265,63 @@ class Task(BaseModel):
     status: FoxStatus
     progress: int = Field(ge=0, le=100)
     created: int
-    stream: None = None
+    stream: StreamLink | None = None
     results: list[Result] | None
     error: TaskError | None
     task_info: TaskInfo | None = None
     usage: TaskUsage
+
+
+class ChunkDelta(BaseModel):
+    """``choices[i].delta`` of a chunk: the role first, then pieces of the content, then nothing."""
+
+    model_config = _ANSWER
+
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    model_config = _ANSWER
+
+    index: int
+    delta: ChunkDelta
+    finish_reason: Literal["stop", "length"] | None
+
+
+class ChatCompletionChunk(BaseModel):
+    """An event of an LLM task's stream (``GET`` its ``stream.url``, ``text/event-stream``): each
+    ``data:`` is an OpenAI ``chat.completion.chunk``, the last one with ``usage``; then ``[DONE]``."""
+
+    model_config = _ANSWER
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: ChatUsage | None = None
+
+
+Capability = Literal["text", "vision", "video", "audio", "file"]
+
+
+class LlmModel(BaseModel):
+    """A model of ``GET /v1/configs/llm_generations_models``: its id and what content it reads."""
+
+    model_config = _ANSWER
+
+    id: str
+    capabilities: list[Capability]
+
+
+class LlmModels(BaseModel):
+    """``GET /v1/configs/llm_generations_models`` 200: the LLMs ``POST /v1/llm/generations`` takes."""
+
+    model_config = _ANSWER
+
+    object: Literal["list"]
+    data: list[LlmModel]
 
 
 class ErrorBody(BaseModel):

@@ -49,6 +49,7 @@ from fakeapi.wire import compact_json, json_number, parse_body
 
 STATUS_WORDS = {"queued": "submitted", "running": "processing", "succeeded": "completed", "failed": "failed"}
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+ASYNC_FLAG = "async"
 IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF87a", b"GIF89a")
 
 # Task failures as the HTTP error the same problem gets at submit: (code, type).
@@ -121,9 +122,23 @@ PROFILE = ApiProfile(
 )
 
 
+def _note_async_flags(request: Incoming, body: ImageBody | VideoBody | LegacyBody) -> None:
+    # The async-tasks page: "Do not add async=true query parameters or "async": true body fields."
+    # The endpoint alone says whether a request waits; the fake, like the API, ignores the flag.
+    if ASYNC_FLAG in request.query:
+        request.note(
+            f"?{ASYNC_FLAG} is not to be sent (the endpoint decides whether a request waits); ignored"
+        )
+    if body.model_extra and ASYNC_FLAG in body.model_extra:
+        request.note(
+            f'"{ASYNC_FLAG}" is not to be sent (the endpoint decides whether a request waits); ignored'
+        )
+
+
 def _submit(
     request: Incoming, kind: Kind, body: ImageBody | VideoBody | LegacyBody, extra: dict[str, Any]
 ) -> SubmitRequest:
+    _note_async_flags(request, body)
     if CATALOGUE.lookup(body.model) is None:
         request.note(unlisted(body.model))
     output_format = body.output_format if isinstance(body, ImageBody) else None

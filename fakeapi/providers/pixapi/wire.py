@@ -7,13 +7,18 @@ so none of them adds to ``fakeapi serve``'s start-up.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fakeapi.errors import FieldRule
 from fakeapi.wire import MAX_DURATION
 
 SIZE_PATTERN = r"^(\d{1,5}[xX]\d{1,5}|[124][kK]|auto)$"
+SIZE = re.compile(SIZE_PATTERN)
+# The sizes the docs name, in their words (no error text for a bad size is published).
+SIZE_RULE = "must be auto, 1K, 2K, 4K or WIDTHxHEIGHT, e.g. 1024x1024, 1536x1024 or 2048x2048"
 
 
 class ImageBody(BaseModel):
@@ -24,11 +29,18 @@ class ImageBody(BaseModel):
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1, max_length=32000)
     n: int = Field(default=1, ge=1, le=10)
-    size: str = Field(default="auto", pattern=SIZE_PATTERN)
+    size: str = Field(default="auto", json_schema_extra={"pattern": SIZE_PATTERN})
     quality: Literal["low", "medium", "high", "auto"] | None = None
     response_format: Literal["url", "b64_json"] = "url"
     # OpenAI's field for its GPT Image models (Pixapi's pages do not list it; the fake notes it).
     output_format: Literal["png", "jpeg", "webp"] | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _documented_size(cls, value: str) -> str:
+        if SIZE.match(value) is None:
+            raise FieldRule("size", SIZE_RULE)
+        return value
 
 
 class VideoBody(BaseModel):

@@ -10,12 +10,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from fakeapi.accounts import Account
 from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel, Usage, unlisted
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.media import format_extension
 from fakeapi.providers.base import (
+    AccountRoute,
     AnyRoute,
     ErrorContext,
     Incoming,
@@ -26,11 +28,19 @@ from fakeapi.providers.base import (
     task_in_path,
 )
 from fakeapi.providers.rixapi.catalogue import CATALOGUE, kind_asked
-from fakeapi.providers.rixapi.wire import ErrorEnvelope, RixStatus, SubmitBody, Task, TokenDetails
+from fakeapi.providers.rixapi.wire import (
+    BillingUsage,
+    ErrorEnvelope,
+    RixStatus,
+    SubmitBody,
+    Subscription,
+    Task,
+    TokenDetails,
+)
 from fakeapi.randomness import Randomness
 from fakeapi.scenario.schema import ApiSettings
 from fakeapi.webhooks import CallbackPolicy
-from fakeapi.wire import check_duration, compact_json, parse_body
+from fakeapi.wire import check_duration, compact_json, json_number, parse_body
 
 STATUS_WORDS: dict[str, RixStatus] = {
     "queued": "queued",
@@ -94,6 +104,32 @@ PROFILE = ApiProfile(
     callbacks=CallbackPolicy(on="every_change", timeout=10.0, retry_delays=(10.0, 60.0, 300.0)),
     render_callback=render_task,
 )
+
+
+# What new-api reports as the limit of a key with unlimited quota.
+UNLIMITED_QUOTA_USD = 100_000_000
+
+
+def render_subscription(account: Account, request: Incoming) -> bytes:
+    """new-api's ``billing/subscription``: the scenario's balance is the key's quota in USD, and each
+    limit is the whole of it, what remains plus what the key used (tasks running included)."""
+    limit = UNLIMITED_QUOTA_USD if account.balance is None else json_number(account.balance + account.spent)
+    return compact_json(
+        {
+            "object": "billing_subscription",
+            "has_payment_method": True,
+            "soft_limit_usd": limit,
+            "hard_limit_usd": limit,
+            "system_hard_limit_usd": limit,
+            "access_until": 0,
+        }
+    )
+
+
+def render_billing_usage(account: Account, request: Incoming) -> bytes:
+    """new-api's ``billing/usage``: what the key used since it began, in cents. Like new-api, it
+    ignores the ``start_date`` and ``end_date`` OpenAI's clients send."""
+    return compact_json({"object": "list", "total_usage": json_number((account.spent + account.held) * 100)})
 
 
 class ErrorRow(NamedTuple):
@@ -216,6 +252,15 @@ class RixApi(Provider):
                 answer=Task,
                 parse=task_in_path,
                 render=render_task,
+            ),
+            # new-api serves its OpenAI-compatible billing routes with and without /v1.
+            *(
+                AccountRoute(method="GET", path=prefix + path, answer=answer, render=render)
+                for prefix in ("/v1", "")
+                for path, answer, render in (
+                    ("/dashboard/billing/subscription", Subscription, render_subscription),
+                    ("/dashboard/billing/usage", BillingUsage, render_billing_usage),
+                )
             ),
         ]
 

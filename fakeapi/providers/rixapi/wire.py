@@ -75,6 +75,30 @@ class Task(BaseModel):
     error: str | None = None
 
 
+class Subscription(BaseModel):
+    """``GET /v1/dashboard/billing/subscription`` 200, new-api's OpenAI-compatible shape: each limit is
+    the key's whole quota (what remains plus what it used) in USD, ``100000000`` when unlimited;
+    ``access_until`` ``0`` means the key never expires."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+    object: Literal["billing_subscription"]
+    has_payment_method: bool
+    soft_limit_usd: float
+    hard_limit_usd: float
+    system_hard_limit_usd: float
+    access_until: int
+
+
+class BillingUsage(BaseModel):
+    """``GET /v1/dashboard/billing/usage`` 200: ``total_usage`` is what the key used, in US cents."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+    object: Literal["list"]
+    total_usage: float
+
+
 class ErrorBody(BaseModel):
     """The new-api family's ``error`` object; the message ends with ``(request id: ...)``.
 
