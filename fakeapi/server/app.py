@@ -4,6 +4,10 @@ O(1) way back from a request to the provider and route that serve it.
 A provider route named exactly by a request's raw path is found by two dictionary lookups and
 served without aiohttp's router and middleware (``Mounts.match``, ``listen``'s ``front``): polls
 and submits are what clients send most, and the router and middleware took a fifth of a poll.
+
+Each API is also served at its real root paths (``/api/v1/...`` rather than ``/apixo/api/v1/...``) to
+a request on a port of its own (``add_site``, ``Mounts.bind_port``) or addressed to one of its host
+names (``Provider.hosts``, ``Mounts.add_host``): ``Mounts.root_of`` names the API such a request is for.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import cast
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
@@ -25,6 +29,7 @@ from fakeapi.wire import compact_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILES_PATH = "/files/{task_id}/{name}"
+FILES_PREFIX = "/files/"
 # What a request still being handled when the server stops gets to finish (aiohttp's default is 60 s,
 # waited twice over: once for the handler, once more after cancelling it).
 SHUTDOWN_GRACE = 1.0
@@ -42,12 +47,18 @@ class Served:
 
 class Mounts:
     """Which provider and route serve a request: the route by the one aiohttp matched, the provider
-    by the request's first path segment (a mount is one segment), matched or not."""
+    by the request's first path segment (a mount is one segment), matched or not; and which API a
+    request reaches at its root paths, by the port it came to or the host it names."""
 
     def __init__(self, providers: Sequence[Provider]) -> None:
         self.providers = list(providers)
         self._by_name = {p.name: p for p in providers}
         self._by_mount = {p.mount: p for p in providers}
+        self._by_host: dict[str, Provider] = {}
+        self._by_port: dict[int, Provider] = {}
+        for provider in providers:
+            for name in provider.hosts:
+                self.add_host(provider.name, name)
         self._by_route: dict[AbstractRoute, Served] = {}
         self._documents: set[AbstractRoute] = set()
         # By method: the routes of a fixed path by path, and those whose path ends in its one
@@ -91,6 +102,36 @@ class Mounts:
         ):
             return None
         return found[0], {found[1]: last}
+
+    def add_host(self, api: str, name: str) -> None:
+        """Serve ``api`` at its root paths to requests whose ``Host`` is ``name`` (any port)."""
+        provider = self.named(api)
+        name = name.lower()
+        taken = self._by_host.setdefault(name, provider)
+        if taken is not provider:
+            raise ValueError(f"host {name!r} already routes to {taken.name}, not {api}")
+
+    def bind_port(self, port: int, api: str) -> None:
+        """Serve ``api`` at its root paths to every request that comes to ``port``."""
+        self._by_port[port] = self.named(api)
+
+    def port_of(self, api: str) -> int | None:
+        """The port of ``api``'s own (``None``: it has none)."""
+        provider = self.named(api)
+        return next((port for port, served in self._by_port.items() if served is provider), None)
+
+    def root_of(self, request: web.Request) -> Provider | None:
+        """The API a request reaches at its root paths: the one whose port it came to, else the one
+        whose host name its ``Host`` header names (port and a final dot aside, in any case)."""
+        if self._by_port and request.transport is not None:
+            address = request.transport.get_extra_info("sockname")
+            provider = self._by_port.get(address[1]) if address else None
+            if provider is not None:
+                return provider
+        host = request.headers.get(hdrs.HOST)
+        if not host or not self._by_host:
+            return None
+        return self._by_host.get(host.partition(":")[0].rstrip(".").lower())
 
     def add_document(self, aiohttp_route: AbstractRoute) -> None:
         """Mark a route as serving a contract document (no journal, no faults)."""
@@ -192,3 +233,12 @@ async def listen(
         raise
     bound: int = runner.addresses[0][1]
     return runner, bound
+
+
+async def add_site(runner: web.AppRunner, host: str, port: int) -> int:
+    """Serve ``runner``'s app on ``host:port`` too (0 picks a free port); the port bound."""
+    bound = len(runner.addresses)
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    address: int = runner.addresses[bound][1]
+    return address

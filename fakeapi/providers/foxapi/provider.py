@@ -256,6 +256,7 @@ class FoxApi(Provider):
 
     profile = PROFILE
     mount = "/foxapi"
+    hosts = ("api.foxapi.cc",)
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = Task
