@@ -4,6 +4,7 @@ result files a player can seek in, and browsers' CORS checks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections.abc import Callable
@@ -186,6 +187,32 @@ async def test_a_path_no_api_root_serves_is_a_plain_404_on_the_main_port(
     assert (status, json.loads(raw)) == (404, {"error": "Invalid URL (GET /api/v1/nope)"})
     with pytest.raises(SurpriseError):
         fakeapi.check()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%zz",
+        "/..%2f..%2f",
+        "//x",
+        "/api/v1/statusTask/%7Bx%7D?taskId=1",
+        "/api/v1/statusTask/vidu-q3?taskId=%ff",
+    ],
+)
+async def test_odd_root_paths_get_the_api_s_own_errors(fakeapi: FakeApi, target: str) -> None:
+    port = int(fakeapi.root_url_for("apixo").rpartition(":")[2])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+    writer.close()
+    status = int(head.split()[1])
+    assert status in (401, 404), head
+    assert set(json.loads(body)) == {"code", "message"} | ({"data"} if status == 404 else set())
+    surprises = fakeapi.surprises
+    if surprises:
+        assert "raised in the fake" not in surprises[0]
+        with pytest.raises(SurpriseError):
+            fakeapi.check()
 
 
 async def test_document_and_admin_api_on_an_api_port(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:

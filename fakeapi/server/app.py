@@ -56,6 +56,7 @@ class Mounts:
         self._by_mount = {p.mount: p for p in providers}
         self._by_host: dict[str, Provider] = {}
         self._by_port: dict[int, Provider] = {}
+        self._port_of: dict[str, int] = {}
         for provider in providers:
             for name in provider.hosts:
                 self.add_host(provider.name, name)
@@ -114,11 +115,11 @@ class Mounts:
     def bind_port(self, port: int, api: str) -> None:
         """Serve ``api`` at its root paths to every request that comes to ``port``."""
         self._by_port[port] = self.named(api)
+        self._port_of[api] = port
 
     def port_of(self, api: str) -> int | None:
         """The port of ``api``'s own (``None``: it has none)."""
-        provider = self.named(api)
-        return next((port for port, served in self._by_port.items() if served is provider), None)
+        return self._port_of.get(self.named(api).name)
 
     def root_of(self, request: web.Request) -> Provider | None:
         """The API a request reaches at its root paths: the one whose port it came to, else the one
