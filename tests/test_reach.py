@@ -217,9 +217,17 @@ async def test_odd_root_paths_get_the_api_s_own_errors(fakeapi: FakeApi, target:
 
 async def test_document_and_admin_api_on_an_api_port(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
     root = fakeapi.root_url_for("pixapi")
-    status, _, document = await call(http, "GET", root + "/openapi.json")
+    status, _, raw = await call(http, "GET", root + "/openapi.json")
     assert status == 200
-    assert document == (await call(http, "GET", fakeapi.url_for("pixapi") + "/openapi.json"))[2]
+    document = json.loads(raw)
+    assert document.pop("servers") == [{"url": root}]
+    _, _, raw = await call(http, "GET", fakeapi.url_for("pixapi") + "/openapi.json")
+    under_mount = json.loads(raw)
+    assert under_mount.pop("servers") == [{"url": fakeapi.url_for("pixapi")}]
+    # The same document, its examples' result URLs on the root it was read from.
+    assert json.loads(json.dumps(document).replace(root, fakeapi.base_url)) == under_mount
+    _, _, raw = await call(http, "GET", fakeapi.base_url + "/openapi.json", {"Host": "api.pixapi.ai"})
+    assert json.loads(raw)["servers"] == [{"url": "http://api.pixapi.ai"}]
     status, _, raw = await call(http, "GET", root + "/_fakeapi/seed")
     assert (status, json.loads(raw)) == (200, {"seed": fakeapi.seed})
     # The real host name is no name of the admin API's: a DNS-rebinding page would send it.

@@ -22,6 +22,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from fakeapi.admin import HOST_HEADER
 from fakeapi.contract.openapi import DOCUMENT_PATH, api_document
 from fakeapi.providers.base import AnyRoute, Provider
 from fakeapi.scenario.schema import LimitsSpec
@@ -173,7 +174,9 @@ def build_app(
     ``{mount}/openapi.json``, the files route, the admin routes."""
     app = web.Application(middlewares=[middleware])
     for provider in mounts.providers:
-        document = app.router.add_get(provider.mount + DOCUMENT_PATH, document_handler(provider, base_url))
+        document = app.router.add_get(
+            provider.mount + DOCUMENT_PATH, document_handler(provider, base_url, mounts)
+        )
         mounts.add_document(document)
         for route in provider.routes():
             served = Served(provider, route, provider.name)
@@ -185,14 +188,21 @@ def build_app(
     return app
 
 
-def document_handler(provider: Provider, base_url: Callable[[], str]) -> Handler:
-    """Serves ``provider``'s OpenAPI document, made on the first request (the port is bound by then)."""
+def document_handler(provider: Provider, base_url: Callable[[], str], mounts: Mounts) -> Handler:
+    """Serves ``provider``'s OpenAPI document, made on the first request (the port is bound by then);
+    to a request that reached the API at its root paths, one whose server is the root it was sent to."""
 
     @functools.cache
     def document() -> bytes:
         return compact_json(api_document(provider, base_url()))
 
+    @functools.lru_cache(maxsize=16)
+    def root_document(root: str) -> bytes:
+        return compact_json({**api_document(provider, root), "servers": [{"url": root}]})
+
     async def handler(request: web.Request) -> web.Response:
+        if mounts.root_of(request) is provider and HOST_HEADER.fullmatch(request.host):
+            return web.Response(body=root_document(f"http://{request.host}"), content_type="application/json")
         return web.Response(body=document(), content_type="application/json")
 
     return handler
