@@ -189,6 +189,27 @@ async def test_a_path_no_api_root_serves_is_a_plain_404_on_the_main_port(
         fakeapi.check()
 
 
+async def test_a_fault_matches_the_path_after_the_mount_however_the_api_was_reached(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    fault = {
+        "at": "submit",
+        "api": "apixo",
+        "path": "/api/v1/generateTask/*",
+        "effect": "status",
+        "status": 503,
+    }
+    fakeapi.load_scenario(overrides={"faults": [fault]})
+    job, root = JOBS["apixo"], fakeapi.root_url_for("apixo")
+    _, _, under_mount = await call(http, "POST", fakeapi.url_for("apixo") + job.submit, json=job.body)
+    assert json.loads(under_mount)["code"] == 503
+    # The last one names its model with a percent-escape: aiohttp's router serves it.
+    for url in (root + job.submit, root + "/api/v1/generateTask/vidu%2Dq3"):
+        status, _, raw = await call(http, "POST", url, json=job.body)
+        assert (status, raw) == (503, under_mount)
+    assert fakeapi.tasks == []
+
+
 @pytest.mark.parametrize(
     "target",
     [

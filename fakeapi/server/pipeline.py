@@ -258,7 +258,7 @@ class Pipeline:
         engine, recorder = current.engine, current.recorder
         fault = self._download_fault(request, engine) if engine.faults.faults else None
         if fault is None:
-            response = await self._answer(request, handler, self.mounts.provider_for(request))
+            response = await self._answer(request, handler)
             notes: tuple[str, ...] = ()
         else:
             provider = self.mounts.provider_for(request)
@@ -277,16 +277,21 @@ class Pipeline:
         return engine.faults.pick("download", api=api, key=key, headers=request.headers, path=request.path)
 
     async def _answer(
-        self, request: web.Request, handler: Handler, provider: Provider | None
+        self, request: web.Request, handler: Handler, provider: Provider | None = None
     ) -> web.StreamResponse:
-        """The handler's answer, or the error it raised in the provider's envelope."""
+        """The handler's answer, or the error it raised in the provider's envelope (``provider``, else
+        the one under whose mount the request's path lies)."""
         try:
             return await handler(request)
         except Exception as exc:
             return closing(request, self._failed(request, exc, provider))
 
-    def _failed(self, request: web.Request, exc: Exception, provider: Provider | None) -> web.Response:
-        """The answer to a request whose handling raised ``exc``, in ``provider``'s envelope."""
+    def _failed(self, request: web.Request, exc: Exception, provider: Provider | None = None) -> web.Response:
+        """The answer to a request whose handling raised ``exc``, in ``provider``'s envelope, else in
+        that of the provider under whose mount its path lies (looked up only now: a request that
+        succeeds never needs it)."""
+        if provider is None:
+            provider = self.mounts.provider_for(request)
         match exc:
             case FakeApiError():
                 error = exc
