@@ -158,6 +158,9 @@ def _run(argv: Sequence[str] | None) -> int:
                 parser.error("--speed must be positive")
             if args.admin_token == "":
                 parser.error("--admin-token must not be empty")
+            if args.first_api_port and args.first_api_port + len(apis) - 1 > 65535:
+                last = f"the last of {len(apis)} ports is past 65535"
+                parser.error(f"--api-ports {args.first_api_port}: {last}")
             from fakeapi.server import loops
 
             return loops.run(_serve(args))

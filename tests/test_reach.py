@@ -259,6 +259,8 @@ async def test_document_and_admin_api_on_an_api_port(http: aiohttp.ClientSession
 def test_ports_and_hosts_are_checked() -> None:
     with pytest.raises(KeyError, match="no API named 'nope'"):
         FakeServer(api_ports={"nope": 0})
+    with pytest.raises(ValueError, match="api_ports: apixo's port 65536 is no port number"):
+        FakeServer(api_ports={"apixo": 65536})
     with pytest.raises(ValueError, match=r"host 'api\.apixo\.ai' already routes to apixo, not pixapi"):
         FakeServer(api_hosts={"pixapi": ["API.apixo.ai"]})
     with pytest.raises(KeyError, match="apixo has no port of its own"):
@@ -454,6 +456,7 @@ def test_serve_with_api_ports_an_api_host_a_public_url_and_cors() -> None:
         (("--api-port", "apixo=99999"), "must be a port number, 0 to 65535"),
         (("--api-host", "apixo=http://x"), "is not a host name"),
         (("--public-url", "192.0.2.2"), "must be an http:// or https:// URL"),
+        (("--api-ports", "65533"), "--api-ports 65533: the last of 4 ports is past 65535"),
     ],
 )
 def test_serve_refuses_bad_reach_options(

@@ -67,8 +67,10 @@ class FakeServer:
         self.port = port
         self.mounts = Mounts(REGISTRY.providers() if providers is None else providers)
         self.api_ports = dict(api_ports or {})
-        for api in self.api_ports:
+        for api, api_port in self.api_ports.items():
             self.mounts.named(api)  # an unknown API fails here, not once the server starts
+            if not 0 <= api_port <= 65535:
+                raise ValueError(f"api_ports: {api}'s port {api_port} is no port number (0 to 65535)")
         for api, names in (api_hosts or {}).items():
             for name in names:
                 self.mounts.add_host(api, name)
