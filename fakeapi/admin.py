@@ -160,12 +160,12 @@ def is_loopback(host: str) -> bool:
 
 
 # A Host header: a bracketed IPv6 literal or a name (an IPv4 literal too), then an optional port.
-_HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]*)?", re.ASCII)
+HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]*)?", re.ASCII)
 
 
 def host_name(value: str) -> str:
     """``value`` as an allowed host name (lower case); ``ValueError`` if it is not a bare host name."""
-    match = _HOST_HEADER.fullmatch(value)
+    match = HOST_HEADER.fullmatch(value)
     if match is None or match["name"] != value:
         raise ValueError(f"{value!r} is not a host name (give it without scheme, port or path)")
     return value.lower()
@@ -353,7 +353,7 @@ class Admin:
 
     def _check_host(self, request: web.Request) -> None:
         header = request.headers.get(hdrs.HOST)
-        match = _HOST_HEADER.fullmatch(header) if header is not None else None
+        match = HOST_HEADER.fullmatch(header) if header is not None else None
         if match is not None:
             host = (match["ipv6"] or match["name"]).lower()
             if host == "localhost" or _ip_literal(host) is not None or host in self.allowed_hosts:

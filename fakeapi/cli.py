@@ -13,12 +13,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from fakeapi.server import FakeServer
+
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +46,7 @@ def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="fakeapi", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    apis = [provider.name for provider in REGISTRY.providers()]
     serve = commands.add_parser("serve", help="serve every emulated API until Ctrl-C or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -77,6 +80,48 @@ def _run(argv: Sequence[str] | None) -> int:
         help="the admin API also answers requests sent to host name NAME (repeatable); by default "
         "only to IP addresses and localhost, so that a DNS-rebinding web page cannot reach it",
     )
+    serve.add_argument(
+        "--api-port",
+        action="append",
+        type=_api_pair(apis, _port),
+        default=[],
+        dest="api_ports",
+        metavar="API=PORT",
+        help="also serve API at its real root paths on PORT, e.g. apixo=8002 (repeatable; 0: a free port)",
+    )
+    serve.add_argument(
+        "--api-ports",
+        type=_port,
+        default=None,
+        dest="first_api_port",
+        metavar="FIRST",
+        help=f"give each API a port of its own from FIRST on, in this order: {', '.join(apis)} "
+        "(0: free ports)",
+    )
+    serve.add_argument(
+        "--api-host",
+        action="append",
+        type=_api_pair(apis, _allowed_host),
+        default=[],
+        dest="api_hosts",
+        metavar="API=NAME",
+        help="a request whose Host is NAME reaches API at its real root paths, e.g. apixo=apixo.test "
+        "(repeatable), as do requests to the real service's host names",
+    )
+    serve.add_argument(
+        "--public-url",
+        type=_base_url,
+        default=None,
+        metavar="URL",
+        help="result URLs begin with URL, e.g. http://192.0.2.2:8000 (default: the scheme and host each "
+        "submit was sent to, as Host or X-Forwarded-Host and X-Forwarded-Proto say)",
+    )
+    serve.add_argument(
+        "--cors",
+        action="store_true",
+        help="let web pages of any origin call the APIs and read result files (the admin API stays "
+        "closed to them)",
+    )
 
     scenarios = commands.add_parser("scenarios", help="list, validate or describe scenario files")
     actions = scenarios.add_subparsers(dest="action", required=True)
@@ -88,7 +133,6 @@ def _run(argv: Sequence[str] | None) -> int:
     contract = commands.add_parser("contract", help="the APIs' contracts: OpenAPI documents, verify a server")
     contract_actions = contract.add_subparsers(dest="action", required=True)
     openapi = contract_actions.add_parser("openapi", help="print an API's OpenAPI 3.1 document")
-    apis = [provider.name for provider in REGISTRY.providers()]
     openapi.add_argument("--api", required=True, choices=[*apis, "admin"], help="an API, or admin")
     openapi.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the fake is served")
     _add_verify_arguments(
@@ -114,6 +158,9 @@ def _run(argv: Sequence[str] | None) -> int:
                 parser.error("--speed must be positive")
             if args.admin_token == "":
                 parser.error("--admin-token must not be empty")
+            if args.first_api_port and args.first_api_port + len(apis) - 1 > 65535:
+                last = f"the last of {len(apis)} ports is past 65535"
+                parser.error(f"--api-ports {args.first_api_port}: {last}")
             from fakeapi.server import loops
 
             return loops.run(_serve(args))
@@ -157,6 +204,25 @@ def _allowed_host(value: str) -> str:
         return host_name(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(value: str) -> int:
+    number = int(value) if value.isascii() and value.isdigit() else -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0 to 65535")
+    return number
+
+
+def _api_pair(apis: list[str], convert: Callable[[str], T]) -> Callable[[str], tuple[str, T]]:
+    """The type of an ``API=VALUE`` option: the API's name (one of ``apis``) and ``convert(VALUE)``."""
+
+    def parse(value: str) -> tuple[str, T]:
+        api, equals, rest = value.partition("=")
+        if not equals or api not in apis:
+            raise argparse.ArgumentTypeError(f"must be API=VALUE with API one of {', '.join(apis)}")
+        return api, convert(rest)
+
+    return parse
 
 
 def _count(value: str) -> int:
@@ -227,9 +293,18 @@ def _validate(paths: list[str]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from fakeapi.providers import REGISTRY
     from fakeapi.scenario import load_scenario
     from fakeapi.server import FakeServer, heap
 
+    api_ports: dict[str, int] = {}
+    if args.first_api_port is not None:
+        for offset, provider in enumerate(REGISTRY.providers()):
+            api_ports[provider.name] = args.first_api_port and args.first_api_port + offset
+    api_ports.update(args.api_ports)
+    api_hosts: dict[str, list[str]] = {}
+    for api, name in args.api_hosts:
+        api_hosts.setdefault(api, []).append(name)
     server = FakeServer(
         load_scenario(args.scenario),
         seed=args.seed,
@@ -240,11 +315,16 @@ async def _serve(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         scenario_dirs=args.scenario_dirs,
         allowed_hosts=args.allowed_hosts,
+        api_ports=api_ports,
+        api_hosts=api_hosts,
+        public_url=args.public_url,
+        cors=args.cors,
     )
     try:
         await server.start()
     except OSError as exc:
-        print(f"fakeapi: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        also = f" and the API ports {sorted(api_ports.values())}" if api_ports else ""
+        print(f"fakeapi: cannot listen on {args.host}:{args.port}{also}: {exc.strerror}", file=sys.stderr)
         return 1
     # What start-up made lives as long as the server, and so do most tasks: later collections skip
     # them (see fakeapi.server.heap).
@@ -257,8 +337,14 @@ async def _serve(args: argparse.Namespace) -> int:
     engine = server.engine
     print(f"fakeapi serving scenario {args.scenario!r} (seed {engine.seed})", flush=True)
     for provider in server.providers:
-        print(f"  {provider.profile.name:<8} {server.url_for(provider.profile.name)}", flush=True)
+        name = provider.name
+        root = f"  (root paths: {server.root_url_for(name)}/)" if name in api_ports else ""
+        print(f"  {name:<8} {server.url_for(name)}{root}", flush=True)
     print(f"  {'admin':<8} {_admin_status(server)}", flush=True)
+    if server.public_url is not None:
+        print(f"  result URLs begin with {server.public_url}", flush=True)
+    if args.cors:
+        print("  CORS: web pages of any origin may call the APIs", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     await stop.wait()
     await server.stop()

@@ -77,6 +77,11 @@ class FakeApi:
         """The base URL to configure a client of ``api`` with, e.g. ``url_for("rixapi")``."""
         return self._bg.server.url_for(api)
 
+    def root_url_for(self, api: str) -> str:
+        """The root URL of ``api``'s own port, where it answers at its real paths: for a client whose
+        base URL is the real service's root (``https://api.apixo.ai``), e.g. ``root_url_for("apixo")``."""
+        return self._bg.server.root_url_for(api)
+
     @property
     def seed(self) -> int:
         return self._bg.call(self._admin.seed)

@@ -221,6 +221,8 @@ class Provider(ABC):
 
     profile: ClassVar[ApiProfile]
     mount: ClassVar[str]
+    #: The real service's host names: a request addressed to one reaches the API at its root paths.
+    hosts: ClassVar[tuple[str, ...]] = ()
     #: Every ``ErrorKind`` to what the API answers for it (the registry refuses a missing row).
     errors: ClassVar[Mapping[ErrorKind, ErrorRow]]
     #: The wire model of the API's error bodies.

@@ -4,6 +4,10 @@ O(1) way back from a request to the provider and route that serve it.
 A provider route named exactly by a request's raw path is found by two dictionary lookups and
 served without aiohttp's router and middleware (``Mounts.match``, ``listen``'s ``front``): polls
 and submits are what clients send most, and the router and middleware took a fifth of a poll.
+
+Each API is also served at its real root paths (``/api/v1/...`` rather than ``/apixo/api/v1/...``) to
+a request on a port of its own (``add_site``, ``Mounts.bind_port``) or addressed to one of its host
+names (``Provider.hosts``, ``Mounts.add_host``): ``Mounts.root_of`` names the API such a request is for.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import cast
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from fakeapi.admin import HOST_HEADER
 from fakeapi.contract.openapi import DOCUMENT_PATH, api_document
 from fakeapi.providers.base import AnyRoute, Provider
 from fakeapi.scenario.schema import LimitsSpec
@@ -25,6 +30,7 @@ from fakeapi.wire import compact_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FILES_PATH = "/files/{task_id}/{name}"
+FILES_PREFIX = "/files/"
 # What a request still being handled when the server stops gets to finish (aiohttp's default is 60 s,
 # waited twice over: once for the handler, once more after cancelling it).
 SHUTDOWN_GRACE = 1.0
@@ -42,12 +48,19 @@ class Served:
 
 class Mounts:
     """Which provider and route serve a request: the route by the one aiohttp matched, the provider
-    by the request's first path segment (a mount is one segment), matched or not."""
+    by the request's first path segment (a mount is one segment), matched or not; and which API a
+    request reaches at its root paths, by the port it came to or the host it names."""
 
     def __init__(self, providers: Sequence[Provider]) -> None:
         self.providers = list(providers)
         self._by_name = {p.name: p for p in providers}
         self._by_mount = {p.mount: p for p in providers}
+        self._by_host: dict[str, Provider] = {}
+        self._by_port: dict[int, Provider] = {}
+        self._port_of: dict[str, int] = {}
+        for provider in providers:
+            for name in provider.hosts:
+                self.add_host(provider.name, name)
         self._by_route: dict[AbstractRoute, Served] = {}
         self._documents: set[AbstractRoute] = set()
         # By method: the routes of a fixed path by path, and those whose path ends in its one
@@ -92,6 +105,36 @@ class Mounts:
             return None
         return found[0], {found[1]: last}
 
+    def add_host(self, api: str, name: str) -> None:
+        """Serve ``api`` at its root paths to requests whose ``Host`` is ``name`` (any port)."""
+        provider = self.named(api)
+        name = name.lower()
+        taken = self._by_host.setdefault(name, provider)
+        if taken is not provider:
+            raise ValueError(f"host {name!r} already routes to {taken.name}, not {api}")
+
+    def bind_port(self, port: int, api: str) -> None:
+        """Serve ``api`` at its root paths to every request that comes to ``port``."""
+        self._by_port[port] = self.named(api)
+        self._port_of[api] = port
+
+    def port_of(self, api: str) -> int | None:
+        """The port of ``api``'s own (``None``: it has none)."""
+        return self._port_of.get(self.named(api).name)
+
+    def root_of(self, request: web.Request) -> Provider | None:
+        """The API a request reaches at its root paths: the one whose port it came to, else the one
+        whose host name its ``Host`` header names (port and a final dot aside, in any case)."""
+        if self._by_port and request.transport is not None:
+            address = request.transport.get_extra_info("sockname")
+            provider = self._by_port.get(address[1]) if address else None
+            if provider is not None:
+                return provider
+        host = request.headers.get(hdrs.HOST)
+        if not host or not self._by_host:
+            return None
+        return self._by_host.get(host.partition(":")[0].rstrip(".").lower())
+
     def add_document(self, aiohttp_route: AbstractRoute) -> None:
         """Mark a route as serving a contract document (no journal, no faults)."""
         self._documents.add(aiohttp_route)
@@ -131,7 +174,9 @@ def build_app(
     ``{mount}/openapi.json``, the files route, the admin routes."""
     app = web.Application(middlewares=[middleware])
     for provider in mounts.providers:
-        document = app.router.add_get(provider.mount + DOCUMENT_PATH, document_handler(provider, base_url))
+        document = app.router.add_get(
+            provider.mount + DOCUMENT_PATH, document_handler(provider, base_url, mounts)
+        )
         mounts.add_document(document)
         for route in provider.routes():
             served = Served(provider, route, provider.name)
@@ -143,14 +188,21 @@ def build_app(
     return app
 
 
-def document_handler(provider: Provider, base_url: Callable[[], str]) -> Handler:
-    """Serves ``provider``'s OpenAPI document, made on the first request (the port is bound by then)."""
+def document_handler(provider: Provider, base_url: Callable[[], str], mounts: Mounts) -> Handler:
+    """Serves ``provider``'s OpenAPI document, made on the first request (the port is bound by then);
+    to a request that reached the API at its root paths, one whose server is the root it was sent to."""
 
     @functools.cache
     def document() -> bytes:
         return compact_json(api_document(provider, base_url()))
 
+    @functools.lru_cache(maxsize=16)
+    def root_document(root: str) -> bytes:
+        return compact_json({**api_document(provider, root), "servers": [{"url": root}]})
+
     async def handler(request: web.Request) -> web.Response:
+        if mounts.root_of(request) is provider and HOST_HEADER.fullmatch(request.host):
+            return web.Response(body=root_document(f"http://{request.host}"), content_type="application/json")
         return web.Response(body=document(), content_type="application/json")
 
     return handler
@@ -192,3 +244,12 @@ async def listen(
         raise
     bound: int = runner.addresses[0][1]
     return runner, bound
+
+
+async def add_site(runner: web.AppRunner, host: str, port: int) -> int:
+    """Serve ``runner``'s app on ``host:port`` too (0 picks a free port); the port bound."""
+    bound = len(runner.addresses)
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    address: int = runner.addresses[bound][1]
+    return address

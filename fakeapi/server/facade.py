@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +17,7 @@ from fakeapi.providers import REGISTRY, Provider
 from fakeapi.recorder import Recorder
 from fakeapi.scenario import Scenario, ScenarioRef, resolve_scenario
 from fakeapi.scenario.loading import ScenarioDirs
-from fakeapi.server.app import Mounts, build_app, listen
+from fakeapi.server.app import Mounts, add_site, build_app, listen
 from fakeapi.server.files import files_handler
 from fakeapi.server.pipeline import Current, Pipeline
 from fakeapi.server.runner import EventRunner
@@ -36,6 +36,13 @@ class FakeServer:
     The admin API loads scenario files by path only from ``scenario_dirs`` (default: the current
     directory), and answers only requests addressed to an IP address, ``localhost`` or one of
     ``allowed_hosts``.
+
+    Every API is served under its mount (``url_for``) and, at its real root paths, to requests
+    addressed to one of its hosts (``Provider.hosts`` and ``api_hosts``, e.g. ``{"apixo":
+    ["apixo.test"]}``) and on a port of its own if ``api_ports`` gives it one (0: a free port;
+    ``root_url_for``). Result URLs begin with ``public_url`` if given, else with the scheme and
+    host the submit was sent to. ``cors`` answers browsers' preflights and lets web pages of any
+    origin read every answer but the admin API's.
     """
 
     def __init__(
@@ -51,10 +58,25 @@ class FakeServer:
         scenario_dirs: Sequence[str | Path] | None = None,
         allowed_hosts: Sequence[str] = (),
         providers: list[Provider] | None = None,
+        api_ports: Mapping[str, int] | None = None,
+        api_hosts: Mapping[str, Sequence[str]] | None = None,
+        public_url: str | None = None,
+        cors: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.mounts = Mounts(REGISTRY.providers() if providers is None else providers)
+        self.api_ports = dict(api_ports or {})
+        for api, api_port in self.api_ports.items():
+            self.mounts.named(api)  # an unknown API fails here, not once the server starts
+            if not 0 <= api_port <= 65535:
+                raise ValueError(f"api_ports: {api}'s port {api_port} is no port number (0 to 65535)")
+        for api, names in (api_hosts or {}).items():
+            for name in names:
+                self.mounts.add_host(api, name)
+        if public_url is not None and not public_url.startswith(("http://", "https://")):
+            raise ValueError(f"public_url must be an http:// or https:// URL, not {public_url!r}")
+        self.public_url = public_url.rstrip("/") if public_url is not None else None
         self.admin_token = admin_token  # None: the admin API is open on loopback, off elsewhere
         self.admin = Admin(
             self,
@@ -70,7 +92,14 @@ class FakeServer:
         self._events = EventRunner(lambda: self.current.engine)
         engine, self._sender = self._build(resolve_scenario(scenario), seed)
         self.current = Current(engine)
-        self._pipeline = Pipeline(self.current, self.mounts, self.admin.dispatch, ADMIN_PREFIX)
+        self._pipeline = Pipeline(
+            self.current,
+            self.mounts,
+            self.admin.dispatch,
+            ADMIN_PREFIX,
+            public_url=self.public_url,
+            cors=cors,
+        )
 
     @property
     def providers(self) -> list[Provider]:
@@ -89,12 +118,28 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
+        return self._url_of(self.port)
+
+    def _url_of(self, port: int) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{host}:{port}"
+
+    @property
+    def result_base_url(self) -> str:
+        """What result URLs begin with when the request does not say where it was sent."""
+        return self.public_url or self.base_url
 
     def url_for(self, api: str) -> str:
         """The base URL a client of ``api`` (``rixapi``, ...) is configured with."""
         return self.base_url + self.mounts.named(api).mount
+
+    def root_url_for(self, api: str) -> str:
+        """The root URL of ``api``'s own port (given by ``api_ports``), where it serves its real paths,
+        e.g. ``http://127.0.0.1:8002`` for a client whose base URL is ``https://api.apixo.ai``."""
+        port = self.mounts.port_of(api)
+        if port is None:
+            raise KeyError(f"{api} has no port of its own (serving? given by api_ports?)")
+        return self._url_of(port)
 
     async def start(self) -> None:
         """Bind the socket and start serving (port 0 picks a free port)."""
@@ -108,10 +153,15 @@ class FakeServer:
         )
         # Server-wide, so taken from the scenario served at start (a reset does not change it).
         idle_timeout = self.engine.scenario.limits.idle_timeout
-        self._runner, self.port = await listen(
-            app, self.host, self.port, idle_timeout, self._pipeline.front_of
-        )
-        self.engine.base_url = self.base_url
+        runner, self.port = await listen(app, self.host, self.port, idle_timeout, self._pipeline.front_of)
+        try:
+            for api, port in self.api_ports.items():
+                self.mounts.bind_port(await add_site(runner, self.host, port), api)
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.engine.base_url = self.result_base_url
         self._events.start()
 
     async def stop(self) -> None:
@@ -167,7 +217,7 @@ class FakeServer:
             {p.name: p.profile for p in self.providers},
             sender,
             seed=seed,
-            base_url=self.base_url,
+            base_url=self.result_base_url,
         )
         engine.wakeup = self._events.wake.set
         # Weakly: an engine that refers to itself is freed only by a collector pass (see _weakly).

@@ -1,14 +1,42 @@
-"""Result files: real, small media at every result URL, gone once the API's result lifetime ends."""
+"""Result files: real, small media at every result URL, gone once the API's result lifetime ends.
+
+They answer ``HEAD`` and a single byte ``Range`` (206 with ``Content-Range``, 416 past the end), as the
+object storage behind the real result URLs does, so a video player can seek in an MP4.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from fakeapi.engine import TaskEngine
 from fakeapi.media import CONTENT_TYPES, file_for, image_size
 from fakeapi.server.app import Handler
+
+_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
+
+
+def requested_range(header: str | None, size: int) -> range | None:
+    """The bytes of a ``size``-byte file a ``Range`` header asks for (RFC 9110, 14.1.2); an empty range
+    when none of them exists (416). ``None``: the whole file, for no header or one this server ignores
+    as the RFC allows: malformed, or several ranges (a multipart/byteranges answer is not emulated)."""
+    match = _BYTE_RANGE.fullmatch(header.strip()) if header is not None else None
+    if match is None:
+        return None
+    first, last = match[1], match[2]
+    if not first:
+        if not last:
+            return None
+        suffix = int(last)
+        return range(max(0, size - suffix), size if suffix else 0)
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        return range(0)
+    return range(start, min(int(last) + 1, size) if last else size)
 
 
 def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
@@ -28,6 +56,16 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
             # Gone from storage, as object storage answers for a deleted object.
             return web.Response(status=404, text="Not Found")
         size = image_size(task.params.get("size"))
-        return web.Response(body=file_for(task.id, ext, size), content_type=CONTENT_TYPES[ext])
+        body = file_for(task.id, ext, size)
+        headers = {hdrs.ACCEPT_RANGES: "bytes"}
+        wanted = requested_range(request.headers.get(hdrs.RANGE), len(body))
+        if wanted is None:
+            return web.Response(body=body, content_type=CONTENT_TYPES[ext], headers=headers)
+        if not wanted:
+            headers[hdrs.CONTENT_RANGE] = f"bytes */{len(body)}"
+            return web.Response(status=416, headers=headers)
+        headers[hdrs.CONTENT_RANGE] = f"bytes {wanted.start}-{wanted.stop - 1}/{len(body)}"
+        part = body[wanted.start : wanted.stop]
+        return web.Response(status=206, body=part, content_type=CONTENT_TYPES[ext], headers=headers)
 
     return serve

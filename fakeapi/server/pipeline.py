@@ -7,7 +7,9 @@ fires on it (if any), errors in the provider's envelope, the journal and the sur
 
 Every request reaches ``Pipeline.front`` first, which serves a provider route its raw path names
 exactly (``serve``); the rest (paths aiohttp's router must decode, result files, the admin API,
-unknown routes) go through the router and ``Pipeline.middleware``.
+unknown routes) go through the router and ``Pipeline.middleware``. A request an API gets at its root
+paths (on its own port, or addressed to one of its hosts) is served as if sent under its mount: the
+journal shows it under the mount, which names the API.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from http.client import responses
 from aiohttp import hdrs, web
 from typing_extensions import assert_never
 
+from fakeapi.admin import HOST_HEADER
 from fakeapi.bodies import Dropped, closing, read_body, read_form
 from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -39,7 +42,7 @@ from fakeapi.providers.base import (
 )
 from fakeapi.recorder import Recorder
 from fakeapi.scenario.faults import FaultBase, FaultPoint
-from fakeapi.server.app import Handler, Mounts, Served
+from fakeapi.server.app import FILES_PREFIX, Handler, Mounts, Served
 from fakeapi.wire import bearer_key
 
 GATEWAY_PAGE = (
@@ -67,6 +70,11 @@ FAULT_POINTS: dict[Point, FaultPoint] = {
     "poll": "poll",
     "account": "poll",
 }
+# Result URLs by the scheme and host a submit came with: one string for all the tasks of a host.
+MAX_BASE_URLS = 256
+# What a browser-side client may read of an answer besides the CORS-safelisted headers.
+CORS_EXPOSED = "Retry-After, Content-Range, Accept-Ranges, Content-Length"
+CORS_METHODS = "GET, HEAD, POST, OPTIONS"
 
 
 class Current:
@@ -102,12 +110,18 @@ class Pipeline:
         mounts: Mounts,
         admin: Callable[[web.Request, Handler], Awaitable[web.StreamResponse]] | None,
         admin_prefix: str,
+        *,
+        public_url: str | None = None,
+        cors: bool = False,
     ) -> None:
         self.current = current
         self.mounts = mounts
         self._admin = admin
         self._admin_prefix = admin_prefix
         self._routed: Handler | None = None
+        self.public_url = public_url
+        self.cors = cors
+        self._base_urls: dict[tuple[str, str], str] = {}
 
     # -- the front and the middleware -----------------------------------------------------------
 
@@ -115,7 +129,7 @@ class Pipeline:
         """The handler every request goes to first; ``routed`` is the app's own (router and
         middleware), for the requests ``front`` does not serve itself."""
         self._routed = routed
-        return self.front
+        return self.front_with_cors if self.cors else self.front
 
     def front(self, request: web.Request) -> Awaitable[web.StreamResponse]:
         """Serve a provider route the request's raw path names exactly; hand the rest to the app.
@@ -123,19 +137,69 @@ class Pipeline:
         A plain function returning the coroutine that answers: no coroutine frame of its own.
         """
         hit = self.mounts.match(request.method, request.raw_path)
+        if hit is None:
+            root = self.mounts.root_of(request)
+            if root is not None:
+                return self._front_at_root(request, root)
         # An Expect header is answered (100 Continue, or 417) by the app's handling only.
         if hit is None or hdrs.EXPECT in request.headers:
             assert self._routed is not None
             return self._routed(request)
         return self.serve(request, *hit)
 
+    def _front_at_root(self, request: web.Request, provider: Provider) -> Awaitable[web.StreamResponse]:
+        """``front`` for a request ``provider`` gets at its root paths: its routes, its document and
+        its unknown routes under its mount; result files and the admin API where they always are."""
+        assert self._routed is not None
+        raw = request.raw_path
+        if not raw.startswith("/"):  # absolute-form, as sent to a proxy: the fake is one for its hosts
+            raw = request.rel_url.raw_path_qs
+        if raw.startswith((FILES_PREFIX, self._admin_prefix)) or raw + "/" == self._admin_prefix:
+            return self._routed(request)
+        mounted = provider.mount + raw
+        hit = self.mounts.match(request.method, mounted)
+        if hit is None or hdrs.EXPECT in request.headers:
+            return self._routed(request.clone(rel_url=mounted))
+        return self.serve(request, *hit, path=provider.mount + request.path)
+
+    async def front_with_cors(self, request: web.Request) -> web.StreamResponse:
+        """``front`` for a server started with ``cors``: preflights answered, and every answer but
+        the admin API's readable by a web page of any origin."""
+        admin = request.path.startswith(self._admin_prefix)
+        headers = request.headers
+        if (
+            request.method == "OPTIONS"
+            and not admin
+            and hdrs.ORIGIN in headers
+            and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers
+        ):
+            return web.Response(
+                status=204,
+                headers={
+                    hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*",
+                    hdrs.ACCESS_CONTROL_ALLOW_METHODS: CORS_METHODS,
+                    hdrs.ACCESS_CONTROL_ALLOW_HEADERS: headers.get(
+                        hdrs.ACCESS_CONTROL_REQUEST_HEADERS, "Authorization, Content-Type"
+                    ),
+                    hdrs.ACCESS_CONTROL_MAX_AGE: "600",
+                },
+            )
+        response = await self.front(request)
+        if not admin and not response.prepared:
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = "*"
+            response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = CORS_EXPOSED
+        return response
+
     async def serve(
-        self, request: web.Request, served: Served, params: Mapping[str, str]
+        self, request: web.Request, served: Served, params: Mapping[str, str], path: str | None = None
     ) -> web.StreamResponse:
-        """A provider route's request, with its fault (if one fires), its errors and its journal."""
+        """A provider route's request, with its fault (if one fires), its errors and its journal;
+        ``path``: the request's path under the provider's mount (default: its path as sent)."""
         current = self.current
         engine, recorder = current.engine, current.recorder
         provider = served.provider
+        if path is None:
+            path = request.path
         # Also what the journal keeps of the request (its body, its notes), whatever the handling
         # raised. Only this frame refers to it: the request refers to nothing that refers back.
         incoming = Incoming(
@@ -152,22 +216,22 @@ class Pipeline:
                 api=served.api,
                 key=incoming.key,
                 headers=request.headers,
-                path=request.path.removeprefix(provider.mount),
+                path=path.removeprefix(provider.mount),
             )
         if fault is None:
             try:
                 response: web.StreamResponse = await self.handle(request, served, incoming)
             except Exception as exc:
-                response = closing(request, self._failed(request, exc))
+                response = closing(request, self._failed(request, exc, provider))
             notes = tuple(incoming.notes) if incoming.notes else ()
         else:
             handler = functools.partial(self.handle, served=served, incoming=incoming)
-            response = await fault.on_exchange(HttpExchange(self, request, handler))
+            response = await fault.on_exchange(HttpExchange(self, request, handler, provider))
             notes = (*incoming.notes, fault.describe())
         recorder.record(
             engine.clock.now(),
             request.method,
-            request.path,
+            path,
             request.query_string,
             response.status,
             incoming.body,
@@ -197,7 +261,8 @@ class Pipeline:
             response = await self._answer(request, handler)
             notes: tuple[str, ...] = ()
         else:
-            response = await fault.on_exchange(HttpExchange(self, request, handler))
+            provider = self.mounts.provider_for(request)
+            response = await fault.on_exchange(HttpExchange(self, request, handler, provider))
             notes = (fault.describe(),)
         recorder.record(
             engine.clock.now(), request.method, path, request.query_string, response.status, b"", notes
@@ -211,17 +276,22 @@ class Pipeline:
         api, key = (task.api, task.key) if task is not None else (None, None)
         return engine.faults.pick("download", api=api, key=key, headers=request.headers, path=request.path)
 
-    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """The handler's answer, or the error it raised in the provider's envelope."""
+    async def _answer(
+        self, request: web.Request, handler: Handler, provider: Provider | None = None
+    ) -> web.StreamResponse:
+        """The handler's answer, or the error it raised in the provider's envelope (``provider``, else
+        the one under whose mount the request's path lies)."""
         try:
             return await handler(request)
         except Exception as exc:
-            return closing(request, self._failed(request, exc))
+            return closing(request, self._failed(request, exc, provider))
 
-    def _failed(self, request: web.Request, exc: Exception) -> web.Response:
-        """The answer to a request whose handling raised ``exc``, in its provider's envelope (looked
-        up only now: a request that succeeds never needs it)."""
-        provider = self.mounts.provider_for(request)
+    def _failed(self, request: web.Request, exc: Exception, provider: Provider | None = None) -> web.Response:
+        """The answer to a request whose handling raised ``exc``, in ``provider``'s envelope, else in
+        that of the provider under whose mount its path lies (looked up only now: a request that
+        succeeds never needs it)."""
+        if provider is None:
+            provider = self.mounts.provider_for(request)
         match exc:
             case FakeApiError():
                 error = exc
@@ -322,7 +392,8 @@ class Pipeline:
     async def _submit(self, provider: Provider, route: SubmitRoute, incoming: Incoming) -> bytes:
         engine = self.current.engine
         submit = route.parse(incoming)
-        view = engine.submit(submit, len(incoming.body) + sum(len(part.data) for part in incoming.form))
+        size = len(incoming.body) + sum(len(part.data) for part in incoming.form)
+        view = engine.submit(submit, size, self.base_url_for(incoming.headers))
         waited = route.sync or submit.sync
         expected_end = None
         if waited:
@@ -333,15 +404,38 @@ class Pipeline:
             expected_end = engine.projected_end(engine.get(view.id))
         return route.render(Outcome(view, incoming, engine.clock.now(), waited, expected_end))
 
+    def base_url_for(self, headers: Mapping[str, str]) -> str | None:
+        """Where a client that sent ``headers`` reaches the fake (``None``: the server's own base
+        URL): the public URL if set, else the scheme and host a reverse proxy says it was reached
+        at (``X-Forwarded-Proto``, ``X-Forwarded-Host``, their first values), else ``Host``."""
+        if self.public_url is not None:
+            return self.public_url
+        forwarded = headers.get(hdrs.X_FORWARDED_HOST)
+        host = forwarded.partition(",")[0].strip() if forwarded else headers.get(hdrs.HOST)
+        if not host:
+            return None
+        proto = headers.get(hdrs.X_FORWARDED_PROTO, "")
+        scheme = "https" if proto.partition(",")[0].strip().lower() == "https" else "http"
+        base = self._base_urls.get((scheme, host))
+        if base is None:
+            if HOST_HEADER.fullmatch(host) is None:
+                return None  # not a host (a path, a user name...): never part of a result URL
+            if len(self._base_urls) >= MAX_BASE_URLS:
+                self._base_urls.clear()
+            base = self._base_urls[scheme, host] = f"{scheme}://{host}"
+        return base
+
 
 class HttpExchange:
     """A fault's view of one HTTP exchange (see ``fakeapi.scenario.faults.Exchange``)."""
 
-    def __init__(self, pipeline: Pipeline, request: web.Request, handler: Handler) -> None:
+    def __init__(
+        self, pipeline: Pipeline, request: web.Request, handler: Handler, provider: Provider | None
+    ) -> None:
         self._pipeline = pipeline
         self._request = request
         self._handler = handler
-        self._provider = pipeline.mounts.provider_for(request)
+        self._provider = provider
         self._stopping = pipeline.current.stopping
 
     async def answer(self) -> web.StreamResponse:
@@ -349,7 +443,7 @@ class HttpExchange:
         # into the next test), nor as the server stops (a task no one would see the answer to).
         if self._stopping.is_set():
             return self.drop()
-        return await self._pipeline._answer(self._request, self._handler)
+        return await self._pipeline._answer(self._request, self._handler, self._provider)
 
     def error(self, status: int, message: str | None, retry_after: int | None) -> web.StreamResponse:
         return self._pipeline.scripted_error(self._request, self._provider, status, message, retry_after)

@@ -289,6 +289,7 @@ class ApixoApi(Provider):
 
     profile = PROFILE
     mount = "/apixo"
+    hosts = ("api.apixo.ai",)
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = StatusAnswer

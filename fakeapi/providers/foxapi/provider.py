@@ -366,6 +366,7 @@ class FoxApi(Provider):
 
     profile = PROFILE
     mount = MOUNT
+    hosts = ("api.foxapi.cc",)
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = Task

@@ -289,6 +289,7 @@ class PixApi(Provider):
 
     profile = PROFILE
     mount = "/pixapi"
+    hosts = ("api.pixapi.ai",)
     errors = ERRORS
     error_model = ErrorEnvelope
     lifecycle = LIFECYCLE

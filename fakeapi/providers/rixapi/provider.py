@@ -230,6 +230,7 @@ class RixApi(Provider):
 
     profile = PROFILE
     mount = "/rixapi"
+    hosts = ("api.ephone.ai", "api.elkapi.com")
     errors = ERRORS
     error_model = ErrorEnvelope
     callback_model = Task
