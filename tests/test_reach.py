@@ -161,6 +161,27 @@ async def test_prefixed_mounts_still_serve_every_host(http: aiohttp.ClientSessio
     assert (status, json.loads(raw)["code"]) == (200, 200)
 
 
+async def test_the_stream_url_of_a_task_submitted_at_the_api_root_works_there(
+    http: aiohttp.ClientSession, fakeapi: FakeApi
+) -> None:
+    # A prefixed route the fast path does not index (its parameter is not last) is served on an
+    # API's port and host too.
+    body = {"model": "gpt-5.5", "prompt": "hi", "stream": True}
+    ways: list[tuple[str, dict[str, str]]] = [
+        (fakeapi.root_url_for("foxapi"), {}),
+        (fakeapi.base_url, {"Host": "api.foxapi.cc"}),
+    ]
+    for root, headers in ways:
+        status, _, raw = await call(http, "POST", root + "/v1/llm/generations", headers, json=body)
+        assert status == 200, raw
+        stream_url = json.loads(raw)["stream"]["url"]
+        await fakeapi.clock.ashift(120)
+        path = urlsplit(stream_url).path
+        status, answer_headers, raw = await call(http, "GET", root + path, headers)
+        assert (status, answer_headers["Content-Type"]) == (200, "text/event-stream"), raw
+        assert raw.endswith(b"data: [DONE]\n\n")
+
+
 async def test_an_unknown_root_path_is_the_api_s_own_404_and_a_surprise(
     http: aiohttp.ClientSession, fakeapi: FakeApi
 ) -> None:

@@ -154,7 +154,12 @@ class Pipeline:
         raw = request.raw_path
         if not raw.startswith("/"):  # absolute-form, as sent to a proxy: the fake is one for its hosts
             raw = request.rel_url.raw_path_qs
-        if raw.startswith((FILES_PREFIX, self._admin_prefix)) or raw + "/" == self._admin_prefix:
+        # Under a mount the path names its API whichever way it came (FoxAPI's stream URLs, say).
+        if (
+            raw.startswith((FILES_PREFIX, self._admin_prefix))
+            or raw + "/" == self._admin_prefix
+            or self.mounts.provider_for(request) is not None
+        ):
             return self._routed(request)
         mounted = provider.mount + raw
         hit = self.mounts.match(request.method, mounted)
