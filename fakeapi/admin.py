@@ -160,7 +160,9 @@ def is_loopback(host: str) -> bool:
 
 
 # A Host header: a bracketed IPv6 literal or a name (an IPv4 literal too), then an optional port.
-HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]*)?", re.ASCII)
+HOST_HEADER = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>[0-9]*))?", re.ASCII
+)
 
 
 def host_name(value: str) -> str:

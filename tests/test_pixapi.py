@@ -253,7 +253,7 @@ async def test_error_statuses(pix: Pix, http: aiohttp.ClientSession, fakeapi: Fa
     error(401, "unauthorized", body)
 
 
-@pytest.mark.parametrize("size", ["2048", "1024x", "3K", "1024*1024", "big"])
+@pytest.mark.parametrize("size", ["2048", "1024x", "3K", "1024*1024", "big", "1024x1024\n", "auto\n"])
 async def test_a_bad_size_is_refused_in_the_apis_words(pix: Pix, fakeapi: FakeApi, size: str) -> None:
     for path in ("/v1/images/generations", "/v1/async/images/generations"):
         status, body = await pix.call("POST", path, json={**IMAGE, "size": size})

@@ -155,6 +155,43 @@ async def test_host_routing_ignores_case_port_and_a_final_dot(
         assert (status, json.loads(raw)["status"]) == (200, "queued")
 
 
+async def test_a_host_name_of_your_own_matches_as_the_real_ones_do(http: aiohttp.ClientSession) -> None:
+    async with FakeServer("instant", api_hosts={"apixo": ["Apixo.Test."]}) as server:
+        for host in ("apixo.test", "APIXO.test.:8080"):
+            status, _, raw = await call(
+                http, "GET", server.base_url + "/api/v1/apikeys/current-balance", {"Host": host}
+            )
+            assert status == 200, (host, raw)
+
+
+async def test_a_proxy_request_is_routed_by_its_target_whatever_its_host_header(fakeapi: FakeApi) -> None:
+    # RFC 9112, 3.2.2: a request in absolute form names its host in its target; Host is ignored.
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(fakeapi.base_url.rpartition(":")[2]))
+    writer.write(
+        b"GET http://api.apixo.ai/api/v1/apikeys/current-balance HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer sk-reach\r\nConnection: close\r\n\r\n"
+    )
+    head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert json.loads(body)["code"] == 200
+
+
+async def test_a_restarted_server_routes_nothing_by_its_old_api_ports(http: aiohttp.ClientSession) -> None:
+    server = FakeServer("instant", api_ports={"apixo": 0})
+    async with server:
+        old = int(server.root_url_for("apixo").rpartition(":")[2])
+    server.port = old  # the main port now where the API's was
+    async with server:
+        assert server.root_url_for("apixo") != server.base_url
+        status, _, raw = await call(http, "GET", server.base_url + "/api/v1/apikeys/current-balance")
+        assert status == 404, raw  # the main port serves APIs under their prefixes only
+        status, _, raw = await call(
+            http, "GET", server.root_url_for("apixo") + "/api/v1/apikeys/current-balance"
+        )
+        assert status == 200, raw
+
+
 async def test_prefixed_mounts_still_serve_every_host(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
     url = fakeapi.url_for("apixo") + JOBS["apixo"].submit
     status, _, raw = await call(http, "POST", url, {"Host": "api.apixo.ai"}, json=JOBS["apixo"].body)
@@ -270,6 +307,19 @@ async def test_document_and_admin_api_on_an_api_port(http: aiohttp.ClientSession
     assert json.loads(json.dumps(document).replace(root, fakeapi.base_url)) == under_mount
     _, _, raw = await call(http, "GET", fakeapi.base_url + "/openapi.json", {"Host": "api.pixapi.ai"})
     assert json.loads(raw)["servers"] == [{"url": "http://api.pixapi.ai"}]
+    # Behind a reverse proxy, as result URLs are.
+    proxied = {"Host": "api.pixapi.ai", "X-Forwarded-Proto": "https"}
+    _, _, raw = await call(http, "GET", fakeapi.base_url + "/openapi.json", proxied)
+    assert json.loads(raw)["servers"] == [{"url": "https://api.pixapi.ai"}]
+    _, _, raw = await call(http, "GET", fakeapi.url_for("pixapi") + "/openapi.json", {"Host": "fake.lan:81"})
+    assert json.loads(raw)["servers"] == [{"url": "http://fake.lan:81/pixapi"}]
+    # HTTP/1.0 without a Host: the port it came to.
+    port = int(root.rpartition(":")[2])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /openapi.json HTTP/1.0\r\n\r\n")
+    body = (await reader.read()).partition(b"\r\n\r\n")[2]
+    writer.close()
+    assert json.loads(body)["servers"] == [{"url": root}]
     status, _, raw = await call(http, "GET", root + "/_fakeapi/seed")
     assert (status, json.loads(raw)) == (200, {"seed": fakeapi.seed})
     # The real host name is no name of the admin API's: a DNS-rebinding page would send it.
@@ -284,6 +334,8 @@ def test_ports_and_hosts_are_checked() -> None:
         FakeServer(api_ports={"apixo": 65536})
     with pytest.raises(ValueError, match=r"host 'api\.apixo\.ai' already routes to apixo, not pixapi"):
         FakeServer(api_hosts={"pixapi": ["API.apixo.ai"]})
+    with pytest.raises(ValueError, match=r"'apixo\.test:8080' is not a host name"):
+        FakeServer(api_hosts={"apixo": ["apixo.test:8080"]})
     with pytest.raises(KeyError, match="apixo has no port of its own"):
         FakeServer().root_url_for("apixo")
     with pytest.raises(ValueError, match="public_url must be an http:// or https:// URL"):
@@ -304,8 +356,12 @@ def test_ports_and_hosts_are_checked() -> None:
             "https://fake.example.com",
         ),
         ({"X-Forwarded-Host": "fake.example.com/evil"}, None),
+        ({"X-Forwarded-Host": "a b", "Host": "myfake.internal:9000"}, "http://myfake.internal:9000"),
+        ({"X-Forwarded-Host": "x:99999999999999999999"}, None),
+        ({"X-Forwarded-Host": "x:65536"}, None),
+        ({"X-Forwarded-Host": "[2001:db8::1]:65535"}, "http://[2001:db8::1]:65535"),
     ],
-    ids=["name", "address", "proxy", "not-a-host"],
+    ids=["name", "address", "proxy", "not-a-host", "bad-forwarded-host", "long-port", "port", "ipv6"],
 )
 async def test_result_urls_follow_the_host_the_submit_was_sent_to(
     http: aiohttp.ClientSession, fakeapi: FakeApi, headers: dict[str, str], base: str | None
@@ -376,13 +432,27 @@ async def test_a_range_past_the_end_is_416(http: aiohttp.ClientSession, video: t
         assert (status, headers["Content-Range"]) == (416, f"bytes */{len(whole)}")
 
 
-@pytest.mark.parametrize("header", ["bytes=0-1,4-5", "items=0-1", "bytes=9-2", "bytes=-"])
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=0-1,4-5", "items=0-1", "bytes=9-2", "bytes=-", "bytes=0-" + "9" * 4301],
+)
 async def test_several_or_malformed_ranges_get_the_whole_file(
     http: aiohttp.ClientSession, video: tuple[str, bytes], header: str
 ) -> None:
     url, whole = video
     status, headers, body = await call(http, "GET", url, {"Range": header})
     assert (status, body, "Content-Range" in headers) == (200, whole, False)
+
+
+async def test_a_result_file_is_only_at_its_own_index_and_extension(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, video: tuple[str, bytes]
+) -> None:
+    url, _ = video
+    stem = url.rpartition("/")[0]
+    for name in ("0.png", "0.mp3", "1.mp4", "0" * 4301 + ".mp4", "1" * 4301 + ".mp4"):
+        status, _, raw = await call(http, "GET", f"{stem}/{name}")
+        assert status == 404, (name, raw[:100])
+    assert fakeapi.surprises == []
 
 
 # -- CORS -----------------------------------------------------------------------------------------
@@ -421,9 +491,10 @@ async def test_cors_answers_preflights_and_opens_answers_but_not_the_admin_api(
         assert "Content-Range" in headers["Access-Control-Expose-Headers"]
 
         for method in ("OPTIONS", "GET"):
-            status, headers, raw = await call(http, method, server.base_url + "/_fakeapi/seed", PREFLIGHT)
-            assert status == 403, raw
-            assert "Access-Control-Allow-Origin" not in headers
+            for path in ("/_fakeapi/seed", "/_fakeapi"):
+                status, headers, raw = await call(http, method, server.base_url + path, PREFLIGHT)
+                assert status == 403, raw
+                assert "Access-Control-Allow-Origin" not in headers
 
 
 async def test_without_cors_no_preflight_is_answered(http: aiohttp.ClientSession) -> None:

@@ -22,7 +22,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from fakeapi.admin import HOST_HEADER
+from fakeapi.admin import host_name
 from fakeapi.contract.openapi import DOCUMENT_PATH, api_document
 from fakeapi.providers.base import AnyRoute, Provider
 from fakeapi.scenario.schema import LimitsSpec
@@ -106,17 +106,21 @@ class Mounts:
         return found[0], {found[1]: last}
 
     def add_host(self, api: str, name: str) -> None:
-        """Serve ``api`` at its root paths to requests whose ``Host`` is ``name`` (any port)."""
+        """Serve ``api`` at its root paths to requests whose ``Host`` is ``name`` (any port; a final
+        dot aside, as requests are matched); ``ValueError`` if ``name`` is not a bare host name."""
         provider = self.named(api)
-        name = name.lower()
+        name = host_name(name.rstrip(".") or name)
         taken = self._by_host.setdefault(name, provider)
         if taken is not provider:
             raise ValueError(f"host {name!r} already routes to {taken.name}, not {api}")
 
     def bind_port(self, port: int, api: str) -> None:
         """Serve ``api`` at its root paths to every request that comes to ``port``."""
-        self._by_port[port] = self.named(api)
-        self._port_of[api] = port
+        provider = self.named(api)
+        # A restarted server binds new ports: the old one must route nothing any more.
+        self._by_port.pop(self._port_of.get(provider.name, -1), None)
+        self._by_port[port] = provider
+        self._port_of[provider.name] = port
 
     def port_of(self, api: str) -> int | None:
         """The port of ``api``'s own (``None``: it has none)."""
@@ -124,13 +128,18 @@ class Mounts:
 
     def root_of(self, request: web.Request) -> Provider | None:
         """The API a request reaches at its root paths: the one whose port it came to, else the one
-        whose host name its ``Host`` header names (port and a final dot aside, in any case)."""
+        whose host name its ``Host`` header names (port and a final dot aside, in any case), or for a
+        request in absolute form (sent to a proxy), the host its target names (RFC 9112, 3.2.2)."""
         if self._by_port and request.transport is not None:
             address = request.transport.get_extra_info("sockname")
             provider = self._by_port.get(address[1]) if address else None
             if provider is not None:
                 return provider
-        host = request.headers.get(hdrs.HOST)
+        raw = request.raw_path
+        if raw.startswith("/"):
+            host = request.headers.get(hdrs.HOST)
+        else:  # scheme://user@host:port/path
+            host = raw.partition("://")[2].partition("/")[0].rpartition("@")[2]
         if not host or not self._by_host:
             return None
         return self._by_host.get(host.partition(":")[0].rstrip(".").lower())
@@ -148,7 +157,11 @@ class Mounts:
 
     def provider_for(self, request: web.Request) -> Provider | None:
         """The provider under whose mount the request's path lies (matched or not)."""
-        return self._by_mount.get("/" + request.path.split("/", 2)[1])
+        return self.under_mount(request.path)
+
+    def under_mount(self, path: str) -> Provider | None:
+        """The provider under whose mount ``path`` lies (a path as sent, or decoded)."""
+        return self._by_mount.get("/" + path.partition("?")[0].split("/", 2)[1])
 
     def named(self, api: str) -> Provider:
         provider = self._by_name.get(api)
@@ -168,14 +181,15 @@ def build_app(
     handler_for: Callable[[Served], Handler],
     files: Handler,
     admin: Sequence[tuple[str, str, Handler]],
-    base_url: Callable[[], str],
+    reached: Callable[[web.Request, Provider], str],
 ) -> web.Application:
     """The app: each provider route bound to its handler, each provider's OpenAPI document at
-    ``{mount}/openapi.json``, the files route, the admin routes."""
+    ``{mount}/openapi.json`` (``reached``: the URL a request reached the fake at, see
+    ``document_handler``), the files route, the admin routes."""
     app = web.Application(middlewares=[middleware])
     for provider in mounts.providers:
         document = app.router.add_get(
-            provider.mount + DOCUMENT_PATH, document_handler(provider, base_url, mounts)
+            provider.mount + DOCUMENT_PATH, document_handler(provider, reached, mounts)
         )
         mounts.add_document(document)
         for route in provider.routes():
@@ -188,22 +202,24 @@ def build_app(
     return app
 
 
-def document_handler(provider: Provider, base_url: Callable[[], str], mounts: Mounts) -> Handler:
-    """Serves ``provider``'s OpenAPI document, made on the first request (the port is bound by then);
-    to a request that reached the API at its root paths, one whose server is the root it was sent to."""
-
-    @functools.cache
-    def document() -> bytes:
-        return compact_json(api_document(provider, base_url()))
+def document_handler(
+    provider: Provider, reached: Callable[[web.Request, Provider], str], mounts: Mounts
+) -> Handler:
+    """Serves ``provider``'s OpenAPI document, whose server is where the request was sent, as its
+    result URLs are: ``reached(request, provider)`` (the public URL, a reverse proxy's forwarded host,
+    the ``Host``...), then the API's mount, or nothing when the request reached the API at its root
+    paths (its port, its host)."""
 
     @functools.lru_cache(maxsize=16)
-    def root_document(root: str) -> bytes:
-        return compact_json({**api_document(provider, root), "servers": [{"url": root}]})
+    def document(base: str, at_root: bool) -> bytes:
+        made = api_document(provider, base)
+        if at_root:
+            made["servers"] = [{"url": base}]
+        return compact_json(made)
 
     async def handler(request: web.Request) -> web.Response:
-        if mounts.root_of(request) is provider and HOST_HEADER.fullmatch(request.host):
-            return web.Response(body=root_document(f"http://{request.host}"), content_type="application/json")
-        return web.Response(body=document(), content_type="application/json")
+        body = document(reached(request, provider), mounts.root_of(request) is provider)
+        return web.Response(body=body, content_type="application/json")
 
     return handler
 

@@ -141,6 +141,17 @@ class FakeServer:
             raise KeyError(f"{api} has no port of its own (serving? given by api_ports?)")
         return self._url_of(port)
 
+    def _reached(self, request: web.Request, provider: Provider) -> str:
+        """The URL a request reached the fake at (see ``Pipeline.base_url_for``); without a ``Host``
+        (HTTP/1.0), the server's own address: its main port, or ``provider``'s own port when the
+        request came there."""
+        base = self._pipeline.base_url_for(request.headers)
+        if base is not None:
+            return base
+        port = self.mounts.port_of(provider.name)
+        address = request.transport.get_extra_info("sockname") if request.transport is not None else None
+        return self._url_of(port) if port is not None and address and address[1] == port else self.base_url
+
     async def start(self) -> None:
         """Bind the socket and start serving (port 0 picks a free port)."""
         app = build_app(
@@ -149,7 +160,7 @@ class FakeServer:
             self._pipeline.handler_for,
             files_handler(lambda: self.current.engine),
             [(r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()],
-            lambda: self.base_url,
+            self._reached,
         )
         # Server-wide, so taken from the scenario served at start (a reset does not change it).
         idle_timeout = self.engine.scenario.limits.idle_timeout

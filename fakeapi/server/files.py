@@ -15,13 +15,17 @@ from fakeapi.engine import TaskEngine
 from fakeapi.media import CONTENT_TYPES, file_for, image_size
 from fakeapi.server.app import Handler
 
-_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
+# At most 18 digits a position: more is past the end of any file (and int() refuses 4,300 digits).
+_BYTE_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})", re.ASCII)
+# More result files than any task has, and short enough for int() to read.
+MAX_INDEX_DIGITS = 6
 
 
 def requested_range(header: str | None, size: int) -> range | None:
     """The bytes of a ``size``-byte file a ``Range`` header asks for (RFC 9110, 14.1.2); an empty range
     when none of them exists (416). ``None``: the whole file, for no header or one this server ignores
-    as the RFC allows: malformed, or several ranges (a multipart/byteranges answer is not emulated)."""
+    as the RFC allows: malformed, or several ranges (a multipart/byteranges answer is not emulated),
+    or positions of more than 18 digits."""
     match = _BYTE_RANGE.fullmatch(header.strip()) if header is not None else None
     if match is None:
         return None
@@ -47,7 +51,11 @@ def files_handler(engine_of: Callable[[], TaskEngine]) -> Handler:
         task = engine.find(request.match_info["task_id"])
         index, _, ext = request.match_info["name"].partition(".")
         # ASCII digits only: isdigit() also accepts '²' (which int() refuses) and other scripts' digits.
-        if task is None or not (index.isascii() and index.isdigit()) or ext not in CONTENT_TYPES:
+        if (
+            task is None
+            or ext != task.ext  # a JPEG task's file is not also stored as an MP3
+            or not (index.isascii() and index.isdigit() and len(index) <= MAX_INDEX_DIGITS)
+        ):
             return web.Response(status=404, text="Not Found")
         view = engine.view(task)
         if view.state != "succeeded" or int(index) >= len(view.outputs):

@@ -155,11 +155,7 @@ class Pipeline:
         if not raw.startswith("/"):  # absolute-form, as sent to a proxy: the fake is one for its hosts
             raw = request.rel_url.raw_path_qs
         # Under a mount the path names its API whichever way it came (FoxAPI's stream URLs, say).
-        if (
-            raw.startswith((FILES_PREFIX, self._admin_prefix))
-            or raw + "/" == self._admin_prefix
-            or self.mounts.provider_for(request) is not None
-        ):
+        if raw.startswith(FILES_PREFIX) or self._is_admin(raw) or self.mounts.under_mount(raw) is not None:
             return self._routed(request)
         mounted = provider.mount + raw
         hit = self.mounts.match(request.method, mounted)
@@ -167,10 +163,14 @@ class Pipeline:
             return self._routed(request.clone(rel_url=mounted))
         return self.serve(request, *hit, path=provider.mount + request.path)
 
+    def _is_admin(self, path: str) -> bool:
+        """Whether ``path`` is the admin API's (its prefix, with or without the final slash)."""
+        return path.startswith(self._admin_prefix) or path + "/" == self._admin_prefix
+
     async def front_with_cors(self, request: web.Request) -> web.StreamResponse:
         """``front`` for a server started with ``cors``: preflights answered, and every answer but
         the admin API's readable by a web page of any origin."""
-        admin = request.path.startswith(self._admin_prefix)
+        admin = self._is_admin(request.path)
         headers = request.headers
         if (
             request.method == "OPTIONS"
@@ -253,9 +253,7 @@ class Pipeline:
         """Around the requests ``front`` hands to the app: the admin API, result files, unknown
         routes (and provider routes, which ``routed`` journals itself)."""
         path = request.path
-        if self._admin is not None and (
-            path.startswith(self._admin_prefix) or path + "/" == self._admin_prefix
-        ):
+        if self._admin is not None and self._is_admin(path):
             return closing(request, await self._admin(request, handler))
         if self.mounts.is_document(request) or self.mounts.served(request) is not None:
             return await handler(request)
@@ -275,7 +273,7 @@ class Pipeline:
         return response
 
     def _download_fault(self, request: web.Request, engine: TaskEngine) -> FaultBase | None:
-        if request.match_info.http_exception is not None or not request.path.startswith("/files/"):
+        if request.match_info.http_exception is not None or not request.path.startswith(FILES_PREFIX):
             return None  # no route: the request is a surprise, not a place for a fault
         task = engine.tasks.get(request.match_info["task_id"])
         api, key = (task.api, task.key) if task is not None else (None, None)
@@ -415,16 +413,25 @@ class Pipeline:
         at (``X-Forwarded-Proto``, ``X-Forwarded-Host``, their first values), else ``Host``."""
         if self.public_url is not None:
             return self.public_url
-        forwarded = headers.get(hdrs.X_FORWARDED_HOST)
-        host = forwarded.partition(",")[0].strip() if forwarded else headers.get(hdrs.HOST)
-        if not host:
-            return None
         proto = headers.get(hdrs.X_FORWARDED_PROTO, "")
         scheme = "https" if proto.partition(",")[0].strip().lower() == "https" else "http"
+        forwarded = headers.get(hdrs.X_FORWARDED_HOST)
+        if forwarded:
+            base = self._base_url(scheme, forwarded.partition(",")[0].strip())
+            if base is not None:
+                return base
+        host = headers.get(hdrs.HOST)
+        return self._base_url(scheme, host) if host else None
+
+    def _base_url(self, scheme: str, host: str) -> str | None:
+        """``scheme://host``, one string for every task of that host; ``None`` when ``host`` is not
+        a host and port (a path, a user name, a port past 65535...): never part of a result URL."""
         base = self._base_urls.get((scheme, host))
         if base is None:
-            if HOST_HEADER.fullmatch(host) is None:
-                return None  # not a host (a path, a user name...): never part of a result URL
+            match = HOST_HEADER.fullmatch(host)
+            port = match["port"] if match is not None else None
+            if match is None or (port and (len(port) > 5 or int(port) > 65535)):
+                return None
             if len(self._base_urls) >= MAX_BASE_URLS:
                 self._base_urls.clear()
             base = self._base_urls[scheme, host] = f"{scheme}://{host}"

@@ -38,7 +38,8 @@ class ImageBody(BaseModel):
     @field_validator("size")
     @classmethod
     def _documented_size(cls, value: str) -> str:
-        if SIZE.match(value) is None:
+        # fullmatch: "$" alone also matches before a final newline ("1024x1024\n").
+        if SIZE.fullmatch(value) is None:
             raise FieldRule("size", SIZE_RULE)
         return value
 
