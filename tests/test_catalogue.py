@@ -482,3 +482,38 @@ async def test_foxapi_content_types_name_the_files_served(
         content_type, _ = await fetch(http, result["url"])
         assert result["content_type"] == content_type
         assert content_type in ("image/webp", "audio/mpeg")
+
+
+# -- Every API ------------------------------------------------------------------------------------
+
+MYSTERY = "mystery-model"
+UNLISTED = f"model {MYSTERY} is not in this API's catalogue: the real API may refuse it"
+MYSTERY_SUBMITS = {
+    "rixapi": ("/v1/task/submit", {"model": MYSTERY, "input": {"prompt": "a fox"}}),
+    "apixo": (f"/api/v1/generateTask/{MYSTERY}", {"input": {"prompt": "a fox"}}),
+    "foxapi": ("/v1/images/generations", {"model": MYSTERY, "prompt": "a fox"}),
+    "pixapi": ("/v1/async/images/generations", {"model": MYSTERY, "prompt": "a fox"}),
+}
+
+
+@pytest.mark.parametrize("api", sorted(MYSTERY_SUBMITS))
+async def test_refused_unknown_model_is_no_contract_note(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, api: str
+) -> None:
+    path, body = MYSTERY_SUBMITS[api]
+    status, _ = await call(http, "POST", fakeapi.url_for(api) + path, json=body)
+    assert status in (400, 404, 422)
+    [entry] = fakeapi.journal
+    assert UNLISTED not in entry.notes
+
+
+@pytest.mark.fakeapi(scenario=ACCEPTING)
+@pytest.mark.parametrize("api", sorted(MYSTERY_SUBMITS))
+async def test_accepted_unknown_model_is_one_contract_note(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, api: str
+) -> None:
+    path, body = MYSTERY_SUBMITS[api]
+    status, _ = await call(http, "POST", fakeapi.url_for(api) + path, json=body)
+    assert status == 200
+    [entry] = fakeapi.journal
+    assert entry.notes.count(UNLISTED) == 1

@@ -28,6 +28,7 @@ from typing_extensions import assert_never
 
 from fakeapi.admin import HOST_HEADER
 from fakeapi.bodies import Dropped, closing, read_body, read_form
+from fakeapi.catalogue import unlisted
 from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
@@ -399,6 +400,8 @@ class Pipeline:
         submit = route.parse(incoming)
         size = len(incoming.body) + sum(len(part.data) for part in incoming.form)
         view = engine.submit(submit, size, self.base_url_for(incoming.headers))
+        if provider.profile.catalogue.lookup(submit.model) is None:
+            incoming.note(unlisted(submit.model))  # accepted, so the scenario accepts unknown models
         waited = route.sync or submit.sync
         expected_end = None
         if waited:

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from fakeapi.accounts import Account
 from fakeapi.addresses import literal, local_name, refusal
-from fakeapi.catalogue import Kind, unlisted
+from fakeapi.catalogue import Kind
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -263,8 +263,6 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
                 f"output_format must be one of {', '.join(IMAGE_FORMATS)}",
                 param="output_format",
             )
-        if CATALOGUE.lookup(body.model) is None:
-            request.note(unlisted(body.model))
         if isinstance(body, LlmBody) and body.sync and body.stream:
             request.note(
                 "sync with stream: the real API answers this submit with the event stream itself; "
