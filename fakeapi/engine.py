@@ -292,7 +292,7 @@ class TaskEngine:
             rule=rule.name,
             cost=cost,
             usage=usage_for(info, request.prompt, request.params),
-            outputs=request.outputs,
+            outputs=0 if info.kind == "text" else request.outputs,  # a text answer is no file
             starts=[now],
             held=held,
             size=size,

@@ -517,3 +517,10 @@ async def test_accepted_unknown_model_is_one_contract_note(
     assert status == 200
     [entry] = fakeapi.journal
     assert entry.notes.count(UNLISTED) == 1
+
+
+@pytest.mark.fakeapi(scenario={**ACCEPTING, "models": {"accept_unknown": True, "unknown_kind": "text"}})
+async def test_text_task_has_no_result_files(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    assert await rix_outputs(http, fakeapi, "mystery-llm") == []
+    apixo = Apixo(http, fakeapi)
+    assert await apixo.results("mystery-llm", {"prompt": "hi"}) == []
