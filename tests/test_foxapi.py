@@ -338,6 +338,19 @@ async def test_only_a_streamed_llm_task_has_a_stream(fox: Fox, fakeapi: FakeApi)
     assert status == 401
 
 
+ONE_POLL_RUNNING = {"rules": [{"phases": [{"state": "running", "polls": 1}, {"state": "succeeded"}]}]}
+
+
+@pytest.mark.fakeapi(scenario=ONE_POLL_RUNNING)
+async def test_a_refused_stream_read_is_not_a_poll(fox: Fox) -> None:
+    image = await fox.submit("image", IMAGE)
+    for _ in range(2):
+        status, _, _ = await fox.call("GET", f"/v1/tasks/{image['id']}/stream")
+        assert status == 404
+    assert (await fox.task(image["id"]))["status"] == image["status"]
+    assert (await fox.task(image["id"]))["status"] == "completed"
+
+
 async def test_sync_stream_answers_the_task_and_notes_it(fox: Fox, fakeapi: FakeApi) -> None:
     task = await fox.submit("llm", {**LLM, "sync": True, "stream": True})
     assert task["status"] == "pending"

@@ -388,7 +388,7 @@ class Pipeline:
                 body = await self._submit(provider, route, incoming)
             case PollRoute():
                 ref = route.parse(incoming)
-                body = engine.poll(api, ref.task_id, key, ref.model, route.render)
+                body = engine.poll(api, ref.task_id, key, ref.model, route.render, route.check)
             case AccountRoute():
                 body = route.render(account, incoming)
             case _:

@@ -158,12 +158,16 @@ def _event(data: dict[str, Any]) -> bytes:
     return b"data: " + compact_json(data) + b"\n\n"
 
 
-def render_stream(view: TaskView, settings: ApiSettings) -> bytes:
-    """An LLM task's event stream (``text/event-stream``): once it has ended, the whole of it, its
-    completion as ``chat.completion.chunk`` events (or its error) and ``[DONE]``; before, nothing but
-    a comment with its status and how soon to ask again."""
+def check_stream(view: TaskView) -> None:
+    """Refuse a task that has no event stream: only an LLM task submitted with ``stream`` has one."""
     if view.params.get("stream") is not True or _model_of(view).type != "llm":
         raise FakeApiError(ErrorKind.NOT_FOUND, f"task {view.id} has no stream", param="task_id")
+
+
+def render_stream(view: TaskView, settings: ApiSettings) -> bytes:
+    """An LLM task's event stream (``text/event-stream``; ``check_stream`` refuses other tasks): once
+    it has ended, the whole of it, its completion as ``chat.completion.chunk`` events (or its error)
+    and ``[DONE]``; before, nothing but a comment with its status and how soon to ask again."""
     if not view.terminal:
         return PENDING % STATUS_WORDS[view.state].encode()
     if view.error is not None:
@@ -399,6 +403,7 @@ class FoxApi(Provider):
             answer=ChatCompletionChunk,
             parse=task_in_path,
             render=render_stream,
+            check=check_stream,
             content_type="text/event-stream",
         )
         models = AccountRoute(
