@@ -278,7 +278,9 @@ async def rix_outputs(http: aiohttp.ClientSession, fakeapi: FakeApi, model: str,
         # The ElkAPI table's "Video / Image" models: their first kind unless the inputs ask otherwise.
         ("kling-v2", {}, "mp4"),
         ("kling-v2", {"duration": "5"}, "mp4"),
-        ("kling-v2", {"n": 1}, "png"),
+        ("kling-v2", {"num_images": 1}, "png"),
+        # A count is no kind: video models take one too.
+        ("kling-v2", {"n": 1}, "mp4"),
         ("jimeng-v2", {}, "mp4"),
         ("jimeng-v2", {"mode": "text-to-image"}, "png"),
         ("wanx-v2", {}, "png"),
@@ -305,6 +307,11 @@ async def test_rixapi_kind_from_the_request(
     content_type, data = await fetch(http, url)
     assert content_type == {"png": "image/png", "jpeg": "image/jpeg", "mp4": "video/mp4"}[ext]
     assert data[:3] in (b"\x89PN", b"\xff\xd8\xff") if ext != "mp4" else data[4:8] == b"ftyp"
+
+
+async def test_rixapi_count_of_videos(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    urls = await rix_outputs(http, fakeapi, "kling-v2", n=2)
+    assert [url.rsplit("/", 1)[1] for url in urls] == ["0.mp4", "1.mp4"]
 
 
 async def test_rixapi_suno_makes_two_mp3_tracks_or_wav_on_request(

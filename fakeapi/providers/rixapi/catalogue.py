@@ -53,7 +53,7 @@ CATALOGUE = Catalogue(
 VIDEO_INPUTS = ("duration", "first_frame", "last_frame", "fps", "video", "video_url", "camera_control")
 TASK_WORDS = ("mode", "type", "task_type", "generation_type")
 IMAGE_FORMATS = KIND_EXTENSIONS["image"]
-IMAGE_INPUTS = ("n", "num_images", "image_size")
+IMAGE_INPUTS = ("num_images", "image_size")
 
 
 def kind_asked(model: str, params: Mapping[str, Any]) -> Kind | None:
