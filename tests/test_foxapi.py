@@ -419,6 +419,8 @@ async def test_bad_json_and_content_type_are_400(fox: Fox) -> None:
         ("video", {**VIDEO, "duration": -1}, "duration"),
         ("video", {**VIDEO, "callback_url": "ftp://x"}, "callback_url"),
         ("image", {**IMAGE, "num_outputs": 11}, "num_outputs"),
+        ("image", {**IMAGE, "output_format": "bmp"}, "output_format"),
+        ("image", {**IMAGE, "output_format": "JPG"}, "output_format"),
         ("llm", {"model": "gpt-5.5"}, "messages"),
         ("llm", {**LLM, "temperature": 3}, "temperature"),
         ("llm", {"model": "gpt-5.5", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),

@@ -107,8 +107,6 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
 )
 
 CATALOGUE = Catalogue(tuple((glob, ModelInfo(KINDS[m.type], "per_call", ext=m.ext)) for glob, m in MODELS))
-# The image formats the image pages list (``output_format``; grok-imagine-image's page names them).
-IMAGE_FORMATS = ("jpg", "jpeg", "png", "webp")
 
 
 @lru_cache(maxsize=256)  # runs on every poll and callback render

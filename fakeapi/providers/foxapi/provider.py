@@ -34,7 +34,6 @@ from fakeapi.providers.base import (
 )
 from fakeapi.providers.foxapi.catalogue import (
     CATALOGUE,
-    IMAGE_FORMATS,
     KINDS,
     FoxModel,
     TaskType,
@@ -48,6 +47,7 @@ from fakeapi.providers.foxapi.wire import (
     ChatCompletionChunk,
     ErrorEnvelope,
     GenerationBody,
+    ImageBody,
     LlmBody,
     LlmModels,
     Task,
@@ -62,6 +62,12 @@ STATUS_WORDS = {"queued": "pending", "running": "processing", "succeeded": "comp
 TYPES: dict[Kind, TaskType] = {kind: task_type for task_type, kind in KINDS.items()}
 DAY = 24 * 3600.0
 ENDPOINTS: dict[str, TaskType] = {"images": "image", "videos": "video", "audios": "audio", "llm": "llm"}
+BODIES: dict[TaskType, type[GenerationBody]] = {
+    "image": ImageBody,
+    "video": GenerationBody,
+    "audio": GenerationBody,
+    "llm": LlmBody,
+}
 MOUNT = "/foxapi"
 # Not documented: the docs only say that stream.url is "the SSE subscription path".
 STREAM_PATH = "/v1/tasks/{task_id}/stream"
@@ -249,7 +255,7 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
     def parse(request: Incoming) -> SubmitRequest:
         if request.content_type != "application/json":
             raise FakeApiError(ErrorKind.MALFORMED_BODY, "Content-Type must be application/json")
-        body = parse_body(LlmBody if task_type == "llm" else GenerationBody, request.json())
+        body = parse_body(BODIES[task_type], request.json())
         model = lookup(body.model) or FoxModel(task_type)
         settings = request.settings
         strict = isinstance(settings, FoxapiSettings) and settings.public_https_callbacks
@@ -260,13 +266,6 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
                 param="callback_url",
             )
         params = body.model_dump(exclude_none=True, exclude={"model", "callback_url"})
-        output_format = params.get("output_format")
-        if task_type == "image" and output_format is not None and output_format not in IMAGE_FORMATS:
-            raise FakeApiError(
-                ErrorKind.INVALID_REQUEST,
-                f"output_format must be one of {', '.join(IMAGE_FORMATS)}",
-                param="output_format",
-            )
         if isinstance(body, LlmBody) and body.sync and body.stream:
             request.note(
                 "sync with stream: the real API answers this submit with the event stream itself; "
@@ -281,7 +280,7 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
             callback_url=body.callback_url,
             outputs=model.outputs(params),
             kind=KINDS[task_type],
-            ext=format_extension(output_format),
+            ext=format_extension(params.get("output_format")),
             headers=request.headers,
             # The real API waits for the model; the fake runs the task to its scripted end.
             sync=isinstance(body, LlmBody) and body.sync and not body.stream,
@@ -380,7 +379,7 @@ class FoxApi(Provider):
                 method="POST",
                 path=f"/v1/{endpoint}/generations",
                 body="json",
-                request=LlmBody if task_type == "llm" else GenerationBody,
+                request=BODIES[task_type],
                 answer=Task,
                 waited_answer=ChatCompletion if task_type == "llm" else None,
                 parse=_parser(task_type),

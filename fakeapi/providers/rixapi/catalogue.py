@@ -52,7 +52,7 @@ CATALOGUE = Catalogue(
 # Inputs only a video takes, and the fields whose words name the task (``mode: image-to-video``).
 VIDEO_INPUTS = ("duration", "first_frame", "last_frame", "fps", "video", "video_url", "camera_control")
 TASK_WORDS = ("mode", "type", "task_type", "generation_type")
-IMAGE_FORMATS = KIND_EXTENSIONS["image"]
+IMAGE_EXTENSIONS = KIND_EXTENSIONS["image"]
 IMAGE_INPUTS = ("num_images", "image_size")
 
 
@@ -68,6 +68,6 @@ def kind_asked(model: str, params: Mapping[str, Any]) -> Kind | None:
     output_format = format_extension(params.get("output_format"))
     if any(name in params for name in VIDEO_INPUTS) or "video" in words or output_format == "mp4":
         return "video"
-    if any(name in params for name in IMAGE_INPUTS) or "image" in words or output_format in IMAGE_FORMATS:
+    if any(name in params for name in IMAGE_INPUTS) or "image" in words or output_format in IMAGE_EXTENSIONS:
         return "image"
     return None
