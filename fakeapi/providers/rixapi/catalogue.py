@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakeapi.catalogue import Billing, Catalogue, Kind, ModelInfo
+from fakeapi.catalogue import SUNO, Billing, Catalogue, Kind, ModelInfo
 from fakeapi.media import KIND_EXTENSIONS, format_extension
 
 
@@ -45,8 +45,7 @@ CATALOGUE = Catalogue(
     + _family("video", "duration", "sora*")
     + _family("video", "tokens", "gemini-*veo*")
     + _family("image", "tokens", "gemini-*", "nano-banana*")
-    # Suno returns two MP3 tracks per request (a client of the API saw two .mp3 among its outputs).
-    + (("suno*", ModelInfo("audio", "per_call", ext="mp3", outputs=2)),)
+    + (("suno*", SUNO),)
     + (("udio*", ModelInfo("audio", "per_call", ext="mp3")),)
 )
 # Inputs only a video takes, and the fields whose words name the task (``mode: image-to-video``).
