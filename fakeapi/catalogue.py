@@ -34,6 +34,11 @@ class ModelInfo:
     outputs: int = 1
 
 
+# Suno answers two MP3 tracks per request on every API that serves it (APIXO's and FoxAPI's Suno
+# pages; a client of RixAPI saw two .mp3 among its outputs).
+SUNO = ModelInfo("audio", "per_call", ext="mp3", outputs=2)
+
+
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     """Glob patterns to model families, first match wins."""

@@ -292,7 +292,7 @@ class TaskEngine:
             rule=rule.name,
             cost=cost,
             usage=usage_for(info, request.prompt, request.params),
-            outputs=request.outputs,
+            outputs=0 if info.kind == "text" else request.outputs,  # a text answer is no file
             starts=[now],
             held=held,
             size=size,
@@ -320,8 +320,10 @@ class TaskEngine:
         key: str | None,
         model: str | None,
         render: Callable[[TaskView, ApiSettings], bytes],
+        check: Callable[[TaskView], None] | None = None,
     ) -> bytes:
-        """``query``, rendered by ``render`` from the view and the API's settings alone.
+        """``query``, rendered by ``render`` from the view and the API's settings alone; ``check``
+        may refuse the task (by raising) before the read counts.
 
         An ended task's view no longer changes (only its poll count does, which no answer shows), so
         its answer is rendered once, kept with the task, and every later poll gets the same bytes.
@@ -331,6 +333,8 @@ class TaskEngine:
         if kept is not None and kept[0] is render:
             task.polls += 1
             return kept[1]
+        if check is not None:
+            check(self.view(task))
         self._count_poll(task)
         view = self._caught_up(task)
         body = render(view, self.settings(api))

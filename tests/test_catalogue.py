@@ -278,7 +278,9 @@ async def rix_outputs(http: aiohttp.ClientSession, fakeapi: FakeApi, model: str,
         # The ElkAPI table's "Video / Image" models: their first kind unless the inputs ask otherwise.
         ("kling-v2", {}, "mp4"),
         ("kling-v2", {"duration": "5"}, "mp4"),
-        ("kling-v2", {"n": 1}, "png"),
+        ("kling-v2", {"num_images": 1}, "png"),
+        # A count is no kind: video models take one too.
+        ("kling-v2", {"n": 1}, "mp4"),
         ("jimeng-v2", {}, "mp4"),
         ("jimeng-v2", {"mode": "text-to-image"}, "png"),
         ("wanx-v2", {}, "png"),
@@ -305,6 +307,11 @@ async def test_rixapi_kind_from_the_request(
     content_type, data = await fetch(http, url)
     assert content_type == {"png": "image/png", "jpeg": "image/jpeg", "mp4": "video/mp4"}[ext]
     assert data[:3] in (b"\x89PN", b"\xff\xd8\xff") if ext != "mp4" else data[4:8] == b"ftyp"
+
+
+async def test_rixapi_count_of_videos(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    urls = await rix_outputs(http, fakeapi, "kling-v2", n=2)
+    assert [url.rsplit("/", 1)[1] for url in urls] == ["0.mp4", "1.mp4"]
 
 
 async def test_rixapi_suno_makes_two_mp3_tracks_or_wav_on_request(
@@ -482,3 +489,45 @@ async def test_foxapi_content_types_name_the_files_served(
         content_type, _ = await fetch(http, result["url"])
         assert result["content_type"] == content_type
         assert content_type in ("image/webp", "audio/mpeg")
+
+
+# -- Every API ------------------------------------------------------------------------------------
+
+MYSTERY = "mystery-model"
+UNLISTED = f"model {MYSTERY} is not in this API's catalogue: the real API may refuse it"
+MYSTERY_SUBMITS = {
+    "rixapi": ("/v1/task/submit", {"model": MYSTERY, "input": {"prompt": "a fox"}}),
+    "apixo": (f"/api/v1/generateTask/{MYSTERY}", {"input": {"prompt": "a fox"}}),
+    "foxapi": ("/v1/images/generations", {"model": MYSTERY, "prompt": "a fox"}),
+    "pixapi": ("/v1/async/images/generations", {"model": MYSTERY, "prompt": "a fox"}),
+}
+
+
+@pytest.mark.parametrize("api", sorted(MYSTERY_SUBMITS))
+async def test_refused_unknown_model_is_no_contract_note(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, api: str
+) -> None:
+    path, body = MYSTERY_SUBMITS[api]
+    status, _ = await call(http, "POST", fakeapi.url_for(api) + path, json=body)
+    assert status in (400, 404, 422)
+    [entry] = fakeapi.journal
+    assert UNLISTED not in entry.notes
+
+
+@pytest.mark.fakeapi(scenario=ACCEPTING)
+@pytest.mark.parametrize("api", sorted(MYSTERY_SUBMITS))
+async def test_accepted_unknown_model_is_one_contract_note(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, api: str
+) -> None:
+    path, body = MYSTERY_SUBMITS[api]
+    status, _ = await call(http, "POST", fakeapi.url_for(api) + path, json=body)
+    assert status == 200
+    [entry] = fakeapi.journal
+    assert entry.notes.count(UNLISTED) == 1
+
+
+@pytest.mark.fakeapi(scenario={**ACCEPTING, "models": {"accept_unknown": True, "unknown_kind": "text"}})
+async def test_text_task_has_no_result_files(http: aiohttp.ClientSession, fakeapi: FakeApi) -> None:
+    assert await rix_outputs(http, fakeapi, "mystery-llm") == []
+    apixo = Apixo(http, fakeapi)
+    assert await apixo.results("mystery-llm", {"prompt": "hi"}) == []

@@ -338,6 +338,19 @@ async def test_only_a_streamed_llm_task_has_a_stream(fox: Fox, fakeapi: FakeApi)
     assert status == 401
 
 
+ONE_POLL_RUNNING = {"rules": [{"phases": [{"state": "running", "polls": 1}, {"state": "succeeded"}]}]}
+
+
+@pytest.mark.fakeapi(scenario=ONE_POLL_RUNNING)
+async def test_a_refused_stream_read_is_not_a_poll(fox: Fox) -> None:
+    image = await fox.submit("image", IMAGE)
+    for _ in range(2):
+        status, _, _ = await fox.call("GET", f"/v1/tasks/{image['id']}/stream")
+        assert status == 404
+    assert (await fox.task(image["id"]))["status"] == image["status"]
+    assert (await fox.task(image["id"]))["status"] == "completed"
+
+
 async def test_sync_stream_answers_the_task_and_notes_it(fox: Fox, fakeapi: FakeApi) -> None:
     task = await fox.submit("llm", {**LLM, "sync": True, "stream": True})
     assert task["status"] == "pending"
@@ -406,6 +419,8 @@ async def test_bad_json_and_content_type_are_400(fox: Fox) -> None:
         ("video", {**VIDEO, "duration": -1}, "duration"),
         ("video", {**VIDEO, "callback_url": "ftp://x"}, "callback_url"),
         ("image", {**IMAGE, "num_outputs": 11}, "num_outputs"),
+        ("image", {**IMAGE, "output_format": "bmp"}, "output_format"),
+        ("image", {**IMAGE, "output_format": "JPG"}, "output_format"),
         ("llm", {"model": "gpt-5.5"}, "messages"),
         ("llm", {**LLM, "temperature": 3}, "temperature"),
         ("llm", {"model": "gpt-5.5", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),

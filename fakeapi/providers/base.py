@@ -173,10 +173,13 @@ class PollRoute(Route):
 
     ``render`` depends on nothing but the task's view and the API's settings: an ended task's view
     no longer changes, so the server renders its answer once and serves those bytes to every poll.
+    ``check``, for a route that serves only some tasks (FoxAPI's event streams), raises the API's
+    error for a task it does not serve; such a read is refused before it counts as a poll.
     """
 
     parse: Callable[[Incoming], TaskRef]
     render: Callable[[TaskView, ApiSettings], bytes]
+    check: Callable[[TaskView], None] | None = None
 
     @property
     def point(self) -> Point:

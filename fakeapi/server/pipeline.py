@@ -28,6 +28,7 @@ from typing_extensions import assert_never
 
 from fakeapi.admin import HOST_HEADER
 from fakeapi.bodies import Dropped, closing, read_body, read_form
+from fakeapi.catalogue import unlisted
 from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.providers.base import (
@@ -385,7 +386,7 @@ class Pipeline:
                 body = await self._submit(provider, route, incoming)
             case PollRoute():
                 ref = route.parse(incoming)
-                body = engine.poll(api, ref.task_id, key, ref.model, route.render)
+                body = engine.poll(api, ref.task_id, key, ref.model, route.render, route.check)
             case AccountRoute():
                 body = route.render(account, incoming)
             case _:
@@ -397,6 +398,8 @@ class Pipeline:
         submit = route.parse(incoming)
         size = len(incoming.body) + sum(len(part.data) for part in incoming.form)
         view = engine.submit(submit, size, self.base_url_for(incoming.headers))
+        if provider.profile.catalogue.lookup(submit.model) is None:
+            incoming.note(unlisted(submit.model))  # accepted, so the scenario accepts unknown models
         waited = route.sync or submit.sync
         expected_end = None
         if waited:

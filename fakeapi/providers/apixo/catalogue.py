@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fakeapi.catalogue import Catalogue, ModelInfo, requested_seconds
+from fakeapi.catalogue import SUNO, Catalogue, ModelInfo, requested_seconds
 from fakeapi.errors import FieldRule
 
 Url = Annotated[str, Field(min_length=1, pattern=r"^https?://")]
@@ -410,7 +410,7 @@ class SunoInput(ModelInput):
 
     @property
     def outputs(self) -> int:
-        return 2
+        return SUNO.outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +440,7 @@ MODELS: dict[str, ApixoModel] = {
     "hailuo-2-3": ApixoModel(ModelInfo("video", "per_call"), Hailuo23Input),
     "wan-2-5": ApixoModel(ModelInfo("video", "duration"), Wan25Input),
     "grok-video": ApixoModel(ModelInfo("video", "per_call"), GrokVideoInput),
-    "suno": ApixoModel(ModelInfo("audio", "per_call", ext="mp3"), SunoInput),
+    "suno": ApixoModel(SUNO, SunoInput),
 }
 # USD, as the older model pages state them: nano-banana $0.03/image, suno $0.12/use; sora-2
 # "$0.10-0.15/video" for its 10 and 15 second videos, that is $0.01 per second of ``duration``.

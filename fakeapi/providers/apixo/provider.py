@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field
 
 from fakeapi.accounts import Account
-from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel, unlisted
+from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -173,7 +173,6 @@ def parse_generate(request: Incoming) -> SubmitRequest:
     params, outputs = dict(body.input), 1
     if spec is None:
         check_duration(params.get("duration"), "input.duration")
-        request.note(unlisted(model))
     else:
         parsed = parse_body(spec.input, body.input, "input", missing=MISSING)
         params, outputs = parsed.model_dump(exclude_none=True), parsed.outputs

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Literal
 
-from fakeapi.catalogue import Catalogue, Kind, ModelInfo
+from fakeapi.catalogue import SUNO, Catalogue, Kind, ModelInfo
 from fakeapi.media import CONTENT_TYPES
 from fakeapi.randomness import faker_for
 
@@ -82,8 +82,8 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
     + _family("video", "wan2*", "seedance-*", "grok-imagine-*video*")
     + _family("audio", "minimax-voice-clone", shape="voice_clone")
     + _family("audio", "scribe-v2", "paraformer-v2", shape="transcript")
-    # Suno makes two tracks per request; ElevenLabs and MiniMax answer MP3 unless asked otherwise.
-    + _family("audio", "suno*", ext="mp3", tracks=2)
+    + _family("audio", "suno*", ext=SUNO.ext, tracks=SUNO.outputs)
+    # ElevenLabs and MiniMax answer MP3 unless asked otherwise.
     + _family("audio", "elevenlabs-*", "minimax-speech*", "minimax-music*", ext="mp3")
     + _family("image", "phota-create-profile", shape="profile")
     + _family("image", "patina-pbr-maps", shape="pbr_maps", content_type=True)
@@ -106,9 +106,9 @@ MODELS: tuple[tuple[str, FoxModel], ...] = tuple(
     )
 )
 
-CATALOGUE = Catalogue(tuple((glob, ModelInfo(KINDS[m.type], "per_call", ext=m.ext)) for glob, m in MODELS))
-# The image formats the image pages list (``output_format``; grok-imagine-image's page names them).
-IMAGE_FORMATS = ("jpg", "jpeg", "png", "webp")
+CATALOGUE = Catalogue(
+    tuple((glob, ModelInfo(KINDS[m.type], "per_call", ext=m.ext, outputs=m.tracks)) for glob, m in MODELS)
+)
 
 
 @lru_cache(maxsize=256)  # runs on every poll and callback render

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from fakeapi.accounts import Account
 from fakeapi.addresses import literal, local_name, refusal
-from fakeapi.catalogue import Kind, unlisted
+from fakeapi.catalogue import Kind
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -34,7 +34,6 @@ from fakeapi.providers.base import (
 )
 from fakeapi.providers.foxapi.catalogue import (
     CATALOGUE,
-    IMAGE_FORMATS,
     KINDS,
     FoxModel,
     TaskType,
@@ -48,6 +47,7 @@ from fakeapi.providers.foxapi.wire import (
     ChatCompletionChunk,
     ErrorEnvelope,
     GenerationBody,
+    ImageBody,
     LlmBody,
     LlmModels,
     Task,
@@ -62,6 +62,12 @@ STATUS_WORDS = {"queued": "pending", "running": "processing", "succeeded": "comp
 TYPES: dict[Kind, TaskType] = {kind: task_type for task_type, kind in KINDS.items()}
 DAY = 24 * 3600.0
 ENDPOINTS: dict[str, TaskType] = {"images": "image", "videos": "video", "audios": "audio", "llm": "llm"}
+BODIES: dict[TaskType, type[GenerationBody]] = {
+    "image": ImageBody,
+    "video": GenerationBody,
+    "audio": GenerationBody,
+    "llm": LlmBody,
+}
 MOUNT = "/foxapi"
 # Not documented: the docs only say that stream.url is "the SSE subscription path".
 STREAM_PATH = "/v1/tasks/{task_id}/stream"
@@ -158,12 +164,16 @@ def _event(data: dict[str, Any]) -> bytes:
     return b"data: " + compact_json(data) + b"\n\n"
 
 
-def render_stream(view: TaskView, settings: ApiSettings) -> bytes:
-    """An LLM task's event stream (``text/event-stream``): once it has ended, the whole of it, its
-    completion as ``chat.completion.chunk`` events (or its error) and ``[DONE]``; before, nothing but
-    a comment with its status and how soon to ask again."""
+def check_stream(view: TaskView) -> None:
+    """Refuse a task that has no event stream: only an LLM task submitted with ``stream`` has one."""
     if view.params.get("stream") is not True or _model_of(view).type != "llm":
         raise FakeApiError(ErrorKind.NOT_FOUND, f"task {view.id} has no stream", param="task_id")
+
+
+def render_stream(view: TaskView, settings: ApiSettings) -> bytes:
+    """An LLM task's event stream (``text/event-stream``; ``check_stream`` refuses other tasks): once
+    it has ended, the whole of it, its completion as ``chat.completion.chunk`` events (or its error)
+    and ``[DONE]``; before, nothing but a comment with its status and how soon to ask again."""
     if not view.terminal:
         return PENDING % STATUS_WORDS[view.state].encode()
     if view.error is not None:
@@ -245,7 +255,7 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
     def parse(request: Incoming) -> SubmitRequest:
         if request.content_type != "application/json":
             raise FakeApiError(ErrorKind.MALFORMED_BODY, "Content-Type must be application/json")
-        body = parse_body(LlmBody if task_type == "llm" else GenerationBody, request.json())
+        body = parse_body(BODIES[task_type], request.json())
         model = lookup(body.model) or FoxModel(task_type)
         settings = request.settings
         strict = isinstance(settings, FoxapiSettings) and settings.public_https_callbacks
@@ -256,15 +266,6 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
                 param="callback_url",
             )
         params = body.model_dump(exclude_none=True, exclude={"model", "callback_url"})
-        output_format = params.get("output_format")
-        if task_type == "image" and output_format is not None and output_format not in IMAGE_FORMATS:
-            raise FakeApiError(
-                ErrorKind.INVALID_REQUEST,
-                f"output_format must be one of {', '.join(IMAGE_FORMATS)}",
-                param="output_format",
-            )
-        if CATALOGUE.lookup(body.model) is None:
-            request.note(unlisted(body.model))
         if isinstance(body, LlmBody) and body.sync and body.stream:
             request.note(
                 "sync with stream: the real API answers this submit with the event stream itself; "
@@ -279,7 +280,7 @@ def _parser(task_type: TaskType) -> Callable[[Incoming], SubmitRequest]:
             callback_url=body.callback_url,
             outputs=model.outputs(params),
             kind=KINDS[task_type],
-            ext=format_extension(output_format),
+            ext=format_extension(params.get("output_format")),
             headers=request.headers,
             # The real API waits for the model; the fake runs the task to its scripted end.
             sync=isinstance(body, LlmBody) and body.sync and not body.stream,
@@ -378,7 +379,7 @@ class FoxApi(Provider):
                 method="POST",
                 path=f"/v1/{endpoint}/generations",
                 body="json",
-                request=LlmBody if task_type == "llm" else GenerationBody,
+                request=BODIES[task_type],
                 answer=Task,
                 waited_answer=ChatCompletion if task_type == "llm" else None,
                 parse=_parser(task_type),
@@ -401,6 +402,7 @@ class FoxApi(Provider):
             answer=ChatCompletionChunk,
             parse=task_in_path,
             render=render_stream,
+            check=check_stream,
             content_type="text/event-stream",
         )
         models = AccountRoute(

@@ -34,6 +34,13 @@ class GenerationBody(BaseModel):
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
 
+class ImageBody(GenerationBody):
+    """An image submit: ``output_format`` is one of the words the image pages list (grok-imagine-image's
+    page names them)."""
+
+    output_format: Literal["jpg", "jpeg", "png", "webp"] | None = None
+
+
 class Message(BaseModel):
     """One chat message; ``content`` is text or a list of content blocks."""
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import Field
 from ulid import ULID
 
-from fakeapi.catalogue import Kind, unlisted
+from fakeapi.catalogue import Kind
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -139,8 +139,6 @@ def _submit(
     request: Incoming, kind: Kind, body: ImageBody | VideoBody | LegacyBody, extra: dict[str, Any]
 ) -> SubmitRequest:
     _note_async_flags(request, body)
-    if CATALOGUE.lookup(body.model) is None:
-        request.note(unlisted(body.model))
     output_format = body.output_format if isinstance(body, ImageBody) else None
     if output_format is not None:
         request.note("output_format is OpenAI's field: Pixapi's pages do not document it")

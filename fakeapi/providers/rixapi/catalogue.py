@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakeapi.catalogue import Billing, Catalogue, Kind, ModelInfo
+from fakeapi.catalogue import SUNO, Billing, Catalogue, Kind, ModelInfo
 from fakeapi.media import KIND_EXTENSIONS, format_extension
 
 
@@ -45,15 +45,14 @@ CATALOGUE = Catalogue(
     + _family("video", "duration", "sora*")
     + _family("video", "tokens", "gemini-*veo*")
     + _family("image", "tokens", "gemini-*", "nano-banana*")
-    # Suno returns two MP3 tracks per request (a client of the API saw two .mp3 among its outputs).
-    + (("suno*", ModelInfo("audio", "per_call", ext="mp3", outputs=2)),)
+    + (("suno*", SUNO),)
     + (("udio*", ModelInfo("audio", "per_call", ext="mp3")),)
 )
 # Inputs only a video takes, and the fields whose words name the task (``mode: image-to-video``).
 VIDEO_INPUTS = ("duration", "first_frame", "last_frame", "fps", "video", "video_url", "camera_control")
 TASK_WORDS = ("mode", "type", "task_type", "generation_type")
-IMAGE_FORMATS = KIND_EXTENSIONS["image"]
-IMAGE_INPUTS = ("n", "num_images", "image_size")
+IMAGE_EXTENSIONS = KIND_EXTENSIONS["image"]
+IMAGE_INPUTS = ("num_images", "image_size")
 
 
 def kind_asked(model: str, params: Mapping[str, Any]) -> Kind | None:
@@ -68,6 +67,6 @@ def kind_asked(model: str, params: Mapping[str, Any]) -> Kind | None:
     output_format = format_extension(params.get("output_format"))
     if any(name in params for name in VIDEO_INPUTS) or "video" in words or output_format == "mp4":
         return "video"
-    if any(name in params for name in IMAGE_INPUTS) or "image" in words or output_format in IMAGE_FORMATS:
+    if any(name in params for name in IMAGE_INPUTS) or "image" in words or output_format in IMAGE_EXTENSIONS:
         return "image"
     return None

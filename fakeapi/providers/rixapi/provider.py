@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from fakeapi.accounts import Account
-from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel, Usage, unlisted
+from fakeapi.catalogue import ACCEPT_UNKNOWN_HINT, Kind, UnknownModel, Usage
 from fakeapi.contract.lifecycle import FieldByState, Job, Lifecycle, terminal_words
 from fakeapi.engine import ApiProfile, SubmitRequest, TaskView
 from fakeapi.errors import ErrorKind, FakeApiError
@@ -168,8 +168,6 @@ def parse_submit(request: Incoming) -> SubmitRequest:
     prompt = body.input.get("prompt")
     count = body.input.get("n")
     info = CATALOGUE.lookup(body.model)
-    if info is None:
-        request.note(unlisted(body.model))
     return SubmitRequest(
         api=PROFILE.name,
         key=request.key,
