@@ -864,8 +864,8 @@ class TaskEngine:
                 self._materialize(task, event.step + 1)
                 self._announce(task, event.step + 1)
             return
-        # A delivery a latency fault held back has had its fault: it is not counted twice.
         callback = Callback(final=event.state in TERMINAL_STATES, at_submit=event.at_submit)
+        # A delivery a latency fault held back has had its fault: it is not counted twice.
         fault = (
             None
             if event.delayed
@@ -881,8 +881,7 @@ class TaskEngine:
             case _ if self._ended.is_set():
                 pass
             case Repeat(times):
-                for copy in range(1, times + 1):
-                    self._start(event, due, Send(event.body), f"{note}: copy {copy} of {times}", copy == 1)
+                self._start(event, due, Send(event.body), note, copies=times)
             case BeforeAnswer():
                 self._answer_waits[event.task_id] = asyncio.Event()
                 self._start(event, due, Send(event.body), note, holds_answer=True)
@@ -895,14 +894,19 @@ class TaskEngine:
         due: float,
         plan: Answered | Unreachable | Send,
         note: str | None,
-        retries: bool = True,
         *,
+        copies: int = 1,
         holds_answer: bool = False,
     ) -> None:
-        """Hand ``event`` to its task's worker, and after it the deliveries of earlier steps held
-        back until now; one task's callbacks reach the receiver one at a time, in the order they
-        started; other tasks' do not wait."""
-        self._enqueue(_Pending(event, due, plan, next(self._started), note, retries, holds_answer))
+        """Hand ``event`` (``copies`` times over, only the first retried) to its task's worker, and
+        after it the deliveries of earlier steps held back until now; one task's callbacks reach the
+        receiver one at a time, in the order they started; other tasks' do not wait."""
+        if copies == 1:
+            self._enqueue(_Pending(event, due, plan, next(self._started), note, holds_answer=holds_answer))
+        else:
+            for copy in range(1, copies + 1):
+                copied = f"{note}: copy {copy} of {copies}"
+                self._enqueue(_Pending(event, due, plan, next(self._started), copied, retries=copy == 1))
         held = self._held.pop(event.task_id, None)
         if held is None:
             return

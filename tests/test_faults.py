@@ -436,6 +436,22 @@ async def test_every_earlier_callback_held_arrives_after_the_final_one_in_its_ow
     assert [r.json()["status"] for r in received] == ["completed", "queued", "in_progress"]
 
 
+@pytest.mark.fakeapi(
+    scenario=faults(
+        {"at": "webhook", "effect": "out_of_order", "when": {"nth": 2}},
+        {"at": "webhook", "effect": "duplicate", "when": {"nth": 3}},
+        rules=RIX_STEPS,
+    )
+)
+async def test_a_held_callback_follows_every_copy_of_the_later_one(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await rix_submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(2)
+    received = await callback_sink.await_for(4)
+    assert [r.json()["status"] for r in received] == ["queued", "completed", "completed", "in_progress"]
+
+
 @pytest.mark.fakeapi(scenario=faults({"at": "webhook", "effect": "out_of_order"}, rules=FIVE_SECONDS))
 async def test_a_final_callback_is_never_held_back(
     http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
