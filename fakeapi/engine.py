@@ -235,7 +235,7 @@ class TaskEngine:
         self._held: dict[str, list[_Delivery]] = {}
         # Submits whose answer waits for a callback a before_answer fault sends first, by task.
         self._answer_waits: dict[str, asyncio.Event] = {}
-        self._answers_wait = any(isinstance(fault, BeforeAnswerFault) for fault in scenario.faults)
+        self._any_before_answer = any(isinstance(fault, BeforeAnswerFault) for fault in scenario.faults)
         self._workers: set[asyncio.Task[None]] = set()
         self._delivery_steps = 0  # counts the steps deliveries take, to see when they stop taking any
         self._delivery_done = asyncio.Event()
@@ -433,7 +433,7 @@ class TaskEngine:
         """Send the callbacks of a task just submitted that a ``before_answer`` fault puts before the
         submit's answer, and return once their receivers have answered (or the attempts failed);
         the server awaits this between the submit and its answer."""
-        if not self._answers_wait:
+        if not self._any_before_answer:
             return
         await self._start_due(self.clock.now())
         waiting = self._answer_waits.get(task_id)
