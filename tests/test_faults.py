@@ -381,6 +381,25 @@ async def test_a_duplicated_callback_arrives_times_over_with_the_same_body(
     assert {d.at - fakeapi.tasks[0].created_at for d in fakeapi.deliveries} == {5.0}
 
 
+async def test_which_callbacks_are_duplicated_by_chance_is_seeded(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    scenario = faults({"at": "webhook", "effect": "duplicate", "when": {"probability": 0.5}})
+    runs = []
+    for seed in (7, 7, 8):
+        fakeapi.load_scenario(scenario, seed=seed)
+        callback_sink.clear()
+        for _ in range(12):
+            await submit_with_callback(http, fakeapi, callback_sink)  # each task ends at once
+        await fakeapi.clock.ashift(0)  # returns once every callback due has been answered
+        assert len(callback_sink.received) == len(fakeapi.deliveries)
+        runs.append([d.note is not None for d in fakeapi.deliveries if d.note is None or "copy 1" in d.note])
+    assert runs[0] == runs[1], "the same seed duplicates the same callbacks"
+    assert runs[0] != runs[2]
+    assert len(runs[0]) == 12
+    assert 2 <= runs[0].count(True) <= 10
+
+
 @pytest.mark.fakeapi(
     scenario=faults({"at": "webhook", "effect": "duplicate", "when": {"first": 1}}, rules=FIVE_SECONDS)
 )
