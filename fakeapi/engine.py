@@ -31,7 +31,18 @@ from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
 from fakeapi.media import result_extension
 from fakeapi.randomness import Randomness
 from fakeapi.recorder import DeliveryLog
-from fakeapi.scenario.faults import Answered, Delay, FaultBook, Send, Unreachable
+from fakeapi.scenario.faults import (
+    Answered,
+    BeforeAnswer,
+    BeforeAnswerFault,
+    Callback,
+    Delay,
+    FaultBook,
+    HoldBack,
+    Repeat,
+    Send,
+    Unreachable,
+)
 from fakeapi.scenario.matching import RuleBook
 from fakeapi.scenario.schema import ApiSettings, FailureSpec, Scenario, Step
 from fakeapi.scenario.types import TERMINAL_STATES, Curve, FailureReason
@@ -158,6 +169,9 @@ class _Pending:
     due: float
     plan: Answered | Unreachable | Send
     order: int  # started as the order-th delivery: its place in the log
+    note: str | None  # the fault that shaped it
+    retries: bool = True  # a failure is retried on the API's schedule (a duplicate's copies are not)
+    holds_answer: bool = False  # the submit's answer waits for it (see ``before_answer``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +183,10 @@ class _Delivery:
     body: bytes
     state: str
     attempt: int
+    entered: int  # the step of the task it announces
+    at_submit: bool = False  # the first attempt of a callback due the moment its task was submitted
     delayed: bool = False  # a latency fault has already held it back
+    note: str | None = None  # the fault that held it back
 
 
 class TaskEngine:
@@ -214,6 +231,11 @@ class TaskEngine:
         self._slots = DeliverySlots(DELIVERIES_IN_FLIGHT, DELIVERIES_PER_RECEIVER)
         # Deliveries started and not finished, by task: each task's worker sends its own in order.
         self._queues: dict[str, deque[_Pending]] = {}
+        # Deliveries an out_of_order fault holds until a later callback of their task starts, by task.
+        self._held: dict[str, list[_Delivery]] = {}
+        # Submits whose answer waits for a callback a before_answer fault sends first, by task.
+        self._answer_waits: dict[str, asyncio.Event] = {}
+        self._any_before_answer = any(isinstance(fault, BeforeAnswerFault) for fault in scenario.faults)
         self._workers: set[asyncio.Task[None]] = set()
         self._delivery_steps = 0  # counts the steps deliveries take, to see when they stop taking any
         self._delivery_done = asyncio.Event()
@@ -406,6 +428,17 @@ class TaskEngine:
             if self._ended.is_set():
                 raise FakeApiError(ErrorKind.UNAVAILABLE, "the server is shutting down")
         return self._caught_up(task)
+
+    async def before_answer(self, task_id: str) -> None:
+        """Send the callbacks of a task just submitted that a ``before_answer`` fault puts before the
+        submit's answer, and return once their receivers have answered (or the attempts failed);
+        the server awaits this between the submit and its answer."""
+        if not self._any_before_answer:
+            return
+        await self._start_due(self.clock.now())
+        waiting = self._answer_waits.get(task_id)
+        if waiting is not None:
+            await waiting.wait()
 
     def close(self) -> None:
         """End the run: synchronous requests still waiting on the system clock are answered at once
@@ -691,6 +724,7 @@ class TaskEngine:
 
     def _forget(self, task: Task) -> None:
         del self.tasks[task.id]
+        self._held.pop(task.id, None)  # no later callback of an ended task is to come to release them
         self._task_bytes -= task.size
         if task.held:  # it ended on the clock before the event that settles it ran
             self._settle(task, task.steps[-1].state == "succeeded")
@@ -794,7 +828,9 @@ class TaskEngine:
                 )
                 self._surprise(f"the {current.state} callback of task {task.id} could not be rendered", exc)
                 continue
-            delivery = _Delivery(task.id, task.api, task.key, task.callback_url, body, current.state, 1)
+            delivery = _Delivery(
+                task.id, task.api, task.key, task.callback_url, body, current.state, 1, entered, entered == 0
+            )
             self._push(at, delivery)
 
     def _settle(self, task: Task, succeeded: bool) -> None:
@@ -828,22 +864,63 @@ class TaskEngine:
                 self._materialize(task, event.step + 1)
                 self._announce(task, event.step + 1)
             return
+        callback = Callback(final=event.state in TERMINAL_STATES, at_submit=event.at_submit)
         # A delivery a latency fault held back has had its fault: it is not counted twice.
         fault = (
             None
             if event.delayed
-            else self.faults.pick("webhook", api=event.api, key=event.key, path=event.url)
+            else self.faults.pick("webhook", api=event.api, key=event.key, path=event.url, callback=callback)
         )
         plan = Send(event.body) if fault is None else fault.on_delivery(event.body)
-        if isinstance(plan, Delay):
-            self._push(due + plan.seconds, replace(event, delayed=True))
-        elif not self._ended.is_set():
-            self._start(event, due, plan)
+        note = event.note if fault is None else fault.describe()
+        match plan:
+            case Delay(seconds):
+                self._push(due + seconds, replace(event, at_submit=False, delayed=True, note=note))
+            case HoldBack():
+                self._held.setdefault(event.task_id, []).append(replace(event, note=note))
+            case _ if self._ended.is_set():
+                pass
+            case Repeat(times):
+                self._start(event, due, Send(event.body), note, copies=times)
+            case BeforeAnswer():
+                self._answer_waits[event.task_id] = asyncio.Event()
+                self._start(event, due, Send(event.body), note, holds_answer=True)
+            case _:
+                self._start(event, due, plan, note)
 
-    def _start(self, event: _Delivery, due: float, plan: Answered | Unreachable | Send) -> None:
-        """Hand ``event`` to its task's worker, started if the task has none: one task's callbacks
-        reach the receiver one at a time, in the order they fell due; other tasks' do not wait."""
-        pending = _Pending(event, due, plan, next(self._started))
+    def _start(
+        self,
+        event: _Delivery,
+        due: float,
+        plan: Answered | Unreachable | Send,
+        note: str | None,
+        *,
+        copies: int = 1,
+        holds_answer: bool = False,
+    ) -> None:
+        """Hand ``event`` (``copies`` times over, only the first retried) to its task's worker, and
+        after it the deliveries of earlier steps held back until now; one task's callbacks reach the
+        receiver one at a time, in the order they started; other tasks' do not wait."""
+        if copies == 1:
+            self._enqueue(_Pending(event, due, plan, next(self._started), note, holds_answer=holds_answer))
+        else:
+            for copy in range(1, copies + 1):
+                copied = f"{note}: copy {copy} of {copies}"
+                self._enqueue(_Pending(event, due, plan, next(self._started), copied, retries=copy == 1))
+        held = self._held.pop(event.task_id, None)
+        if held is None:
+            return
+        for late in held:
+            if late.entered < event.entered:
+                after = f"{late.note}: sent after the {event.state} callback"
+                self._enqueue(_Pending(late, due, Send(late.body), next(self._started), after))
+        later = [late for late in held if late.entered >= event.entered]
+        if later:
+            self._held[event.task_id] = later
+
+    def _enqueue(self, pending: _Pending) -> None:
+        """Hand ``pending`` to its task's worker, started if the task has none."""
+        event = pending.event
         queue = self._queues.get(event.task_id)
         if queue is not None:
             queue.append(pending)
@@ -860,12 +937,19 @@ class TaskEngine:
                     await self._deliver(queue[0])
                 except Exception as exc:
                     self._surprise(f"the {queue[0].event.state} callback of task {task_id} failed", exc)
-                queue.popleft()
+                self._release_answer(queue.popleft())
                 self._delivery_steps += 1
                 self._delivery_done.set()
         finally:
+            for cancelled in queue:  # a delivery dropped by a reset or shutdown holds no answer back
+                self._release_answer(cancelled)
             del self._queues[task_id]
             self._delivery_done.set()  # even when a surprise hook raised: a waiting shift must wake
+
+    def _release_answer(self, pending: _Pending) -> None:
+        """Let the submit's answer go once the delivery it waited for is done."""
+        if pending.holds_answer:
+            self._answer_waits.pop(pending.event.task_id).set()
 
     async def _deliver(self, pending: _Pending) -> None:
         event, due = pending.event, pending.due
@@ -903,13 +987,14 @@ class TaskEngine:
                 status=status,
                 error=error,
                 delivered=delivered,
+                note=pending.note,
             ),
             pending.order,
         )
-        if not delivered and event.attempt <= len(policy.retry_delays):
+        if not delivered and pending.retries and event.attempt <= len(policy.retry_delays):
             # On the virtual clock a retry falls due a fixed time after its attempt fell due.
             sent_at = due if self.clock.is_virtual else self.clock.now()
-            retry = replace(event, attempt=event.attempt + 1, delayed=False)
+            retry = replace(event, attempt=event.attempt + 1, at_submit=False, delayed=False, note=None)
             self._push(sent_at + policy.retry_delays[event.attempt - 1], retry)
 
     def _surprise(self, what: str, exc: Exception) -> None:

@@ -29,7 +29,7 @@ class DeliveryAttempt:
     """One POST to a callback URL: what was sent, when, and what came of it.
 
     ``body`` is cut to the scenario's ``limits.logged_body_bytes`` when it was longer; ``truncated``
-    says it was.
+    says it was. ``note`` names the scenario fault that shaped the attempt, if one did.
     """
 
     task_id: str
@@ -42,6 +42,7 @@ class DeliveryAttempt:
     error: str | None
     delivered: bool
     truncated: bool = False
+    note: str | None = None
 
 
 class Sender(Protocol):

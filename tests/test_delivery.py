@@ -415,6 +415,17 @@ async def test_after_a_reset_the_system_clock_runs_the_new_run_s_events_when_due
         assert time.monotonic() - started < 1.0
 
 
+async def test_on_the_system_clock_a_submit_s_answer_waits_for_a_before_answer_callback(
+    http: aiohttp.ClientSession, sink: CallbackSink
+) -> None:
+    faults = [{"at": "webhook", "effect": "before_answer"}]
+    async with FakeServer(scenario(STEPS, faults=faults), clock="system") as server:
+        sink.delay = 0.05  # without the fault the answer would come first
+        task_id = await rix_submit(http, server, sink.url)
+        [received] = sink.received
+        assert (received.json()["id"], received.json()["status"]) == (task_id, "queued")
+
+
 async def test_a_reset_to_a_bad_scenario_leaves_delivery_running(
     http: aiohttp.ClientSession, sink: CallbackSink
 ) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from fakeapi import FakeApi, FakeServer, SurpriseError
+from fakeapi.errors import ScenarioError
+from fakeapi.scenario import parse_scenario
 from fakeapi.sink import CallbackSink
 
 KEY = {"Authorization": "Bearer sk-test"}
@@ -333,6 +338,223 @@ async def test_a_malformed_callback_body(
     [received] = await callback_sink.await_for(1)
     with pytest.raises(json.JSONDecodeError):
         received.json()
+
+
+# -- webhook delivery faults a client must survive ------------------------------------------------
+
+RIX_STEPS: list[dict[str, Any]] = [
+    {"phases": [{"state": "queued", "for": "1s"}, {"state": "running", "for": "1s"}, {"state": "succeeded"}]}
+]
+
+
+async def rix_submit_with_callback(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, sink: CallbackSink
+) -> tuple[str, int]:
+    """Submit a RixAPI task calling back to ``sink``; the task id, and how many callbacks the sink
+    had received when the submit's answer arrived."""
+    _, body = SUBMITS["rixapi"]
+    async with http.post(
+        fakeapi.url_for("rixapi") + "/v1/task/submit", json={**body, "callback_url": sink.url}, headers=KEY
+    ) as r:
+        received = len(sink.received)
+        assert r.status == 200
+        return str((await r.json())["id"]), received
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"name": "twice", "at": "webhook", "effect": "duplicate", "times": 3}, rules=FIVE_SECONDS)
+)
+async def test_a_duplicated_callback_arrives_times_over_with_the_same_body(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(5)
+    received = await callback_sink.await_for(3)
+    assert len(received) == 3
+    assert received[0].json()["status"] == "completed"
+    assert received[0].body == received[1].body == received[2].body
+    assert [(d.attempt, d.state, d.delivered, d.note) for d in fakeapi.deliveries] == [
+        (1, "succeeded", True, "fault 'twice': duplicate x3: copy 1 of 3"),
+        (1, "succeeded", True, "fault 'twice': duplicate x3: copy 2 of 3"),
+        (1, "succeeded", True, "fault 'twice': duplicate x3: copy 3 of 3"),
+    ]
+    assert {d.at - fakeapi.tasks[0].created_at for d in fakeapi.deliveries} == {5.0}
+
+
+async def test_which_callbacks_are_duplicated_by_chance_is_seeded(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    scenario = faults({"at": "webhook", "effect": "duplicate", "when": {"probability": 0.5}})
+    runs = []
+    for seed in (7, 7, 8):
+        fakeapi.load_scenario(scenario, seed=seed)
+        callback_sink.clear()
+        for _ in range(12):
+            await submit_with_callback(http, fakeapi, callback_sink)  # each task ends at once
+        await fakeapi.clock.ashift(0)  # returns once every callback due has been answered
+        assert len(callback_sink.received) == len(fakeapi.deliveries)
+        runs.append([d.note is not None for d in fakeapi.deliveries if d.note is None or "copy 1" in d.note])
+    assert runs[0] == runs[1], "the same seed duplicates the same callbacks"
+    assert runs[0] != runs[2]
+    assert len(runs[0]) == 12
+    assert 2 <= runs[0].count(True) <= 10
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": "webhook", "effect": "duplicate", "when": {"first": 1}}, rules=FIVE_SECONDS)
+)
+async def test_only_the_first_copy_of_a_duplicate_is_retried(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    callback_sink.fail_next(2)
+    await submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(5)
+    await fakeapi.clock.ashift(1)  # FoxAPI retries after 1 s
+    await callback_sink.await_for(3)
+    await fakeapi.clock.ashift(10)
+    assert [(d.attempt, d.status, d.note) for d in fakeapi.deliveries] == [
+        (1, 500, "fault: duplicate x2: copy 1 of 2"),
+        (1, 500, "fault: duplicate x2: copy 2 of 2"),
+        (2, 200, None),
+    ]
+    assert len(callback_sink.received) == 3
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": "webhook", "effect": "out_of_order", "when": {"nth": 2}}, rules=RIX_STEPS)
+)
+async def test_an_out_of_order_callback_arrives_after_a_later_state(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    task_id, _ = await rix_submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(1)
+    await callback_sink.await_for(1)
+    assert [body["status"] for body in callback_sink.bodies()] == ["queued"], "in_progress is held back"
+    await fakeapi.clock.ashift(1)
+    received = await callback_sink.await_for(3)
+    assert [(r.json()["id"], r.json()["status"]) for r in received] == [
+        (task_id, "queued"),
+        (task_id, "completed"),
+        (task_id, "in_progress"),
+    ]
+    created = fakeapi.tasks[0].created_at
+    assert [(d.state, d.at - created, d.note) for d in fakeapi.deliveries] == [
+        ("queued", 0.0, None),
+        ("succeeded", 2.0, None),
+        ("running", 2.0, "fault: out_of_order: sent after the succeeded callback"),
+    ]
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "webhook", "effect": "out_of_order"}, rules=RIX_STEPS))
+async def test_every_earlier_callback_held_arrives_after_the_final_one_in_its_own_order(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await rix_submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(2)
+    received = await callback_sink.await_for(3)
+    assert [r.json()["status"] for r in received] == ["completed", "queued", "in_progress"]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults(
+        {"at": "webhook", "effect": "out_of_order", "when": {"nth": 2}},
+        {"at": "webhook", "effect": "duplicate", "when": {"nth": 3}},
+        rules=RIX_STEPS,
+    )
+)
+async def test_a_held_callback_follows_every_copy_of_the_later_one(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await rix_submit_with_callback(http, fakeapi, callback_sink)
+    await fakeapi.clock.ashift(2)
+    received = await callback_sink.await_for(4)
+    assert [r.json()["status"] for r in received] == ["queued", "completed", "completed", "in_progress"]
+
+
+@pytest.mark.fakeapi(scenario=faults({"at": "webhook", "effect": "out_of_order"}, rules=FIVE_SECONDS))
+async def test_a_final_callback_is_never_held_back(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await submit_with_callback(http, fakeapi, callback_sink)  # FoxAPI calls back only at the end
+    await fakeapi.clock.ashift(5)
+    [received] = await callback_sink.await_for(1)
+    assert received.json()["status"] == "completed"
+    assert [d.note for d in fakeapi.deliveries] == [None]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"name": "eager", "at": "webhook", "effect": "before_answer"}, rules=RIX_STEPS)
+)
+async def test_a_callback_before_the_submit_s_answer(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    callback_sink.delay = 0.05  # the answer waits for the receiver's, however long it takes
+    task_id, received_before_answer = await rix_submit_with_callback(http, fakeapi, callback_sink)
+    assert received_before_answer == 1
+    [received] = callback_sink.received
+    assert (received.json()["id"], received.json()["status"]) == (task_id, "queued")
+    await fakeapi.clock.ashift(2)
+    await callback_sink.await_for(3)
+    assert [(d.state, d.note) for d in fakeapi.deliveries] == [
+        ("queued", "fault 'eager': before_answer"),
+        ("running", None),
+        ("succeeded", None),
+    ]
+
+
+@pytest.mark.fakeapi(
+    scenario=faults({"at": "webhook", "effect": "before_answer", "when": {"first": 1}}, rules=FIVE_SECONDS)
+)
+async def test_before_answer_acts_only_on_a_callback_due_at_the_submit(
+    http: aiohttp.ClientSession, fakeapi: FakeApi, callback_sink: CallbackSink
+) -> None:
+    await submit_with_callback(http, fakeapi, callback_sink)  # FoxAPI's one callback comes at the end
+    assert callback_sink.received == []
+    await fakeapi.clock.ashift(5)
+    await callback_sink.await_for(1)
+    assert [d.note for d in fakeapi.deliveries] == [None]
+    fakeapi.load_scenario(faults({"at": "webhook", "effect": "before_answer", "when": {"first": 1}}))
+    _, received_before_answer = await rix_submit_with_callback(http, fakeapi, callback_sink)
+    assert received_before_answer == 2, "a task that ends at once calls back at the submit"
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ({"at": "submit", "effect": "duplicate"}, "acts on webhook deliveries only"),
+        ({"at": ["webhook", "poll"], "effect": "before_answer"}, "acts on webhook deliveries only"),
+        ({"at": "webhook", "effect": "duplicate", "times": 1}, "greater than or equal to 2"),
+        ({"at": "webhook", "effect": "reset", "times": 2}, "'times' belongs to a 'duplicate' fault"),
+        ({"at": "webhook", "api": "apixo", "effect": "out_of_order"}, "apixo calls back only when a task"),
+        ({"at": "webhook", "api": "foxapi", "effect": "out_of_order"}, "foxapi calls back only when"),
+    ],
+)
+def test_delivery_faults_that_cannot_act_are_refused_naming_file_line_and_path(
+    fault: dict[str, Any], words: str
+) -> None:
+    text = "faults:\n  - {at: poll, effect: reset}\n  - FAULT\nrules: [{phases: [{state: succeeded}]}]\n"
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(text.replace("FAULT", json.dumps(fault)), source="s.yaml")
+    assert str(error.value).startswith("s.yaml:3: faults[1]")
+    assert words in str(error.value)
+
+
+def test_the_scenario_schema_shows_the_delivery_effects() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "fakeapi"), "scenarios", "schema"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    effects = {
+        name: definition
+        for name, definition in json.loads(result.stdout)["$defs"].items()
+        if name.endswith("Fault")
+    }
+    assert effects["DuplicateFault"]["properties"]["times"]["default"] == 2
+    assert {"OutOfOrderFault", "BeforeAnswerFault"} <= set(effects)
 
 
 # -- rules v2 ------------------------------------------------------------------------------------

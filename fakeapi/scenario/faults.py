@@ -2,7 +2,8 @@
 
 Each effect knows how it acts on an HTTP exchange (through ``Exchange``, which the server
 implements over aiohttp) and on a webhook delivery (as a ``DeliveryPlan`` the engine carries out),
-so adding an effect means adding one class here; nothing else interprets effects.
+so adding an effect means adding one class here; nothing else interprets effects. The delivery
+effects (``duplicate``, ``out_of_order``, ``before_answer``) act on webhook deliveries alone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fakeapi.scenario.types import Duration, Model, Nth, one_or_more
 
 FaultPoint = Literal["submit", "poll", "download", "webhook"]
 DEFAULT_HANG = 30.0
+MAX_COPIES = 10  # a duplicate fault's deliveries of one callback
 R = TypeVar("R")
 
 
@@ -79,7 +81,35 @@ class Unreachable:
     reason: str
 
 
-DeliveryPlan = Delay | Send | Answered | Unreachable
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """Deliver the same body ``times`` times in a row, each copy its own attempt; the API retries
+    only the first, as a duplicate is the service's doing and not a delivery of its own."""
+
+    times: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldBack:
+    """Deliver after the task's next callback (of a later state) has gone out."""
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeAnswer:
+    """Deliver now, and hold the submit's answer until the receiver has answered."""
+
+
+DeliveryPlan = Delay | Send | Answered | Unreachable | Repeat | HoldBack | BeforeAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """What a webhook delivery is in its task's course: ``final`` when no later callback of the task
+    is to come (its end, or any callback of an API that calls back only at the end), ``at_submit``
+    when it is the first attempt of a callback that fell due the moment the task was submitted."""
+
+    final: bool
+    at_submit: bool
 
 
 class Trigger(Model):
@@ -95,6 +125,7 @@ class FaultBase(Model):
     """What every fault has: where it strikes, which exchanges it matches, and when it fires."""
 
     effect_name: ClassVar[str]
+    webhook_only: ClassVar[bool] = False
 
     name: str | None = None
     at: Annotated[list[FaultPoint], BeforeValidator(one_or_more)] = Field(
@@ -116,6 +147,14 @@ class FaultBase(Model):
         return data
 
     @model_validator(mode="after")
+    def _delivery_effects_only_at_webhook(self) -> FaultBase:
+        if self.webhook_only and set(self.at) != {"webhook"}:
+            raise ValueError(
+                f"a '{self.effect_name}' fault acts on webhook deliveries only: 'at' is 'webhook'"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhooks_have_no_headers(self) -> FaultBase:
         if "webhook" in self.at and self.header:
             raise ValueError("a webhook delivery has no request headers to match: drop 'header' or 'webhook'")
@@ -129,15 +168,22 @@ class FaultBase(Model):
         key: str | None = None,
         headers: Mapping[str, str] | None = None,
         path: str = "",
+        callback: Callback | None = None,
     ) -> bool:
-        """Whether an exchange at ``point`` is one this fault is about (its trigger aside)."""
+        """Whether an exchange at ``point`` is one this fault is about (its trigger aside);
+        ``callback`` describes a webhook delivery."""
         return (
             point in self.at
             and (self.api is None or self.api == api)
             and glob_matches(self.key, key)
             and glob_matches(self.path, path)
             and headers_match(self.header, headers or {})
+            and self.fits(callback)
         )
+
+    def fits(self, callback: Callback | None) -> bool:
+        """Whether this effect can act on that delivery (every effect can act on any exchange)."""
+        return True
 
     def describe(self) -> str:
         """The fault as a journal note."""
@@ -273,6 +319,73 @@ class HangFault(FaultBase):
         return Unreachable(f"{self.describe()}: timed out")
 
 
+class DeliveryOnly:
+    """Mixed into an effect on webhook deliveries alone (its ``at`` must be ``webhook``)."""
+
+    webhook_only: ClassVar[bool] = True
+
+    async def on_exchange(self, exchange: Exchange[R]) -> R:
+        """Validation keeps this fault to the webhook point, so an exchange passes untouched."""
+        return await exchange.answer()
+
+
+class DuplicateFault(DeliveryOnly, FaultBase):
+    """The same callback delivered ``times`` times (2 by default), one copy after the other."""
+
+    effect_name = "duplicate"
+    effect: Literal["duplicate"]
+    times: int = Field(default=2, ge=2, le=MAX_COPIES, description="deliveries of the one callback")
+
+    def _detail(self) -> str:
+        return f" x{self.times}"
+
+    def on_delivery(self, body: bytes) -> DeliveryPlan:
+        return Repeat(self.times)
+
+
+class OutOfOrderFault(DeliveryOnly, FaultBase):
+    """A callback held back until the task's next callback has gone out, so that it arrives after a
+    later state (a late ``in_progress`` after ``completed``). Only an API that calls back on every
+    change has an earlier callback to hold: the task's final callback is never held."""
+
+    effect_name = "out_of_order"
+    effect: Literal["out_of_order"]
+
+    @model_validator(mode="after")
+    def _api_calls_back_on_every_change(self) -> OutOfOrderFault:
+        # The providers import the engine, which imports this module.
+        from fakeapi.providers.registry import REGISTRY
+
+        provider = next((p for p in REGISTRY.providers() if p.name == self.api), None)
+        if provider is not None and provider.profile.callbacks.on == "terminal":
+            raise ValueError(
+                f"{self.api} calls back only when a task ends, so it has no earlier callback to deliver "
+                "late: an 'out_of_order' fault needs an API that calls back on every change"
+            )
+        return self
+
+    def fits(self, callback: Callback | None) -> bool:
+        return callback is not None and not callback.final
+
+    def on_delivery(self, body: bytes) -> DeliveryPlan:
+        return HoldBack()
+
+
+class BeforeAnswerFault(DeliveryOnly, FaultBase):
+    """The callback that falls due at the submit (RixAPI's ``queued``; a task that ends at once,
+    any API's final one) reaches the receiver before the submit's answer is sent, so the client
+    hears of a task id it has not been told yet."""
+
+    effect_name = "before_answer"
+    effect: Literal["before_answer"]
+
+    def fits(self, callback: Callback | None) -> bool:
+        return callback is not None and callback.at_submit
+
+    def on_delivery(self, body: bytes) -> DeliveryPlan:
+        return BeforeAnswer()
+
+
 EFFECTS: tuple[type[FaultBase], ...] = (
     LatencyFault,
     StatusFault,
@@ -280,6 +393,9 @@ EFFECTS: tuple[type[FaultBase], ...] = (
     TruncateFault,
     MalformedFault,
     HangFault,
+    DuplicateFault,
+    OutOfOrderFault,
+    BeforeAnswerFault,
 )
 # Which effects take each field that not every effect takes, to word a misplaced one.
 FIELD_OWNERS: dict[str, tuple[str, ...]] = {
@@ -315,7 +431,10 @@ Fault = Annotated[
     | Annotated[ResetFault, Tag("effect[reset]")]
     | Annotated[TruncateFault, Tag("effect[truncate]")]
     | Annotated[MalformedFault, Tag("effect[malformed]")]
-    | Annotated[HangFault, Tag("effect[hang]")],
+    | Annotated[HangFault, Tag("effect[hang]")]
+    | Annotated[DuplicateFault, Tag("effect[duplicate]")]
+    | Annotated[OutOfOrderFault, Tag("effect[out_of_order]")]
+    | Annotated[BeforeAnswerFault, Tag("effect[before_answer]")],
     Discriminator(
         _effect_tag,
         custom_error_type="fault_effect",
@@ -340,6 +459,7 @@ class FaultBook:
         key: str | None = None,
         headers: Mapping[str, str] | None = None,
         path: str = "",
+        callback: Callback | None = None,
     ) -> FaultBase | None:
         """The first fault that fires on this exchange.
 
@@ -348,7 +468,7 @@ class FaultBook:
         """
         fired: FaultBase | None = None
         for index, fault in enumerate(self.faults):
-            if not fault.matches(point, api=api, key=key, headers=headers, path=path):
+            if not fault.matches(point, api=api, key=key, headers=headers, path=path, callback=callback):
                 continue
             self._seen[index] += 1
             if self._fires(index, fault) and fired is None:

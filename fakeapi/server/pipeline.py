@@ -398,6 +398,7 @@ class Pipeline:
         submit = route.parse(incoming)
         size = len(incoming.body) + sum(len(part.data) for part in incoming.form)
         view = engine.submit(submit, size, self.base_url_for(incoming.headers))
+        await engine.before_answer(view.id)
         if provider.profile.catalogue.lookup(submit.model) is None:
             incoming.note(unlisted(submit.model))  # accepted, so the scenario accepts unknown models
         waited = route.sync or submit.sync
