@@ -20,6 +20,7 @@ from fakeapi.cli import main
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import FailureSpec, load_scenario, merge_overrides, parse_scenario
 from fakeapi.scenario.recording import failure_counts, failure_of, scenario_from_recording
+from fakeapi.scenario.schema import Uniform
 from fakeapi.server import FakeServer
 
 FAKEAPI = Path(sys.executable).parent / "fakeapi"
@@ -327,3 +328,59 @@ def test_a_failure_is_read_back_in_each_apis_words(api: str, answer: Any, failur
     [lifecycle] = [p.lifecycle for p in REGISTRY.providers() if p.name == api]
     assert lifecycle is not None
     assert failure_of(lifecycle, answer) == failure
+
+
+ALL_REFUSED = """\
+rules:
+  - name: refused
+    phases:
+      - {state: queued, for: 2s}
+      - {state: failed, error: {reason: nsfw}}
+"""
+
+VARIED = """\
+rules:
+  - name: varied
+    phases:
+      - {state: queued, for: {uniform: [2s, 6s]}}
+      - {state: running, for: 4s}
+      - {state: succeeded}
+"""
+
+
+async def test_a_model_that_always_failed_fails_every_time(tmp_path: Path) -> None:
+    recording = tmp_path / "recorded.jsonl"
+    original = await drive(APIS[2], ALL_REFUSED, recording)
+    text = scenario_from_recording(recording)
+    [refused, _] = parse_scenario(text).rules
+    assert refused.match.nth is None
+    assert "10 of 10 finished task(s) failed (100%)" in text
+    replayed = await drive(APIS[2], text)
+    assert [o.failure for o in replayed] == [o.failure for o in original]
+    assert {o.failure["code"] for o in replayed} == {"nsfw"}
+
+
+async def test_durations_that_varied_are_drawn_between_the_shortest_and_the_longest(tmp_path: Path) -> None:
+    recording = tmp_path / "recorded.jsonl"
+    await drive(APIS[0], VARIED, recording)
+    [rule, _] = parse_scenario(scenario_from_recording(recording)).rules
+    queued, running = rule.phases[0].duration, rule.phases[1].duration
+    assert isinstance(queued, Uniform)
+    low, high = queued.uniform
+    assert 1.5 <= low < high <= 6.5
+    assert running == 4.0
+
+
+async def test_each_api_and_model_of_a_recording_gets_its_rules(tmp_path: Path) -> None:
+    rix, apixo, both = tmp_path / "rix.jsonl", tmp_path / "apixo.jsonl", tmp_path / "both.jsonl"
+    await drive(APIS[0], RECORDED, rix)
+    await drive(APIS[1], ALL_REFUSED, apixo)
+    both.write_text(rix.read_text() + apixo.read_text())
+    rules = parse_scenario(scenario_from_recording(both)).rules
+    assert [rule.name for rule in rules] == [
+        "apixo nano-banana: nsfw",
+        "rixapi flux-pro: content_violation",
+        "rixapi flux-pro",
+        "fallback",
+    ]
+    assert rules[0].phases[-1].error == FailureSpec(reason="nsfw")

@@ -19,9 +19,9 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, get_args
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -30,7 +30,7 @@ from fakeapi.contract.verify import _get
 from fakeapi.errors import ScenarioError
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.apixo.provider import DESCRIPTIONS, PROVIDER_STYLE, UPPER_SNAKE
-from fakeapi.providers.base import Provider, SubmitRoute
+from fakeapi.providers.base import SubmitRoute
 from fakeapi.scenario.loading import parse_scenario
 from fakeapi.scenario.schema import REASON_MESSAGES, FailureSpec
 from fakeapi.scenario.types import FailureReason
@@ -152,7 +152,6 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class _Api:
-    provider: Provider
     lifecycle: Lifecycle
     canonical: Mapping[str, str]
     submits: tuple[SubmitRoute, ...]
@@ -164,29 +163,36 @@ def _apis() -> dict[str, _Api]:
         if (lifecycle := provider.lifecycle) is not None:
             canonical = {word: state for state, word in lifecycle.words.items()}
             submits = tuple(r for r in provider.routes() if isinstance(r, SubmitRoute) and not r.sync)
-            out[provider.name] = _Api(provider, lifecycle, canonical, submits)
+            out[provider.name] = _Api(lifecycle, canonical, submits)
     return out
 
 
 def _model_of(api: _Api, exchange: Exchange) -> str | None:
     """The model a submit asks for, if the exchange is a submit (APIXO's is in its path)."""
     for route in api.submits:
-        if route.method != exchange.method or not fnmatchcase(exchange.path, _glob(route.path)):
+        params = _path_params(route.path, exchange.path)
+        if route.method != exchange.method or params is None:
             continue
         if route.model_param is not None:
-            return _path_param(route.path, exchange.path, route.model_param)
+            return params[route.model_param]
         body = exchange.request_body
         model = body.get("model") if isinstance(body, dict) else None
         return model if isinstance(model, str) else None
     return None
 
 
-def _glob(template: str) -> str:
-    return "/".join("*" if part.startswith("{") else part for part in template.split("/"))
-
-
-def _path_param(template: str, path: str, name: str) -> str:
-    return dict(zip(template.split("/"), path.split("/"), strict=False))["{" + name + "}"]
+def _path_params(template: str, path: str) -> dict[str, str] | None:
+    """The parameters of a route's path template (``{model}``...) in ``path``; ``None``: no match."""
+    expected, actual = template.split("/"), path.split("/")
+    if len(expected) != len(actual):
+        return None
+    params: dict[str, str] = {}
+    for want, part in zip(expected, actual, strict=True):
+        if want.startswith("{") and want.endswith("}") and part:
+            params[want[1:-1]] = unquote(part)
+        elif want != part:
+            return None
+    return params
 
 
 def _codes() -> dict[str, FailureReason]:
