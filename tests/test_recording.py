@@ -300,7 +300,7 @@ def test_a_recording_whose_tasks_never_end_is_an_error(tmp_path: Path) -> None:
         (
             "apixo",
             {"data": {"failCode": "SensitiveContentDetected", "failMsg": "x"}},
-            FailureSpec(reason="content_violation", message="x"),
+            FailureSpec(reason="content_violation", message="x", code="SensitiveContentDetected"),
         ),
         (
             "apixo",
@@ -384,3 +384,15 @@ async def test_each_api_and_model_of_a_recording_gets_its_rules(tmp_path: Path) 
         "fallback",
     ]
     assert rules[0].phases[-1].error == FailureSpec(reason="nsfw")
+
+
+async def test_a_services_own_failure_words_are_kept(tmp_path: Path) -> None:
+    recording = tmp_path / "recorded.jsonl"
+    original = await drive(APIS[1], RECORDED + "apis: {apixo: {fail_codes: provider}}\n", recording)
+    text = scenario_from_recording(recording)
+    replayed = await drive(APIS[1], text)
+    assert 'code: "SensitiveContentDetected"' in text
+    assert {o.failure for o in replayed if o.failure} == {
+        ("SensitiveContentDetected", "The request violates safety guidelines")
+    }
+    assert [o.failure for o in replayed] == [o.failure for o in original]

@@ -216,7 +216,8 @@ CODE_REASONS = _codes()
 def failure_of(lifecycle: Lifecycle, answer: Any) -> FailureSpec:
     """A failed task's reason, read back from the fields its API shows only when a task failed
     (RixAPI's ``error`` text, FoxAPI's and Pixapi's ``error`` object, APIXO's ``failCode`` and
-    ``failMsg``). Words no API of the fake uses are kept as the failure's message and code."""
+    ``failMsg``). Words other than the fake's default ones for the reason (APIXO's provider-style
+    failCodes, a service's own messages) are kept as the failure's message and code."""
     failed = frozenset({lifecycle.words["failed"]})
     message: str | None = None
     code: str | None = None
@@ -231,11 +232,11 @@ def failure_of(lifecycle: Lifecycle, answer: Any) -> FailureSpec:
             code = value
         elif isinstance(value, str):
             message = value
-    reason = MESSAGE_REASONS.get(message or "") or CODE_REASONS.get(code or "")
+    reason = MESSAGE_REASONS.get(message or "") or CODE_REASONS.get(code or "") or "generation_failed"
     return FailureSpec(
-        reason=reason or "generation_failed",
-        message=None if message in MESSAGE_REASONS else message,
-        code=None if code in CODE_REASONS else code,
+        reason=reason,
+        message=None if message in (REASON_MESSAGES[reason], DESCRIPTIONS[reason]) else message,
+        code=None if code in (reason, UPPER_SNAKE[reason]) else code,
     )
 
 
