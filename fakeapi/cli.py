@@ -129,6 +129,11 @@ def _run(argv: Sequence[str] | None) -> int:
     validate = actions.add_parser("validate", help="check scenario files; every error is listed")
     validate.add_argument("paths", nargs="+")
     actions.add_parser("schema", help="print the JSON Schema of the scenario format")
+    from_recording = actions.add_parser(
+        "from-recording", help="write a scenario that reproduces a recording's timings and failures"
+    )
+    from_recording.add_argument("recording", metavar="FILE.jsonl", help="made by fakeapi proxy --record")
+    from_recording.add_argument("-o", "--output", metavar="OUT.yaml", help="write it here, not to stdout")
 
     contract = commands.add_parser("contract", help="the APIs' contracts: OpenAPI documents, verify a server")
     contract_actions = contract.add_subparsers(dest="action", required=True)
@@ -164,6 +169,10 @@ def _run(argv: Sequence[str] | None) -> int:
             from fakeapi.server import loops
 
             return loops.run(_serve(args))
+        if args.action == "from-recording":
+            from fakeapi.scenario.recording import run_from_recording
+
+            return run_from_recording(args.recording, args.output)
         if args.action == "list":
             for name in bundled_names():
                 description = " ".join(load_scenario(name).description.split())
