@@ -42,8 +42,9 @@ RULES: Mapping[str, Rule] = {
             "poll-too-fast",
             "a task polled sooner after its submit or its last poll than the API's guidance (or the "
             "scenario's poll_floor) allows; on Pixapi, an interval shorter than the one before (no back-off)",
-            "documented: RixAPI every 3-10 s (docs.elkapi.com/en/guides/task); APIXO wait, then every "
-            "3-5 s (apixo.ai/docs/concepts/async-workflow); Pixapi exponential back-off "
+            "documented: RixAPI every 3-10 s (docs.elkapi.com/en/guides/task); APIXO every 3-5 s "
+            "(apixo.ai/docs/concepts/async-workflow; vidu-q3: wait 60-90 s, then every 5 s, "
+            "apixo.ai/docs/models/video/vidu-q3); Pixapi exponential back-off "
             "(pixapi.ai/docs/guides/async-tasks); FoxAPI documents none: 5 s is inferred",
         ),
         Rule(
@@ -71,8 +72,9 @@ RULES: Mapping[str, Rule] = {
             "unreachable-callback",
             "a callback_url that can never be reached: not http(s), no host, port 0, an unspecified "
             "address or a name reserved never to resolve (.invalid, .example, .test)",
-            "inferred: URL syntax and RFC 6761; APIXO and FoxAPI ask for a public HTTPS receiver "
-            "(apixo.ai/docs/api-reference, foxapi docs)",
+            "inferred: URL syntax and RFC 6761; documented besides: APIXO asks for a public HTTPS "
+            "receiver (apixo.ai/docs/api-reference/generate-task), FoxAPI for HTTPS and no private "
+            "address (docs.foxapi.cc, the veo-3.1-fast-generate-preview page)",
         ),
         Rule(
             "repeated-submit",

@@ -16,7 +16,7 @@ from test_cli import Served, http
 from test_plugin import write_ini
 
 from fakeapi.errors import ScenarioError
-from fakeapi.etiquette import RULES, Etiquette, Observed, observed_from_wire
+from fakeapi.etiquette import RULES, Etiquette, Observed, observed_from_wire, unreachable
 from fakeapi.fixture import FakeApi
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import parse_scenario, scenario_json_schema, validate_scenario
@@ -354,3 +354,22 @@ def test_the_readme_etiquette_example_is_valid() -> None:
 def test_the_json_schema_has_the_etiquette_section() -> None:
     section = scenario_json_schema()["$defs"]["EtiquetteSpec"]["properties"]
     assert set(section) == {"strict", "disabled", "poll_floor", "repeated_submit_window", "tracked", "kept"}
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://hooks.example.com/cb", "not an http(s) URL"),
+        ("/relative/cb", "not an http(s) URL"),
+        ("https:///cb", "no host"),
+        ("http://hooks.example.com:0/cb", "port 0"),
+        ("http://hooks.example.com:99999/cb", "not a URL (Port out of range 0-65535)"),
+        ("http://0.0.0.0:8080/cb", "the unspecified address"),
+        ("https://hooks.invalid/cb", "a name reserved never to resolve"),
+        ("https://Hooks.Test./cb", "a name reserved never to resolve"),
+        ("https://hooks.example.com/cb", None),
+        ("http://127.0.0.1:8080/cb", None),  # the test's own receiver, reachable from the fake
+    ],
+)
+def test_which_callback_urls_can_never_be_reached(url: str, why: str | None) -> None:
+    assert unreachable(url) == why
