@@ -132,7 +132,7 @@ class _Pace:
 
 class Etiquette:
     """One run's etiquette checker: what each key and task did last, bounded by ``spec.tracked``
-    (the longest-idle go first), and the newest ``spec.kept`` violations (``violations``)."""
+    (the first tracked go first), and the newest ``spec.kept`` violations (``violations``)."""
 
     def __init__(self, lifecycles: Mapping[str, Lifecycle], spec: EtiquetteSpec) -> None:
         self.spec = spec
@@ -214,8 +214,8 @@ class Etiquette:
         else:
             interval = seen.at - pace.last
             least = self._pace.get(seen.api, self.spec.poll_floor)
-            since = "its submit" if pace.interval is None else "the last poll"
             if interval < least:
+                since = "its submit" if pace.interval is None else "the last poll"
                 found.append(
                     Violation(
                         "poll-too-fast",
