@@ -366,6 +366,7 @@ def observed_from_wire(
         notes = tuple(incoming.notes)
         if isinstance(route, SubmitRoute):
             point = "submit"
+            terminal = terminal or (route.sync and status < 400)  # a synchronous answer is the end
             digest = body_digest((route.path.encode(), request_body))
             callback_url = getattr(parsed, "callback_url", None)
             if lifecycle is not None and status < 400:

@@ -340,6 +340,12 @@ def test_observed_from_wire_reads_the_route_the_answer_and_the_notes() -> None:
         providers["rixapi"], 9.0, "GET", "/v1/task/task_9", "k", b"", 429, {"Retry-After": "7"}, b"{}"
     )
     assert (limited.point, limited.task_id, limited.retry_after) == ("poll", "task_9", 7.0)
+    image = json.dumps({"model": "gpt-image-2", "prompt": "p"}).encode()
+    answer = json.dumps({"created": 1, "data": [{"url": "https://x/0.png"}]}).encode()
+    waited = observed_from_wire(
+        providers["pixapi"], 9.0, "POST", "/v1/images/generations", "k", image, 200, {}, answer
+    )
+    assert (waited.point, waited.task_id, waited.terminal) == ("submit", None, True)
     other = observed_from_wire(providers["rixapi"], 9.0, "GET", "/v1/models", "k", b"", 404, {}, b"")
     assert (other.point, other.task_id) == ("other", None)
 
