@@ -4,7 +4,9 @@ One fake server per test session (port 0, so each pytest-xdist worker has its ow
 each test to the scenario the ``fakeapi`` marker, ``--fakeapi-scenario`` or the ``fakeapi_scenario``
 ini option names. The clock is virtual: it stands still until the test shifts it. Each API also has
 a free port of its own where it answers at its real root paths (``fakeapi.root_url_for(api)``):
-binding them costs well under a millisecond.
+binding them costs well under a millisecond. In strict mode (the marker's ``strict``,
+``--fakeapi-strict``, the ``fakeapi_strict`` ini option) a test whose client broke the APIs' etiquette
+fails at teardown with the list (see ``fakeapi.etiquette``).
 """
 
 from __future__ import annotations
@@ -26,14 +28,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="scenario (bundled name or path) the fakeapi fixture starts each test with",
     )
+    group.addoption(
+        "--fakeapi-strict",
+        action="store_true",
+        default=None,
+        help="strict mode for every test: etiquette violations and contract notes fail it at teardown",
+    )
     parser.addini("fakeapi_scenario", "default scenario of the fakeapi fixture", default="default")
+    parser.addini(
+        "fakeapi_strict", "strict mode for every test of the fakeapi fixture", type="bool", default=False
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "fakeapi(scenario=None, *, seed=None, overrides=None): the scenario (bundled name, path or "
-        "dict), the overrides deep-merged onto it and the seed the fakeapi fixture starts this test with",
+        "fakeapi(scenario=None, *, seed=None, overrides=None, strict=None): the scenario (bundled name, "
+        "path or dict), the overrides deep-merged onto it and the seed the fakeapi fixture starts this "
+        "test with, and strict mode (etiquette violations fail the test at teardown)",
     )
 
 
@@ -55,13 +67,21 @@ def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) ->
     scenario = options.get("scenario", args[0] if args else None)
     if scenario is None:
         scenario = config.getoption("fakeapi_scenario") or config.getini("fakeapi_scenario")
+    strict = options.get("strict")
+    if strict is None and (config.getoption("fakeapi_strict") or config.getini("fakeapi_strict")):
+        strict = True
     handle = FakeApi(fakeapi_server)
-    handle.load_scenario(scenario, seed=options.get("seed"), overrides=options.get("overrides"))
+    handle.load_scenario(
+        scenario, seed=options.get("seed"), overrides=options.get("overrides"), strict=strict
+    )
     yield handle
     try:
         handle.check()
     except SurpriseError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    else:
+        return
+    pytest.fail(failure, pytrace=False)  # out of the except block: reported once, not chained
 
 
 @pytest.fixture(scope="session")

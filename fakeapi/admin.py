@@ -32,6 +32,7 @@ from fakeapi.clock import SystemClock
 from fakeapi.contract.openapi import DOCUMENT_PATH, admin_document
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
+from fakeapi.etiquette import Etiquette, Violation, strictly
 from fakeapi.recorder import JournalEntry, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
 from fakeapi.scenario.loading import ScenarioDirs
@@ -69,6 +70,9 @@ class Operations(Protocol):
     def recorder(self) -> Recorder: ...
 
     @property
+    def etiquette(self) -> Etiquette: ...
+
+    @property
     def base_url(self) -> str: ...
 
     def scenario_for(self, ref: ScenarioRef | None) -> Scenario: ...
@@ -95,11 +99,13 @@ def _scenario_ref(value: object) -> object:
 
 class LoadScenarioBody(_Body):
     """``load_scenario``: start over with a scenario (``None``: the current one), deep-merged with
-    ``overrides`` (mappings merge key by key, anything else replaces), and ``seed``."""
+    ``overrides`` (mappings merge key by key, anything else replaces), and ``seed``; ``strict`` turns
+    strict mode on or off whatever the scenario's ``etiquette.strict`` says."""
 
     scenario: Annotated[Scenario | str | dict[str, Any] | None, PlainValidator(_scenario_ref)] = None
     seed: int | None = None
     overrides: dict[str, Any] | None = None
+    strict: bool | None = None
 
 
 class ShiftBody(_Body):
@@ -222,6 +228,8 @@ class Admin:
         scenario = body.scenario
         if body.overrides:
             scenario = merge_overrides(self._ops.scenario_for(scenario), body.overrides)
+        if body.strict is not None:
+            scenario = strictly(self._ops.scenario_for(scenario), body.strict)
         await self._ops.reset(scenario, body.seed)
 
     def now(self) -> float:
@@ -290,6 +298,15 @@ class Admin:
         """Forget the surprises seen so far (once a test has been told of them)."""
         self._ops.recorder.surprises.clear()
 
+    def violations(self) -> list[Violation]:
+        """The etiquette rules the clients broke since the last reset, oldest first (the newest
+        ``etiquette.kept`` of them)."""
+        return list(self._ops.etiquette.violations)
+
+    def clear_violations(self) -> None:
+        """Forget the violations seen so far (once a test has been told of them)."""
+        self._ops.etiquette.violations.clear()
+
     def balance(self, query: BalanceQuery) -> float | None:
         """A key's remaining balance on an API (``None``: unlimited)."""
         engine = self._engine
@@ -317,6 +334,7 @@ class Admin:
             AdminRoute("GET", "/deliveries", self._deliveries, query=PageQuery),
             AdminRoute("GET", "/balance", self._balance, query=BalanceQuery),
             AdminRoute("GET", "/surprises", self._surprises),
+            AdminRoute("GET", "/violations", self._violations),
             AdminRoute("GET", DOCUMENT_PATH, self._document),
         ]
 
@@ -452,6 +470,9 @@ class Admin:
 
     async def _surprises(self, request: web.Request) -> web.Response:
         return _answer(self.surprises())
+
+    async def _violations(self, request: web.Request) -> web.Response:
+        return _answer(self.violations())
 
     async def _document(self, request: web.Request) -> web.Response:
         return _answer(admin_document(self.routes(), self._ops.base_url + self.mount))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -121,6 +122,12 @@ def _run(argv: Sequence[str] | None) -> int:
         action="store_true",
         help="let web pages of any origin call the APIs and read result files (the admin API stays "
         "closed to them)",
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        help="strict mode: print each etiquette violation of a client as it happens, with its request "
+        "(the admin API's load_scenario turns it on or off too)",
     )
 
     scenarios = commands.add_parser("scenarios", help="list, validate or describe scenario files")
@@ -302,6 +309,7 @@ def _validate(paths: list[str]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from fakeapi.etiquette import strictly
     from fakeapi.providers import REGISTRY
     from fakeapi.scenario import load_scenario
     from fakeapi.server import FakeServer, heap
@@ -314,8 +322,9 @@ async def _serve(args: argparse.Namespace) -> int:
     api_hosts: dict[str, list[str]] = {}
     for api, name in args.api_hosts:
         api_hosts.setdefault(api, []).append(name)
+    scenario = load_scenario(args.scenario)
     server = FakeServer(
-        load_scenario(args.scenario),
+        strictly(scenario, True) if args.strict else scenario,
         seed=args.seed,
         host=args.host,
         port=args.port,
@@ -337,6 +346,7 @@ async def _serve(args: argparse.Namespace) -> int:
         return 1
     # What start-up made lives as long as the server, and so do most tasks: later collections skip
     # them (see fakeapi.server.heap).
+    server.current.announce = functools.partial(print, flush=True)
     heap.freeze_survivors()
     gc.enable()
     stop = asyncio.Event()
@@ -354,6 +364,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"  result URLs begin with {server.public_url}", flush=True)
     if args.cors:
         print("  CORS: web pages of any origin may call the APIs", flush=True)
+    if server.engine.scenario.etiquette.strict:
+        print("  strict: each etiquette violation is printed as it happens", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     await stop.wait()
     await server.stop()

@@ -19,6 +19,7 @@ from fakeapi.admin import (
     SpeedBody,
 )
 from fakeapi.engine import TaskView
+from fakeapi.etiquette import Violation
 from fakeapi.recorder import JournalEntry
 from fakeapi.scenario import FailureReason, ScenarioRef
 from fakeapi.server import BackgroundServer
@@ -26,7 +27,8 @@ from fakeapi.webhooks import DeliveryAttempt
 
 
 class SurpriseError(AssertionError):
-    """The fake saw something a test did not expect: a request to no route, or a crash."""
+    """The fake saw something a test did not expect: a request to no route, a crash, or (in strict
+    mode) a client breaking the API's etiquette."""
 
 
 class ClockControl:
@@ -92,13 +94,15 @@ class FakeApi:
         *,
         seed: int | None = None,
         overrides: dict[str, Any] | None = None,
+        strict: bool | None = None,
     ) -> None:
         """Start over with a scenario (bundled name, path, dict or ``Scenario``; ``None``: the current
         one) with ``overrides`` deep-merged onto it (mappings merge key by key, anything else
-        replaces), and ``seed``."""
+        replaces), and ``seed``; ``strict`` turns strict mode on or off (``None``: as the scenario's
+        ``etiquette.strict`` says)."""
         if isinstance(scenario, Path):
             scenario = str(scenario)
-        body = LoadScenarioBody(scenario=scenario, seed=seed, overrides=overrides)
+        body = LoadScenarioBody(scenario=scenario, seed=seed, overrides=overrides, strict=strict)
         self._bg.run(self._admin.load_scenario(body))
 
     def reset(self, *, seed: int | None = None) -> None:
@@ -152,9 +156,28 @@ class FakeApi:
         """Requests to no route, and crashes in the fake, since the last reset."""
         return self._bg.call(self._admin.surprises)
 
+    @property
+    def violations(self) -> list[Violation]:
+        """The etiquette rules the clients broke since the last reset (noted in the journal too)."""
+        return self._bg.call(self._admin.violations)
+
+    @property
+    def strict(self) -> bool:
+        """Whether the run is in strict mode: ``check`` then fails on etiquette violations too."""
+        return self._bg.call(lambda: self._bg.server.engine.scenario.etiquette.strict)
+
     def check(self) -> None:
-        """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset."""
+        """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset, or,
+        in strict mode, if a client broke the API's etiquette (one ``{rule}: {message}`` line each)."""
         surprises = self.surprises
+        violations = self.violations if self.strict else []
+        parts = []
         if surprises:
             self._bg.call(self._admin.clear_surprises)
-            raise SurpriseError("the fake saw unexpected requests:\n- " + "\n- ".join(surprises))
+            parts.append("the fake saw unexpected requests:\n- " + "\n- ".join(surprises))
+        if violations:
+            self._bg.call(self._admin.clear_violations)
+            lines = "\n".join(map(str, violations))
+            parts.append(f"the client broke the APIs' etiquette (strict mode):\n{lines}")
+        if parts:
+            raise SurpriseError("\n".join(parts))

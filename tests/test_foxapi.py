@@ -362,6 +362,8 @@ async def test_sync_stream_answers_the_task_and_notes_it(fox: Fox, fakeapi: Fake
     )
 
 
+# Its polls come at once, one after another: their pace is not what this test is about.
+@pytest.mark.fakeapi(overrides={"etiquette": {"disabled": ["poll-too-fast"]}})
 async def test_sync_upstream_must_be_a_boolean(fox: Fox, fakeapi: FakeApi) -> None:
     task = await fox.submit("video", VIDEO)
     for word in ("true", "False", "1", "0"):

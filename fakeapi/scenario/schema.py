@@ -369,6 +369,40 @@ class LimitsSpec(Model):
     callback_answer_bytes: int = Field(default=64 * KiB, ge=0, description="read of a receiver's answer")
 
 
+RuleName = Literal[
+    "poll-too-fast",
+    "poll-after-terminal",
+    "poll-other-key",
+    "ignored-retry-after",
+    "contract-note",
+    "unreachable-callback",
+    "repeated-submit",
+]
+
+
+class EtiquetteSpec(Model):
+    """How a client under test must behave (see ``fakeapi.etiquette``): the rules switched off, the
+    pace below which no API may be polled, the window of the repeated-submit rule, and whether
+    breaking a rule fails the test (``strict``); the journal notes every violation either way."""
+
+    strict: bool = Field(
+        default=False, description="a violation fails the test at teardown; `fakeapi serve` prints it"
+    )
+    disabled: list[RuleName] = Field(default=[], description="rules switched off, by name")
+    poll_floor: Duration = Field(
+        default=0.0, ge=0, description="the least time between two polls of a task, whatever the API allows"
+    )
+    repeated_submit_window: Duration = Field(
+        default=10.0,
+        ge=0,
+        description="a submit with the same body as the key's last one within it is a retry",
+    )
+    tracked: int = Field(
+        default=10_000, gt=0, description="tasks and keys whose pace is followed; beyond it the oldest go"
+    )
+    kept: int = Field(default=1_000, gt=0, description="violations kept for the strict report; older ones go")
+
+
 class Scenario(Model):
     """A whole scenario file (validate it with ``fakeapi.scenario.validate_scenario``)."""
 
@@ -381,6 +415,7 @@ class Scenario(Model):
     )
     models: ModelsSpec = ModelsSpec()
     webhooks: WebhookSpec = WebhookSpec()
+    etiquette: EtiquetteSpec = EtiquetteSpec()
     limits: LimitsSpec = LimitsSpec()
     apis: ApisBase = ApisBase()
     faults: list[Fault] = Field(default=[], description="first matching fault that fires applies")

@@ -13,6 +13,7 @@ from aiohttp import web
 from fakeapi.admin import ADMIN_PREFIX, Admin, is_loopback
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.engine import TaskEngine
+from fakeapi.etiquette import Etiquette
 from fakeapi.providers import REGISTRY, Provider
 from fakeapi.recorder import Recorder
 from fakeapi.scenario import Scenario, ScenarioRef, resolve_scenario
@@ -115,6 +116,11 @@ class FakeServer:
     def recorder(self) -> Recorder:
         """The journal and surprises of the run serving now."""
         return self.current.recorder
+
+    @property
+    def etiquette(self) -> Etiquette:
+        """The etiquette checker of the run serving now."""
+        return self.current.etiquette
 
     @property
     def base_url(self) -> str:

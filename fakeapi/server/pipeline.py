@@ -31,6 +31,9 @@ from fakeapi.bodies import Dropped, closing, read_body, read_form
 from fakeapi.catalogue import unlisted
 from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.etiquette import Etiquette, Observed, body_digest, retry_after
+from fakeapi.etiquette import Point as EtiquettePoint
+from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import (
     AccountRoute,
     ErrorContext,
@@ -71,6 +74,13 @@ FAULT_POINTS: dict[Point, FaultPoint] = {
     "poll": "poll",
     "account": "poll",
 }
+# What each kind of route is to the etiquette rules: a synchronous request is a submit.
+ETIQUETTE_POINTS: dict[Point, EtiquettePoint] = {
+    "submit": "submit",
+    "sync": "submit",
+    "poll": "poll",
+    "account": "other",
+}
 # Result URLs by the scheme and host a submit came with: one string for all the tasks of a host.
 MAX_BASE_URLS = 256
 # What a browser-side client may read of an answer besides the CORS-safelisted headers.
@@ -79,13 +89,17 @@ CORS_METHODS = "GET, HEAD, POST, OPTIONS"
 
 
 class Current:
-    """The run being served: its engine and its recorder (bounded by the run's limits; a reset
-    swaps both), and the event that, set when the run ends, drops the requests a fault holds."""
+    """The run being served: its engine, its recorder (bounded by the run's limits) and its
+    etiquette checker (a reset swaps all three), and the event that, set when the run ends, drops
+    the requests a fault holds. ``announce``, if set, is told of each etiquette violation of a
+    strict run (with the request), as it happens."""
 
     def __init__(self, engine: TaskEngine) -> None:
         self.engine = engine
         self.recorder = Recorder(engine.scenario.limits)
+        self.etiquette = _etiquette_for(engine)
         self.stopping = asyncio.Event()
+        self.announce: Callable[[str], None] | None = None
 
     def end(self) -> None:
         """End the run: requests a fault holds are dropped, synchronous requests waiting on the
@@ -98,7 +112,26 @@ class Current:
         self.end()
         self.engine = engine
         self.recorder = Recorder(engine.scenario.limits)
+        self.etiquette = _etiquette_for(engine)
         self.stopping = asyncio.Event()
+
+
+def _etiquette_for(engine: TaskEngine) -> Etiquette:
+    """A fresh etiquette checker for ``engine``'s run, paced by each registered API's lifecycle."""
+    lifecycles = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
+    return Etiquette(lifecycles, engine.scenario.etiquette)
+
+
+class _Facts:
+    """What handling a request learnt that the etiquette rules need (see ``Observed``)."""
+
+    __slots__ = ("callback_url", "digest", "task_id", "terminal")
+
+    def __init__(self) -> None:
+        self.task_id: str | None = None
+        self.terminal = False
+        self.callback_url: str | None = None
+        self.digest: str | None = None
 
 
 class Pipeline:
@@ -202,7 +235,8 @@ class Pipeline:
         """A provider route's request, with its fault (if one fires), its errors and its journal;
         ``path``: the request's path under the provider's mount (default: its path as sent)."""
         current = self.current
-        engine, recorder = current.engine, current.recorder
+        # The run's own, whatever a reset while a fault holds the request swaps in.
+        engine, recorder, etiquette = current.engine, current.recorder, current.etiquette
         provider = served.provider
         if path is None:
             path = request.path
@@ -214,6 +248,7 @@ class Pipeline:
             source=request,
             params=params,
         )
+        facts = _Facts()
         # No faults is the common case: kept off every request's path.
         fault = None
         if engine.faults.faults:
@@ -226,23 +261,40 @@ class Pipeline:
             )
         if fault is None:
             try:
-                response: web.StreamResponse = await self.handle(request, served, incoming)
+                response: web.StreamResponse = await self.handle(request, served, incoming, facts)
             except Exception as exc:
                 response = closing(request, self._failed(request, exc, provider))
-            notes = tuple(incoming.notes) if incoming.notes else ()
+            contract = notes = tuple(incoming.notes) if incoming.notes else ()
         else:
-            handler = functools.partial(self.handle, served=served, incoming=incoming)
+            handler = functools.partial(self.handle, served=served, incoming=incoming, facts=facts)
             response = await fault.on_exchange(HttpExchange(self, request, handler, provider))
-            notes = (*incoming.notes, fault.describe())
-        recorder.record(
-            engine.clock.now(),
-            request.method,
-            path,
-            request.query_string,
-            response.status,
-            incoming.body,
-            notes,
+            contract = tuple(incoming.notes)
+            notes = (*contract, fault.describe())
+        now = engine.clock.now()
+        status = response.status
+        found = etiquette.observe(
+            Observed(
+                now,
+                served.api,
+                incoming.key,
+                request.method,
+                ETIQUETTE_POINTS[served.route.point],
+                facts.task_id,
+                facts.terminal,
+                status,
+                retry_after(response.headers) if status == 429 else None,
+                facts.digest,
+                facts.callback_url,
+                contract,
+            )
         )
+        if found:
+            # A contract note is in the journal already, as the note itself.
+            notes += tuple(f"etiquette {v}" for v in found if v.rule != "contract-note")
+            if current.announce is not None and engine.scenario.etiquette.strict:
+                for violation in found:
+                    current.announce(f"{request.method} {path} -> {status}: {violation}")
+        recorder.record(now, request.method, path, request.query_string, status, incoming.body, notes)
         return response
 
     async def routed(self, request: web.Request, served: Served) -> web.StreamResponse:
@@ -362,8 +414,11 @@ class Pipeline:
         """The app's handler of a provider route (for the requests ``front`` leaves to the router)."""
         return functools.partial(self.routed, served=served)
 
-    async def handle(self, request: web.Request, served: Served, incoming: Incoming) -> web.Response:
-        """Authorize, parse, run the engine, render: the same steps for every API."""
+    async def handle(
+        self, request: web.Request, served: Served, incoming: Incoming, facts: _Facts
+    ) -> web.Response:
+        """Authorize, parse, run the engine, render: the same steps for every API; what the
+        etiquette rules need to know of the request goes to ``facts``."""
         engine = self.current.engine
         provider, route = served.provider, served.route
         api, key = served.api, incoming.key
@@ -383,21 +438,32 @@ class Pipeline:
                 assert_never(route.body)
         match route:
             case SubmitRoute():
-                body = await self._submit(provider, route, incoming)
+                body = await self._submit(provider, route, incoming, facts)
             case PollRoute():
                 ref = route.parse(incoming)
+                facts.task_id = ref.task_id
                 body = engine.poll(api, ref.task_id, key, ref.model, route.render, route.check)
+                # An ended task's answer is kept with it: the very bytes just served.
+                task = engine.tasks.get(ref.task_id)
+                facts.terminal = task is not None and task.answer is not None and task.answer[1] is body
             case AccountRoute():
                 body = route.render(account, incoming)
             case _:
                 assert_never(route)
         return web.Response(body=body, content_type=route.content_type)
 
-    async def _submit(self, provider: Provider, route: SubmitRoute, incoming: Incoming) -> bytes:
+    async def _submit(
+        self, provider: Provider, route: SubmitRoute, incoming: Incoming, facts: _Facts
+    ) -> bytes:
         engine = self.current.engine
         submit = route.parse(incoming)
+        facts.callback_url = submit.callback_url
+        facts.digest = body_digest(
+            (route.path.encode(), incoming.body, *(part.data for part in incoming.form))
+        )
         size = len(incoming.body) + sum(len(part.data) for part in incoming.form)
         view = engine.submit(submit, size, self.base_url_for(incoming.headers))
+        facts.task_id = view.id
         await engine.before_answer(view.id)
         if provider.profile.catalogue.lookup(submit.model) is None:
             incoming.note(unlisted(submit.model))  # accepted, so the scenario accepts unknown models
@@ -405,6 +471,7 @@ class Pipeline:
         expected_end = None
         if waited:
             view = await engine.run_to_end(view.id)
+            facts.terminal = True
             if view.state == "failed":
                 raise provider.sync_failure(view)
         else:

@@ -1,0 +1,391 @@
+"""Polling etiquette: how a client of an async-task API should behave, checked request by request.
+
+``Etiquette`` follows one run's traffic (``observe`` each exchange as an ``Observed``) and says
+which rules each request broke. The fake's pipeline builds ``Observed`` from what it already knows;
+a proxy in front of a real service builds it from the wire (``observed_from_wire``). Each rule in
+``RULES`` names its source: a documented fact (the page) or our inference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+from urllib.parse import urlsplit
+
+from fakeapi.addresses import literal
+from fakeapi.contract.lifecycle import Lifecycle
+from fakeapi.errors import FakeApiError
+from fakeapi.providers.base import Incoming, PollRoute, Provider, SubmitRoute
+from fakeapi.scenario.schema import EtiquetteSpec, RuleName, Scenario
+
+Point = Literal["submit", "poll", "other"]
+# Names that never resolve (RFC 2606, RFC 6761): a callback to one can never arrive.
+NEVER_RESOLVED = ("invalid", ".invalid", ".example", ".test")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One etiquette rule: its name, what it catches, and where the expectation comes from
+    (``documented: <page>`` or ``inferred``)."""
+
+    name: RuleName
+    description: str
+    source: str
+
+
+RULES: Mapping[str, Rule] = {
+    rule.name: rule
+    for rule in (
+        Rule(
+            "poll-too-fast",
+            "a task polled sooner after its submit or its last poll than the API's guidance (or the "
+            "scenario's poll_floor) allows; on Pixapi, an interval shorter than the one before (no back-off)",
+            "documented: RixAPI every 3-10 s (docs.elkapi.com/en/guides/task); APIXO every 3-5 s "
+            "(apixo.ai/docs/concepts/async-workflow; vidu-q3: wait 60-90 s, then every 5 s, "
+            "apixo.ai/docs/models/video/vidu-q3); Pixapi exponential back-off "
+            "(pixapi.ai/docs/guides/async-tasks); FoxAPI documents none: 5 s is inferred",
+        ),
+        Rule(
+            "poll-after-terminal",
+            "a task polled again after an answer already showed it completed or failed",
+            "inferred: a terminal state never changes on any of the four APIs",
+        ),
+        Rule(
+            "poll-other-key",
+            "a task polled with another key than the one that submitted it",
+            "inferred: every API scopes a task to its key (the poll is refused as not found)",
+        ),
+        Rule(
+            "ignored-retry-after",
+            "a request sent by a key before an earlier 429's Retry-After had elapsed",
+            "inferred: no API documents Retry-After; the fake sends it on every 429 and a client honours it",
+        ),
+        Rule(
+            "contract-note",
+            "a request the API accepts but should not get: undocumented fields, fields the docs say "
+            "not to send (one violation per contract note)",
+            "documented: each API's request models (fakeapi.providers), as the notes say",
+        ),
+        Rule(
+            "unreachable-callback",
+            "a callback_url that can never be reached: not http(s), no host, port 0, an unspecified "
+            "address or a name reserved never to resolve (.invalid, .example, .test)",
+            "inferred: URL syntax and RFC 6761; documented besides: APIXO asks for a public HTTPS "
+            "receiver (apixo.ai/docs/api-reference/generate-task), FoxAPI for HTTPS and no private "
+            "address (docs.foxapi.cc, the veo-3.1-fast-generate-preview page)",
+        ),
+        Rule(
+            "repeated-submit",
+            "a submit with the same body to the same route as the same key's previous accepted "
+            "submit, within the scenario's repeated_submit_window: a retry that makes a second task",
+            "inferred: no API documents idempotency keys, so a retried submit is a second, billed task",
+        ),
+    )
+}
+# Pixapi's docs ask to poll "with exponential backoff": each interval at least the one before.
+BACKS_OFF = frozenset({"pixapi"})
+
+
+class Observed(NamedTuple):
+    """One exchange as the etiquette rules see it (a named tuple: the fake makes one per request,
+    at a tenth of a frozen dataclass's cost).
+
+    ``point``: what the request was (a submit, a poll of ``task_id``, anything else); ``terminal``:
+    the answer showed the task ended; ``retry_after``: a 429's ``Retry-After`` in seconds;
+    ``body_digest``: a digest of a submit's body; ``notes``: the contract notes the request raised.
+    """
+
+    at: float
+    api: str
+    key: str | None
+    method: str
+    point: Point
+    task_id: str | None
+    terminal: bool
+    status: int
+    retry_after: float | None
+    body_digest: str | None
+    callback_url: str | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule a request broke, and how (reported as ``{rule}: {message}``)."""
+
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+@dataclass(slots=True)
+class _Pace:
+    key: str | None
+    last: float
+    interval: float | None = None
+    ended: bool = False
+
+
+class Etiquette:
+    """One run's etiquette checker: what each key and task did last, bounded by ``spec.tracked``
+    (the first tracked go first), and the newest ``spec.kept`` violations (``violations``)."""
+
+    def __init__(self, lifecycles: Mapping[str, Lifecycle], spec: EtiquetteSpec) -> None:
+        self.spec = spec
+        self._disabled = frozenset(spec.disabled)
+        self._pace = {
+            api: max(lifecycle.poll_every, spec.poll_floor) for api, lifecycle in lifecycles.items()
+        }
+        self._tasks: dict[tuple[str, str], _Pace] = {}
+        self._submits: dict[tuple[str, str | None], tuple[float, str | None]] = {}
+        self._retry_until: dict[tuple[str, str | None], float] = {}
+        self.violations: list[Violation] = []
+
+    def observe(self, seen: Observed) -> list[Violation]:
+        """The rules ``seen`` broke (switched-off ones left out); kept for ``violations`` too."""
+        found: list[Violation] = []
+        account = (seen.api, seen.key)
+        until = self._retry_until.get(account) if self._retry_until else None
+        if until is not None:
+            if seen.at < until:
+                found.append(
+                    Violation(
+                        "ignored-retry-after",
+                        f"{seen.method} sent {until - seen.at:.3g} s before the Retry-After of an earlier "
+                        "429 had elapsed",
+                    )
+                )
+            else:
+                del self._retry_until[account]
+        if seen.status == 429 and seen.retry_after is not None:
+            self._remember(self._retry_until, account, seen.at + seen.retry_after)
+        if seen.notes:
+            found.extend(Violation("contract-note", note) for note in seen.notes)
+        if seen.point == "submit":
+            self._submit(seen, found)
+        elif seen.point == "poll" and seen.task_id is not None:
+            self._poll(seen, seen.task_id, found)
+        if self._disabled:
+            found = [v for v in found if v.rule not in self._disabled]
+        if found:
+            self.violations.extend(found)
+            del self.violations[: -self.spec.kept]
+        return found
+
+    def _submit(self, seen: Observed, found: list[Violation]) -> None:
+        if seen.callback_url is not None:
+            why = unreachable(seen.callback_url)
+            if why is not None:
+                found.append(Violation("unreachable-callback", f"callback_url {seen.callback_url!r}: {why}"))
+        if seen.status >= 400:
+            return  # it made no task: sending it again is no duplicate
+        account = (seen.api, seen.key)
+        last = self._submits.get(account)
+        window = self.spec.repeated_submit_window
+        if last is not None and last[1] == seen.body_digest and seen.at - last[0] < window:
+            found.append(
+                Violation(
+                    "repeated-submit",
+                    f"the same body submitted again {seen.at - last[0]:.3g} s after the last one "
+                    f"(within {window:g} s): a retry that makes a second task",
+                )
+            )
+        self._remember(self._submits, account, (seen.at, seen.body_digest))
+        if seen.task_id is not None:
+            started = _Pace(seen.key, seen.at, ended=seen.terminal)
+            self._remember(self._tasks, (seen.api, seen.task_id), started)
+
+    def _poll(self, seen: Observed, task_id: str, found: list[Violation]) -> None:
+        pace = self._tasks.get((seen.api, task_id))
+        if pace is None:  # its submit was not seen (a proxy started late): the first poll starts the pace
+            self._remember(self._tasks, (seen.api, task_id), _Pace(seen.key, seen.at, ended=seen.terminal))
+            return
+        if pace.key != seen.key:
+            found.append(
+                Violation("poll-other-key", f"task {task_id} polled with another key than its submit's")
+            )
+            return
+        if pace.ended:
+            found.append(Violation("poll-after-terminal", f"task {task_id} polled after it was shown ended"))
+        else:
+            interval = seen.at - pace.last
+            least = self._pace.get(seen.api, self.spec.poll_floor)
+            if interval < least:
+                since = "its submit" if pace.interval is None else "the last poll"
+                found.append(
+                    Violation(
+                        "poll-too-fast",
+                        f"task {task_id} polled {interval:.3g} s after {since}; {seen.api} asks for at "
+                        f"least {least:g} s",
+                    )
+                )
+            elif seen.api in BACKS_OFF and pace.interval is not None and interval < pace.interval:
+                found.append(
+                    Violation(
+                        "poll-too-fast",
+                        f"task {task_id} polled {interval:.3g} s after the last poll, sooner than the "
+                        f"{pace.interval:.3g} s before: {seen.api} asks to back off",
+                    )
+                )
+            pace.interval = interval
+        pace.last = seen.at
+        pace.ended = pace.ended or seen.terminal
+
+    def _remember(self, store: dict[Any, Any], key: object, value: object) -> None:
+        """Keep ``value`` as the newest entry of ``store``, which holds at most ``spec.tracked``."""
+        store.pop(key, None)
+        store[key] = value
+        if len(store) > self.spec.tracked:
+            del store[next(iter(store))]
+
+
+def strictly(scenario: Scenario, strict: bool) -> Scenario:
+    """``scenario`` with strict mode on or off (its ``etiquette.strict``)."""
+    etiquette = scenario.etiquette.model_copy(update={"strict": strict})
+    return scenario.model_copy(update={"etiquette": etiquette})
+
+
+def unreachable(url: str) -> str | None:
+    """Why no callback to ``url`` can ever arrive, or ``None`` when one may."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "not an http(s) URL"
+    host = parts.hostname
+    if not host:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    address = literal(host)
+    if address is not None and address.is_unspecified:
+        return "the unspecified address"
+    name = host.rstrip(".").lower()
+    if name == NEVER_RESOLVED[0] or name.endswith(NEVER_RESOLVED[1:]):
+        return "a name reserved never to resolve"
+    return None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """An answer's ``Retry-After`` in seconds (``None``: none, or not a number of seconds)."""
+    try:
+        return max(0.0, float(headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def body_digest(parts: Iterable[bytes]) -> str:
+    """A digest of a submit (its route's path, its body's parts, in order), to tell a repeated one."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+class _Wire:
+    """A request as a provider's parser reads it, from a recording: no headers, the query given."""
+
+    def __init__(self, query: Mapping[str, str]) -> None:
+        self.query = query
+        self.headers: Mapping[str, str] = {}
+        self.content_type = "application/json"
+
+
+def _route_of(
+    provider: Provider, method: str, path: str
+) -> tuple[SubmitRoute | PollRoute, dict[str, str]] | None:
+    """The submit or poll route of ``provider`` that ``method`` and ``path`` (its query aside) name,
+    and the path's parameters."""
+    segments = path.split("/")
+    for route in provider.routes():
+        if route.method != method or not isinstance(route, SubmitRoute | PollRoute):
+            continue
+        pattern = route.path.split("/")
+        if len(pattern) != len(segments):
+            continue
+        params: dict[str, str] = {}
+        for want, got in zip(pattern, segments, strict=True):
+            if want.startswith("{") and want.endswith("}"):
+                params[want[1:-1]] = got
+            elif want != got:
+                break
+        else:
+            return route, params
+    return None
+
+
+def observed_from_wire(
+    provider: Provider,
+    at: float,
+    method: str,
+    path: str,
+    key: str | None,
+    request_body: bytes,
+    status: int,
+    response_headers: Mapping[str, str],
+    response_body: bytes,
+    query: Mapping[str, str] | None = None,
+) -> Observed:
+    """An exchange with ``provider``'s API (``path`` relative to its root) as ``Observed``: the route
+    by method and path, the task id and state from a JSON answer where ``provider.lifecycle`` says
+    they are, a submit's callback URL and contract notes as the provider's own parser finds them."""
+    # Here, not at the top: the fake's server needs none of the verifier's client machinery.
+    from fakeapi.contract.verify import _get, _json_or_none
+
+    found = _route_of(provider, method, path)
+    lifecycle = provider.lifecycle
+    point: Point = "other"
+    task_id: str | None = None
+    terminal = False
+    callback_url = None
+    digest = None
+    notes: tuple[str, ...] = ()
+    if found is not None:
+        route, params = found
+        incoming = Incoming(
+            key=key,
+            settings=provider.settings_model(),
+            source=_Wire(query or {}),
+            params=params,
+            body=request_body,
+        )
+        answer = _json_or_none(response_body) if lifecycle is not None else None
+        if lifecycle is not None and status < 400:
+            shown, state = _get(answer, lifecycle.status)
+            terminal = shown and state in lifecycle.terminal
+        try:
+            parsed = route.parse(incoming)
+        except (FakeApiError, ValueError):
+            parsed = None
+        notes = tuple(incoming.notes)
+        if isinstance(route, SubmitRoute):
+            point = "submit"
+            terminal = terminal or (route.sync and status < 400)  # a synchronous answer is the end
+            digest = body_digest((route.path.encode(), request_body))
+            callback_url = getattr(parsed, "callback_url", None)
+            if lifecycle is not None and status < 400:
+                shown, value = _get(answer, lifecycle.task_id)
+                task_id = str(value) if shown and value is not None else None
+        else:
+            point = "poll"
+            task_id = getattr(parsed, "task_id", None) or params.get("task_id")
+    return Observed(
+        at=at,
+        api=provider.name,
+        key=key,
+        method=method,
+        point=point,
+        task_id=task_id,
+        terminal=terminal,
+        status=status,
+        retry_after=retry_after(response_headers) if status == 429 else None,
+        body_digest=digest,
+        callback_url=callback_url,
+        notes=notes,
+    )

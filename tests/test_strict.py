@@ -1,0 +1,381 @@
+"""Strict mode and the etiquette rules, as a downstream project meets them: a careless client and a
+careful one in pytester sessions, the journal's notes without strict mode, a rule switched off in
+the scenario, the admin API's ``load_scenario`` and ``fakeapi serve --strict``."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import urllib.request
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from test_cli import Served, http
+from test_plugin import write_ini
+
+from fakeapi.errors import ScenarioError
+from fakeapi.etiquette import RULES, Etiquette, Observed, observed_from_wire, unreachable
+from fakeapi.fixture import FakeApi
+from fakeapi.providers import REGISTRY
+from fakeapi.scenario import parse_scenario, scenario_json_schema, validate_scenario
+from fakeapi.scenario.schema import EtiquetteSpec
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+# A downstream client of RixAPI and APIXO (urllib only): every call the tests below make.
+CLIENT = """
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+PROMPT = {"prompt": "a red fox in the snow"}
+
+
+def call(method, url, body=None, key="sk-downstream"):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def submit(fakeapi, prompt="a red fox in the snow", key="sk-downstream", **extra):
+    body = {"model": "flux-pro", "input": {"prompt": prompt}, **extra}
+    return call("POST", fakeapi.url_for("rixapi") + "/v1/task/submit", body, key)
+
+
+def poll(fakeapi, task_id, key="sk-downstream"):
+    return call("GET", fakeapi.url_for("rixapi") + "/v1/task/" + task_id, key=key)
+
+
+def apixo_submit(fakeapi, **extra):
+    body = {"input": {"mode": "text-to-video", "prompt": "a city at dawn"}, **extra}
+    return call("POST", fakeapi.url_for("apixo") + "/api/v1/generateTask/vidu-q3", body)
+"""
+
+CARELESS = """
+from __future__ import annotations
+
+import pytest
+
+from client import apixo_submit, poll, submit
+
+pytestmark = pytest.mark.fakeapi(strict=True)
+
+
+def test_poll_too_fast(fakeapi):
+    _, _, task = submit(fakeapi)
+    poll(fakeapi, task["id"])
+
+
+def test_poll_after_terminal(fakeapi):
+    _, _, task = submit(fakeapi)
+    fakeapi.clock.shift(10)
+    assert poll(fakeapi, task["id"])[2]["status"] == "completed"
+    fakeapi.clock.shift(10)
+    poll(fakeapi, task["id"])
+
+
+def test_poll_other_key(fakeapi):
+    _, _, task = submit(fakeapi)
+    fakeapi.clock.shift(5)
+    assert poll(fakeapi, task["id"], key="sk-someone-else")[0] == 404
+
+
+@pytest.mark.fakeapi(strict=True, overrides={"accounts": {"open_key": {"rpm": 1}}})
+def test_ignored_retry_after(fakeapi):
+    submit(fakeapi, "first")
+    status, headers, _ = submit(fakeapi, "second")
+    assert (status, headers["Retry-After"]) == (429, "60")
+    fakeapi.clock.shift(1)
+    submit(fakeapi, "third")
+
+
+def test_contract_note(fakeapi):
+    assert apixo_submit(fakeapi, source="mcp")[0] == 200
+
+
+def test_unreachable_callback(fakeapi):
+    submit(fakeapi, callback_url="https://hooks.invalid/done")
+
+
+def test_repeated_submit(fakeapi):
+    submit(fakeapi)
+    fakeapi.clock.shift(2)
+    submit(fakeapi)
+"""
+
+CAREFUL = """
+from __future__ import annotations
+
+import pytest
+
+from client import apixo_submit, poll, submit
+
+
+def test_polls_at_the_documented_pace_until_the_end(fakeapi, callback_sink):
+    _, _, task = submit(fakeapi, callback_url=callback_sink.url)
+    status = task["status"]
+    while status not in ("completed", "failed"):
+        fakeapi.clock.shift(3)
+        status = poll(fakeapi, task["id"])[2]["status"]
+    assert status == "completed"
+
+
+@pytest.mark.fakeapi(overrides={"accounts": {"open_key": {"rpm": 1}}})
+def test_waits_out_a_429(fakeapi):
+    submit(fakeapi, "first")
+    status, headers, _ = submit(fakeapi, "second")
+    assert status == 429
+    fakeapi.clock.shift(float(headers["Retry-After"]))
+    assert submit(fakeapi, "second")[0] == 200
+
+
+def test_sends_only_documented_fields_and_new_bodies(fakeapi):
+    assert apixo_submit(fakeapi)[0] == 200
+    assert submit(fakeapi, "one")[0] == 200
+    assert submit(fakeapi, "two")[0] == 200
+    assert fakeapi.violations == []
+"""
+
+
+@pytest.fixture
+def downstream(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(client=CLIENT)
+    write_ini(pytester)
+    return pytester
+
+
+def test_a_careless_client_sees_each_rule_by_name_at_teardown(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(test_careless=CARELESS)
+    result = downstream.runpytest("-q", "-rN")
+    result.assert_outcomes(passed=7, errors=7)
+    output = result.stdout.str()
+    for name in RULES:
+        assert output.count(f"\n{name}: ") == 1, name
+    assert "poll-other-key: task task_" in output
+    assert "contract-note: source is not a documented field of generateTask" in output
+    assert "unreachable-callback: callback_url 'https://hooks.invalid/done'" in output
+    assert "the client broke the APIs' etiquette (strict mode):" in output
+    assert "During handling" not in output
+
+
+@pytest.mark.parametrize("switch", [["--fakeapi-strict"], []], ids=["option", "ini"])
+def test_a_careful_client_sees_none_in_a_strict_run(downstream: pytest.Pytester, switch: list[str]) -> None:
+    if not switch:
+        write_ini(downstream, "fakeapi_strict = true")
+    downstream.makepyfile(test_careful=CAREFUL, test_careless=CARELESS.replace("strict=True", "strict=None"))
+    downstream.runpytest("-q", *switch, "test_careful.py").assert_outcomes(passed=3)
+    # The same run's strict mode reaches the careless tests, which no marker makes strict.
+    downstream.runpytest("-q", *switch, "test_careless.py").assert_outcomes(passed=7, errors=7)
+
+
+def test_without_strict_mode_the_careless_client_passes(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(test_careless=CARELESS.replace("strict=True", "strict=False"))
+    write_ini(downstream, "fakeapi_strict = true")
+    downstream.runpytest("-q").assert_outcomes(passed=7)
+
+
+def _call(fakeapi: FakeApi, method: str, path: str, body: dict[str, Any] | None = None) -> int:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": "Bearer sk-strict", "Content-Type": "application/json"}
+    request = urllib.request.Request(fakeapi.url_for("rixapi") + path, data, headers, method=method)
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+SUBMIT = {"model": "flux-pro", "input": {"prompt": "a heron"}}
+
+
+def test_the_journal_notes_violations_without_strict_mode(fakeapi: FakeApi) -> None:
+    assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
+    assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
+    task_id = fakeapi.tasks[0].id
+    fakeapi.clock.shift(1)
+    assert _call(fakeapi, "GET", "/v1/task/" + task_id) == 200
+    assert [entry.notes for entry in fakeapi.journal] == [
+        (),
+        (
+            "etiquette repeated-submit: the same body submitted again 0 s after the last one (within "
+            "10 s): a retry that makes a second task",
+        ),
+        (
+            f"etiquette poll-too-fast: task {task_id} polled 1 s after its submit; "
+            "rixapi asks for at least 3 s",
+        ),
+    ]
+    assert [v.rule for v in fakeapi.violations] == ["repeated-submit", "poll-too-fast"]
+    assert not fakeapi.strict
+
+
+@pytest.mark.fakeapi(overrides={"etiquette": {"disabled": ["repeated-submit"], "poll_floor": 10}})
+def test_a_scenario_switches_rules_off_and_sets_the_floor(fakeapi: FakeApi) -> None:
+    assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
+    assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
+    task_id = fakeapi.tasks[0].id
+    fakeapi.clock.shift(5)  # past RixAPI's 3 s, short of the floor
+    assert _call(fakeapi, "GET", "/v1/task/" + task_id) == 200
+    assert [str(v) for v in fakeapi.violations] == [
+        f"poll-too-fast: task {task_id} polled 5 s after its submit; rixapi asks for at least 10 s"
+    ]
+
+
+def test_an_unknown_rule_name_is_a_scenario_error_naming_its_path() -> None:
+    scenario = {"etiquette": {"disabled": ["poll-too-slow"]}, "rules": [{"phases": [{"state": "succeeded"}]}]}
+    with pytest.raises(
+        ScenarioError, match=r"^mine\.yaml: etiquette\.disabled\[0\]: Input should be 'poll-too-fast', "
+    ):
+        validate_scenario(scenario, source="mine.yaml")
+
+
+def test_admin_load_scenario_turns_strict_mode_on(fakeapi: FakeApi) -> None:
+    admin = fakeapi.base_url + "/_fakeapi"
+    status, _, _ = http("POST", admin + "/load_scenario", {"scenario": "instant", "strict": True})
+    assert status == 200
+    assert fakeapi.strict
+    assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
+    assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
+    status, _, raw = http("GET", admin + "/violations")
+    assert status == 200
+    assert [v["rule"] for v in json.loads(raw)] == ["repeated-submit"]
+    with pytest.raises(AssertionError, match="\nrepeated-submit: the same body submitted again"):
+        fakeapi.check()
+    assert fakeapi.violations == []  # told once
+    fakeapi.load_scenario(strict=False)
+    assert not fakeapi.strict
+
+
+def test_serve_strict_prints_each_violation_with_its_request() -> None:
+    served = Served("--host", "127.0.0.1", "--port", "0", "--virtual-clock", "--strict")
+    try:
+        base = served.wait_for_line(r"^\s+rixapi\s+(http://127\.0\.0\.1:(\d+)/rixapi)$").group(1)
+        served.wait_for_line(r"^Press Ctrl-C to stop\.$")
+        for _ in range(2):
+            status, _, _ = http("POST", base + "/v1/task/submit", SUBMIT)
+            assert status == 200
+        served.wait_for_line(
+            r"^POST /rixapi/v1/task/submit -> 200: repeated-submit: the same body submitted again 0 s "
+        )
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=10) == 0
+    finally:
+        served.stop()
+
+
+def _seen(at: float, point: Literal["submit", "poll", "other"], **given: Any) -> Observed:
+    fields: dict[str, Any] = {
+        "api": "pixapi",
+        "key": "k",
+        "method": "GET" if point == "poll" else "POST",
+        "task_id": "t1",
+        "terminal": False,
+        "status": 200,
+        "retry_after": None,
+        "body_digest": "d",
+        "callback_url": None,
+        "notes": (),
+    }
+    return Observed(at=at, point=point, **(fields | given))
+
+
+def _checker(**spec: Any) -> Etiquette:
+    return Etiquette(
+        {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle}, EtiquetteSpec(**spec)
+    )
+
+
+def test_pixapi_polls_must_back_off() -> None:
+    etiquette = _checker()
+    assert etiquette.observe(_seen(0, "submit")) == []
+    assert etiquette.observe(_seen(4, "poll")) == []
+    assert etiquette.observe(_seen(10, "poll")) == []  # 6 s: backing off
+    (late,) = etiquette.observe(_seen(13, "poll"))  # 3 s: the API's pace, but shorter than 6 s
+    assert str(late) == (
+        "poll-too-fast: task t1 polled 3 s after the last poll, sooner than the 6 s before: "
+        "pixapi asks to back off"
+    )
+
+
+def test_the_state_kept_is_bounded() -> None:
+    etiquette = _checker(tracked=2, kept=1)
+    for number, at in enumerate((0, 1, 2)):
+        etiquette.observe(_seen(at, "submit", task_id=f"t{number}", body_digest=str(number)))
+    # t0 was forgotten: its first poll starts its pace afresh; t2's is too soon.
+    assert etiquette.observe(_seen(2.5, "poll", task_id="t0")) == []
+    assert [v.rule for v in etiquette.observe(_seen(2.5, "poll", task_id="t2"))] == ["poll-too-fast"]
+    etiquette.observe(_seen(2.6, "poll", task_id="t2"))
+    assert len(etiquette.violations) == 1
+
+
+def test_observed_from_wire_reads_the_route_the_answer_and_the_notes() -> None:
+    providers = {p.name: p for p in REGISTRY.providers()}
+    apixo = providers["apixo"]
+    body = json.dumps({"source": "mcp", "input": {"mode": "text-to-video", "prompt": "p"}}).encode()
+    answer = json.dumps({"code": 200, "message": "success", "data": {"taskId": "task_1"}}).encode()
+    seen = observed_from_wire(apixo, 5.0, "POST", "/api/v1/generateTask/vidu-q3", "k", body, 200, {}, answer)
+    assert (seen.point, seen.task_id, seen.terminal, seen.notes) == (
+        "submit",
+        "task_1",
+        False,
+        ("source is not a documented field of generateTask",),
+    )
+    assert seen.body_digest is not None
+    done = json.dumps({"code": 200, "data": {"taskId": "task_1", "state": "success"}}).encode()
+    poll = observed_from_wire(
+        apixo, 9.0, "GET", "/api/v1/statusTask/vidu-q3", "k", b"", 200, {}, done, query={"taskId": "task_1"}
+    )
+    assert (poll.point, poll.task_id, poll.terminal) == ("poll", "task_1", True)
+    limited = observed_from_wire(
+        providers["rixapi"], 9.0, "GET", "/v1/task/task_9", "k", b"", 429, {"Retry-After": "7"}, b"{}"
+    )
+    assert (limited.point, limited.task_id, limited.retry_after) == ("poll", "task_9", 7.0)
+    image = json.dumps({"model": "gpt-image-2", "prompt": "p"}).encode()
+    answer = json.dumps({"created": 1, "data": [{"url": "https://x/0.png"}]}).encode()
+    waited = observed_from_wire(
+        providers["pixapi"], 9.0, "POST", "/v1/images/generations", "k", image, 200, {}, answer
+    )
+    assert (waited.point, waited.task_id, waited.terminal) == ("submit", None, True)
+    other = observed_from_wire(providers["rixapi"], 9.0, "GET", "/v1/models", "k", b"", 404, {}, b"")
+    assert (other.point, other.task_id) == ("other", None)
+
+
+def test_the_readme_etiquette_example_is_valid() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```yml\n(etiquette:.*?)```", readme, flags=re.S)
+    scenario = parse_scenario(block + "rules: [{phases: [{state: succeeded}]}]\n", source="README.md")
+    assert (scenario.etiquette.disabled, scenario.etiquette.poll_floor) == (["poll-too-fast"], 5.0)
+
+
+def test_the_json_schema_has_the_etiquette_section() -> None:
+    section = scenario_json_schema()["$defs"]["EtiquetteSpec"]["properties"]
+    assert set(section) == {"strict", "disabled", "poll_floor", "repeated_submit_window", "tracked", "kept"}
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://hooks.example.com/cb", "not an http(s) URL"),
+        ("/relative/cb", "not an http(s) URL"),
+        ("https:///cb", "no host"),
+        ("http://hooks.example.com:0/cb", "port 0"),
+        ("http://hooks.example.com:99999/cb", "not a URL (Port out of range 0-65535)"),
+        ("http://0.0.0.0:8080/cb", "the unspecified address"),
+        ("https://hooks.invalid/cb", "a name reserved never to resolve"),
+        ("https://Hooks.Test./cb", "a name reserved never to resolve"),
+        ("https://hooks.example.com/cb", None),
+        ("http://127.0.0.1:8080/cb", None),  # the test's own receiver, reachable from the fake
+    ],
+)
+def test_which_callback_urls_can_never_be_reached(url: str, why: str | None) -> None:
+    assert unreachable(url) == why
