@@ -472,7 +472,7 @@ class Admin:
         return _answer(self.surprises())
 
     async def _violations(self, request: web.Request) -> web.Response:
-        return _answer(self.violations())
+        return _answer([violation._asdict() for violation in self.violations()])
 
     async def _document(self, request: web.Request) -> web.Response:
         return _answer(admin_document(self.routes(), self._ops.base_url + self.mount))

@@ -111,10 +111,10 @@ class Observed(NamedTuple):
     notes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+class Violation(NamedTuple):
     """A rule a request broke, and how (reported as ``{rule}: {message}``)."""
 
+    # A tuple: a client that keeps polling an ended task makes one per request.
     rule: str
     message: str
 
@@ -128,6 +128,8 @@ class _Pace:
     last: float
     interval: float | None = None
     ended: bool = False
+    # Made once: a client that keeps polling an ended task breaks the same rule on every poll.
+    after_end: Violation | None = None
 
 
 class Etiquette:
@@ -148,32 +150,53 @@ class Etiquette:
     def observe(self, seen: Observed) -> list[Violation]:
         """The rules ``seen`` broke (switched-off ones left out); kept for ``violations`` too."""
         found: list[Violation] = []
-        account = (seen.api, seen.key)
-        until = self._retry_until.get(account) if self._retry_until else None
-        if until is not None:
-            if seen.at < until:
-                found.append(
-                    Violation(
-                        "ignored-retry-after",
-                        f"{seen.method} sent {until - seen.at:.3g} s before the Retry-After of an earlier "
-                        "429 had elapsed",
-                    )
-                )
-            else:
-                del self._retry_until[account]
+        if self._retry_until:
+            self._waited(seen.api, seen.key, seen.at, seen.method, found)
         if seen.status == 429 and seen.retry_after is not None:
-            self._remember(self._retry_until, account, seen.at + seen.retry_after)
+            self._remember(self._retry_until, (seen.api, seen.key), seen.at + seen.retry_after)
         if seen.notes:
             found.extend(Violation("contract-note", note) for note in seen.notes)
         if seen.point == "submit":
             self._submit(seen, found)
         elif seen.point == "poll" and seen.task_id is not None:
-            self._poll(seen, seen.task_id, found)
+            self._poll(seen.at, seen.api, seen.key, seen.task_id, seen.terminal, found)
+        return self._kept(found) if found else found
+
+    def polled(
+        self, at: float, api: str, key: str | None, method: str, task_id: str, terminal: bool
+    ) -> list[Violation]:
+        """``observe`` of a poll of ``task_id`` that raised no contract note and was not refused with a
+        429, without building an ``Observed``: the fake's pipeline calls it on every such poll."""
+        found: list[Violation] = []
+        if self._retry_until:
+            self._waited(api, key, at, method, found)
+        self._poll(at, api, key, task_id, terminal, found)
+        return self._kept(found) if found else found
+
+    def _waited(self, api: str, key: str | None, at: float, method: str, found: list[Violation]) -> None:
+        """Whether the key waited out the ``Retry-After`` of its last 429 (forgotten once it has)."""
+        account = (api, key)
+        until = self._retry_until.get(account)
+        if until is None:
+            return
+        if at < until:
+            found.append(
+                Violation(
+                    "ignored-retry-after",
+                    f"{method} sent {until - at:.3g} s before the Retry-After of an earlier 429 had elapsed",
+                )
+            )
+        else:
+            del self._retry_until[account]
+
+    def _kept(self, found: list[Violation]) -> list[Violation]:
+        """``found`` without the switched-off rules, kept in ``violations`` too."""
         if self._disabled:
             found = [v for v in found if v.rule not in self._disabled]
-        if found:
-            self.violations.extend(found)
-            del self.violations[: -self.spec.kept]
+        violations = self.violations
+        violations.extend(found)
+        if len(violations) > self.spec.kept:
+            del violations[: -self.spec.kept]
         return found
 
     def _submit(self, seen: Observed, found: list[Violation]) -> None:
@@ -199,41 +222,47 @@ class Etiquette:
             started = _Pace(seen.key, seen.at, ended=seen.terminal)
             self._remember(self._tasks, (seen.api, seen.task_id), started)
 
-    def _poll(self, seen: Observed, task_id: str, found: list[Violation]) -> None:
-        pace = self._tasks.get((seen.api, task_id))
+    def _poll(
+        self, at: float, api: str, key: str | None, task_id: str, terminal: bool, found: list[Violation]
+    ) -> None:
+        pace = self._tasks.get((api, task_id))
         if pace is None:  # its submit was not seen (a proxy started late): the first poll starts the pace
-            self._remember(self._tasks, (seen.api, task_id), _Pace(seen.key, seen.at, ended=seen.terminal))
+            self._remember(self._tasks, (api, task_id), _Pace(key, at, ended=terminal))
             return
-        if pace.key != seen.key:
+        if pace.key != key:
             found.append(
                 Violation("poll-other-key", f"task {task_id} polled with another key than its submit's")
             )
             return
         if pace.ended:
-            found.append(Violation("poll-after-terminal", f"task {task_id} polled after it was shown ended"))
+            if pace.after_end is None:
+                pace.after_end = Violation(
+                    "poll-after-terminal", f"task {task_id} polled after it was shown ended"
+                )
+            found.append(pace.after_end)
         else:
-            interval = seen.at - pace.last
-            least = self._pace.get(seen.api, self.spec.poll_floor)
+            interval = at - pace.last
+            least = self._pace.get(api, self.spec.poll_floor)
             if interval < least:
                 since = "its submit" if pace.interval is None else "the last poll"
                 found.append(
                     Violation(
                         "poll-too-fast",
-                        f"task {task_id} polled {interval:.3g} s after {since}; {seen.api} asks for at "
+                        f"task {task_id} polled {interval:.3g} s after {since}; {api} asks for at "
                         f"least {least:g} s",
                     )
                 )
-            elif seen.api in BACKS_OFF and pace.interval is not None and interval < pace.interval:
+            elif api in BACKS_OFF and pace.interval is not None and interval < pace.interval:
                 found.append(
                     Violation(
                         "poll-too-fast",
                         f"task {task_id} polled {interval:.3g} s after the last poll, sooner than the "
-                        f"{pace.interval:.3g} s before: {seen.api} asks to back off",
+                        f"{pace.interval:.3g} s before: {api} asks to back off",
                     )
                 )
             pace.interval = interval
-        pace.last = seen.at
-        pace.ended = pace.ended or seen.terminal
+        pace.last = at
+        pace.ended = pace.ended or terminal
 
     def _remember(self, store: dict[Any, Any], key: object, value: object) -> None:
         """Keep ``value`` as the newest entry of ``store``, which holds at most ``spec.tracked``."""

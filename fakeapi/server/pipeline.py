@@ -125,13 +125,11 @@ def _etiquette_for(engine: TaskEngine) -> Etiquette:
 class _Facts:
     """What handling a request learnt that the etiquette rules need (see ``Observed``)."""
 
-    __slots__ = ("callback_url", "digest", "task_id", "terminal")
-
-    def __init__(self) -> None:
-        self.task_id: str | None = None
-        self.terminal = False
-        self.callback_url: str | None = None
-        self.digest: str | None = None
+    # Class-level defaults and no __init__: made on every request, most set one or two of them.
+    task_id: str | None = None
+    terminal = False
+    callback_url: str | None = None
+    digest: str | None = None
 
 
 class Pipeline:
@@ -272,25 +270,33 @@ class Pipeline:
             notes = (*contract, fault.describe())
         now = engine.clock.now()
         status = response.status
-        found = etiquette.observe(
-            Observed(
-                now,
-                served.api,
-                incoming.key,
-                request.method,
-                ETIQUETTE_POINTS[served.route.point],
-                facts.task_id,
-                facts.terminal,
-                status,
-                retry_after(response.headers) if status == 429 else None,
-                facts.digest,
-                facts.callback_url,
-                contract,
+        point = ETIQUETTE_POINTS[served.route.point]
+        if point == "poll" and status != 429 and not contract and facts.task_id is not None:
+            found = etiquette.polled(
+                now, served.api, incoming.key, request.method, facts.task_id, facts.terminal
             )
-        )
+        else:
+            found = etiquette.observe(
+                Observed(
+                    now,
+                    served.api,
+                    incoming.key,
+                    request.method,
+                    point,
+                    facts.task_id,
+                    facts.terminal,
+                    status,
+                    retry_after(response.headers) if status == 429 else None,
+                    facts.digest,
+                    facts.callback_url,
+                    contract,
+                )
+            )
         if found:
             # A contract note is in the journal already, as the note itself.
-            notes += tuple(f"etiquette {v}" for v in found if v.rule != "contract-note")
+            noted = [f"etiquette {v.rule}: {v.message}" for v in found if v.rule != "contract-note"]
+            if noted:
+                notes += tuple(noted)
             if current.announce is not None and engine.scenario.etiquette.strict:
                 for violation in found:
                     current.announce(f"{request.method} {path} -> {status}: {violation}")
