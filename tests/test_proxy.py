@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -305,3 +308,51 @@ def test_malformed_recording_lines_are_errors_naming_file_and_line(
     assert result.returncode == 2
     assert result.stderr.startswith(f"fakeapi contract check: {path}:2: Invalid JSON"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_contract_notes_are_violations(fake: FakeServer, http: aiohttp.ClientSession) -> None:
+    printed: list[str] = []
+    proxy = ValidatingProxy("apixo", fake.url_for("apixo"), clock=fake.engine.clock, emit=printed.append)
+    await proxy.start()
+    try:
+        body = {
+            "request_type": "async",
+            "input": {"prompt": "a fox", "mode": "text-to-image"},
+            "colour": "red",
+        }
+        headers = {"Authorization": "Bearer sk-x"}
+        url = f"{proxy.base_url}/api/v1/generateTask/nano-banana"
+        async with http.post(url, json=body, headers=headers) as answer:
+            assert answer.status == 200
+    finally:
+        await proxy.stop()
+    assert [line.split(" ", 3)[3] for line in printed] == [
+        "contract-note: colour is not a documented field of generateTask"
+    ]
+
+
+async def test_the_proxy_command_prints_violations_and_a_summary_on_sigterm(
+    fake: FakeServer, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    record = tmp_path / "rec.jsonl"
+    command = [str(FAKEAPI), "proxy", "--api", "rixapi", "--upstream", fake.url_for("rixapi"), "--port", "0"]
+    process = await asyncio.create_subprocess_exec(
+        *command, "--record", str(record), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    try:
+        banner = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+        base = re.search(r"rixapi at (http://127\.0\.0\.1:\d+) -> ", banner)
+        assert base is not None, banner
+        async with http.post(base[1] + "/v1/task/submit", json={"model": "flux-pro"}) as answer:
+            assert answer.status == 401  # no key
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert lines[0] == "Press Ctrl-C to stop."
+    assert " POST /v1/task/submit request-contract: no API key" in lines[1]
+    assert lines[-1] == "fakeapi proxy stopped: 1 exchange(s), 2 violation(s): request-contract 2"
+    [line] = record.read_text().splitlines()
+    assert json.loads(line)["status"] == 401

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fakeapi.catalogue import unlisted
 from fakeapi.clock import Clock, SystemClock
 from fakeapi.contract.verify import Answer, AnswerChecker
-from fakeapi.errors import FakeApiError
+from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.etiquette import Etiquette, observed_from_wire
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute
@@ -275,7 +275,12 @@ class ContractCheck:
         else:
             route, params = hit
             if key is None:
-                found.append(Found(REQUEST_CONTRACT, "no API key: the API answers without one with its 401"))
+                status = self.provider.errors[ErrorKind.UNAUTHORIZED].status
+                found.append(
+                    Found(
+                        REQUEST_CONTRACT, f"no API key (Authorization: Bearer ...): the API answers {status}"
+                    )
+                )
             problem, waited = self.parse(exchange, route, params, key, headers, notes)
             if problem is not None:
                 found.append(Found(REQUEST_CONTRACT, problem))
