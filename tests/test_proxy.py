@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import signal
@@ -224,12 +225,23 @@ async def test_a_careless_client_is_told_each_rule_it_breaks(
     assert [line.split(": ", 1)[1] for line in out.splitlines()[:-1]] == printed
 
 
-async def test_answers_that_break_the_contract_are_violations(
-    tmp_path: Path, http: aiohttp.ClientSession
-) -> None:
+async def test_answers_that_break_the_contract_are_violations(http: aiohttp.ClientSession) -> None:
+    created = 1767225600
+    answers = [
+        {
+            "id": "task_abc",
+            "status": "completed",
+            "created_at": created,
+            "completed_at": created,
+            "outputs": [],
+        },
+        {"id": "task_abc", "status": "queued", "created_at": created},  # back from the end
+        {"id": "task_abc", "status": "done", "created_at": created * 1000},  # no such word; milliseconds
+        {"id": "task_abc", "status": "queued", "created_at": created},  # another task than asked for
+    ]
+
     async def drifted(request: web.Request) -> web.Response:
-        # A status word RixAPI does not have, and created_at in milliseconds.
-        return web.json_response({"id": "task_abc", "status": "done", "created_at": 1767225600000})
+        return web.json_response(answers.pop(0))
 
     app = web.Application()
     app.router.add_get("/v1/task/{task_id}", drifted)
@@ -237,16 +249,22 @@ async def test_answers_that_break_the_contract_are_violations(
     printed: list[str] = []
     proxy = ValidatingProxy("rixapi", f"http://127.0.0.1:{port}", emit=printed.append)
     await proxy.start()
+    client = Client(http, proxy.base_url, "sk-x")
+    seen: list[str] = []
     try:
-        status, data = await Client(http, proxy.base_url, "sk-x").poll("task_abc")
+        for task_id in ("task_abc", "task_abc", "task_abc", "task_xyz"):
+            status, data = await client.poll(task_id)
+            assert status == 200
+            seen.append(data["status"])
     finally:
         await proxy.stop()
         await runner.cleanup()
-    assert status == 200
-    assert data["status"] == "done"
-    drift = [line for line in printed if " answer-contract: " in line]
-    assert any("$.status" in line for line in drift), printed
-    assert any("$.created_at" in line and "milliseconds" in line for line in drift), printed
+    assert seen == ["completed", "queued", "done", "queued"]  # the upstream's answers, unchanged
+    drift = [line.split(" answer-contract: ")[1] for line in printed if " answer-contract: " in line]
+    assert drift[0] == "[lifecycle] $.status: expected 'completed' or a later state, observed 'queued'"
+    assert any(line.startswith("[schema] $.status") for line in drift), drift
+    assert any(line.startswith("[units] $.created_at") and "milliseconds" in line for line in drift), drift
+    assert drift[-1] == "[id] $.id: expected 'task_xyz', observed 'task_abc'"
 
 
 async def test_an_unreachable_upstream_is_a_502(http: aiohttp.ClientSession) -> None:
@@ -289,6 +307,9 @@ def test_malformed_recording_lines_are_errors_naming_file_and_line(
         json.dumps({**good, "extra": 1}): "extra: Extra inputs are not permitted",
         json.dumps({**good, "api": "nope"}): "api: Value error, must be one of rixapi",
         json.dumps([1]): "Input should be an object",
+        json.dumps(
+            {**good, "request_body": "%%", "request_body_base64": True}
+        ): "request_body must be base64",
     }
     for bad, message in cases.items():
         path = tmp_path / "bad.jsonl"
@@ -356,3 +377,33 @@ async def test_the_proxy_command_prints_violations_and_a_summary_on_sigterm(
     assert lines[-1] == "fakeapi proxy stopped: 1 exchange(s), 2 violation(s): request-contract 2"
     [line] = record.read_text().splitlines()
     assert json.loads(line)["status"] == 401
+
+
+async def test_multipart_bodies_are_checked_and_recorded_in_base64(
+    fake: FakeServer, tmp_path: Path, http: aiohttp.ClientSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed: list[str] = []
+    record = tmp_path / "rec.jsonl"
+    proxy = ValidatingProxy(
+        "pixapi", fake.url_for("pixapi"), record=record, clock=fake.engine.clock, emit=printed.append
+    )
+    await proxy.start()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    try:
+        for image in (png, b"GIF? no: \xff\xfe not an image"):
+            form = aiohttp.FormData()
+            form.add_field("model", "gpt-image-1.5")
+            form.add_field("prompt", "a fox")
+            form.add_field("image", image, filename="in.png", content_type="image/png")
+            async with http.post(
+                f"{proxy.base_url}/v1/async/images/edits", data=form, headers={"Authorization": "Bearer sk-x"}
+            ) as answer:
+                assert answer.status == (200 if image == png else 400)
+    finally:
+        await proxy.stop()
+    [refused] = printed
+    assert "request-contract: the API refuses it (invalid_request): image: in.png is not a PNG" in refused
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [line.get("request_body_base64") for line in lines] == [True, True]
+    assert png in base64.b64decode(lines[0]["request_body"])
+    assert _check_here(capsys, record)[1].splitlines()[0].endswith(refused)

@@ -36,24 +36,24 @@ from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, MultiDict
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fakeapi.catalogue import unlisted
 from fakeapi.clock import Clock, SystemClock
 from fakeapi.contract.verify import Answer, AnswerChecker
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.etiquette import Etiquette, observed_from_wire
+from fakeapi.etiquette import Etiquette, Violation, observed_from_wire
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute
 from fakeapi.scenario.schema import EtiquetteSpec
 from fakeapi.server.app import listen
-from fakeapi.wire import bearer_key, compact_json
+from fakeapi.wire import bearer_key, compact_json, load_json
 
 REQUEST_CONTRACT = "request-contract"
 ANSWER_CONTRACT = "answer-contract"
@@ -134,6 +134,16 @@ class RecordedExchange(BaseModel):
             raise ValueError(f"must be one of {', '.join(apis)}")
         return value
 
+    @model_validator(mode="after")
+    def _base64_bodies(self) -> RecordedExchange:
+        for name in ("request_body", "response_body"):
+            if getattr(self, f"{name}_base64"):
+                try:
+                    base64.b64decode(getattr(self, name), validate=True)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{name} must be base64 text when {name}_base64 is true") from None
+        return self
+
     @property
     def request_bytes(self) -> bytes:
         """The request's body as sent (a JSON value in compact form)."""
@@ -148,7 +158,8 @@ class RecordedExchange(BaseModel):
         """The exchange as one line of a recording (no newline)."""
         flags = {"request_body_base64", "response_body_base64"}
         dropped = {name for name in flags if not getattr(self, name)}
-        return json.dumps(self.model_dump(exclude=dropped), ensure_ascii=False, separators=(",", ":"))
+        # ASCII: a JSON body may hold a lone surrogate (an escape JSON allows), which no UTF-8 file can.
+        return json.dumps(self.model_dump(exclude=dropped), separators=(",", ":"))
 
 
 def _checkable_apis() -> list[str]:
@@ -160,9 +171,9 @@ def body_value(raw: bytes) -> tuple[Any, bool]:
     base64; and whether it is base64."""
     if raw.lstrip()[:1] in (b"{", b"["):
         try:
-            return json.loads(raw), False
-        except ValueError:
-            pass
+            return load_json(raw), False
+        except FakeApiError:
+            pass  # not JSON after all: kept as it came
     try:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -171,7 +182,7 @@ def body_value(raw: bytes) -> tuple[Any, bool]:
 
 def _body_bytes(value: Any, is_base64: bool) -> bytes:
     if is_base64:
-        return base64.b64decode(value) if isinstance(value, str) else b""
+        return base64.b64decode(value)
     return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else compact_json(value)
 
 
@@ -235,12 +246,13 @@ class RecordedRequest:
     content_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A violation of one exchange."""
+class Parsed(NamedTuple):
+    """What parsing a request as the fake does found: what the API refuses in it (``None``:
+    nothing), whether it asked to wait for its task's end, the task a poll asks for."""
 
-    rule: str
-    message: str
+    problem: str | None = None
+    waited: bool = False
+    polled: str | None = None
 
 
 class ContractCheck:
@@ -258,17 +270,17 @@ class ContractCheck:
         self.etiquette = Etiquette(lifecycles, spec or EtiquetteSpec())
         self.last_states: OrderedDict[str, list[str]] = OrderedDict()
 
-    def check(self, exchange: RecordedExchange) -> list[Found]:
+    def check(self, exchange: RecordedExchange) -> list[Violation]:
         """The violations ``exchange`` shows."""
-        found: list[Found] = []
+        found: list[Violation] = []
         headers = CIMultiDict(exchange.request_headers)
         key = bearer_key(headers)
         notes: list[str] = []
-        waited = False
+        parsed = Parsed()
         hit = self.route(exchange.method, exchange.path)
         if hit is None:
             found.append(
-                Found(
+                Violation(
                     REQUEST_CONTRACT, f"{exchange.method} {exchange.path} is no route of {self.provider.name}"
                 )
             )
@@ -277,13 +289,13 @@ class ContractCheck:
             if key is None:
                 status = self.provider.errors[ErrorKind.UNAUTHORIZED].status
                 found.append(
-                    Found(
+                    Violation(
                         REQUEST_CONTRACT, f"no API key (Authorization: Bearer ...): the API answers {status}"
                     )
                 )
-            problem, waited = self.parse(exchange, route, params, key, headers, notes)
-            if problem is not None:
-                found.append(Found(REQUEST_CONTRACT, problem))
+            parsed = self.parse(exchange, route, params, key, headers, notes)
+            if parsed.problem is not None:
+                found.append(Violation(REQUEST_CONTRACT, parsed.problem))
         observed = observed_from_wire(
             self.provider,
             exchange.at,
@@ -295,9 +307,9 @@ class ContractCheck:
             CIMultiDict(exchange.response_headers),
             exchange.response_bytes,
         )
-        found += self.answer_problems(exchange, hit[0] if hit else None, waited, observed.task_id)
+        found += self.answer_problems(exchange, hit[0] if hit else None, parsed, observed.task_id)
         observed = dataclasses.replace(observed, notes=tuple(notes))
-        found += [Found(v.rule, v.message) for v in self.etiquette.observe(observed)]
+        found += self.etiquette.observe(observed)
         return found
 
     def route(self, method: str, path: str) -> tuple[AnyRoute, dict[str, str]] | None:
@@ -315,9 +327,8 @@ class ContractCheck:
         key: str | None,
         headers: CIMultiDict[str],
         notes: list[str],
-    ) -> tuple[str | None, bool]:
-        """Parse the request as the fake does: what the API refuses in it (``None``: nothing), and
-        whether it asked to wait for the task's end; its contract notes go to ``notes``."""
+    ) -> Parsed:
+        """Parse the request as the fake does; its contract notes go to ``notes``."""
         catalogue = self.provider.profile.catalogue
         if route.model_param is not None and catalogue.lookup(params[route.model_param]) is None:
             notes.append(unlisted(params[route.model_param]))
@@ -341,23 +352,24 @@ class ContractCheck:
                 submit = route.parse(incoming)
                 if route.model_param is None and catalogue.lookup(submit.model) is None:
                     notes.append(unlisted(submit.model))
-                return None, route.sync or submit.sync
+                return Parsed(waited=route.sync or submit.sync)
             if isinstance(route, PollRoute):
-                route.parse(incoming)
+                return Parsed(polled=route.parse(incoming).task_id)
         except FakeApiError as exc:
-            return f"the API refuses it ({exc.kind.value}): {exc.message}", False
-        return None, False
+            return Parsed(problem=f"the API refuses it ({exc.kind.value}): {exc.message}")
+        return Parsed()
 
     def answer_problems(
-        self, exchange: RecordedExchange, route: AnyRoute | None, waited: bool, task_id: str | None
-    ) -> list[Found]:
+        self, exchange: RecordedExchange, route: AnyRoute | None, parsed: Parsed, task_id: str | None
+    ) -> list[Violation]:
         """What ``contract verify`` finds in the answer: violations only (a field the contract does
-        not know is an addition, which the real API may add at any time)."""
+        not know is an addition, which the real API may add at any time). ``task_id``: the task the
+        answer shows."""
         checker = self.answers
         raw = exchange.response_bytes
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = load_json(raw)
+        except FakeApiError:
             data = None
         request = f"{exchange.method} {exchange.path}"
         answer = Answer(request, exchange.status, CIMultiDict(exchange.response_headers), raw, data)
@@ -367,17 +379,17 @@ class ContractCheck:
             )
         if answer.status == 200 and route is not None and route.content_type == "application/json":
             model = route.answer
-            if waited and isinstance(route, SubmitRoute) and route.waited_answer is not None:
+            if parsed.waited and isinstance(route, SubmitRoute) and route.waited_answer is not None:
                 model = route.waited_answer
             checker.check_body(answer, model)
             if data is not None:
-                expected_id = task_id if isinstance(route, PollRoute) else None
-                self.check_order(request, checker.check_task(request, data, expected_id), task_id)
+                state = checker.check_task(request, data, parsed.polled)
+                self.check_order(request, state, parsed.polled or task_id)
         elif answer.status in self.error_statuses and route is not None:
             checker.check_body(answer, self.provider.error_model)
         findings = checker.report.findings
         found = [
-            Found(ANSWER_CONTRACT, f"[{f.check}] {f.path}: expected {f.expected}, observed {f.observed}")
+            Violation(ANSWER_CONTRACT, f"[{f.check}] {f.path}: expected {f.expected}, observed {f.observed}")
             for f in findings
             if f.kind == "violation"
         ]
@@ -423,7 +435,7 @@ class Tally:
         self.exchanges = 0
         self.rules: Counter[str] = Counter()
 
-    def count(self, found: list[Found]) -> None:
+    def count(self, found: list[Violation]) -> None:
         """Count one exchange and its violations."""
         self.exchanges += 1
         self.rules.update(f.rule for f in found)
@@ -437,7 +449,7 @@ class Tally:
         return f"{self.exchanges} exchange(s), {total} violation(s): {by_rule}"
 
 
-def violation_line(exchange: RecordedExchange, found: Found) -> str:
+def violation_line(exchange: RecordedExchange, found: Violation) -> str:
     """One violation as the proxy prints it: time, method, path, ``{rule}: {message}``."""
     stamp = (
         time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(exchange.at)) + f".{int(exchange.at % 1 * 1000):03d}Z"
@@ -545,7 +557,11 @@ class ValidatingProxy:
             response_body_base64=response_base64,
             violations=[],
         )
-        found = self.checks.check(exchange)
+        try:
+            found = self.checks.check(exchange)
+        except Exception as exc:  # a bug in a check must not keep the answer from the client
+            self.emit(f"{exchange.method} {exchange.path}: checking failed: {exc!r}")
+            found = []
         self.tally.count(found)
         for item in found:
             self.emit(violation_line(exchange, item))
@@ -612,8 +628,14 @@ def run_check(args: argparse.Namespace) -> int:
             for item in found:
                 lines.append(f"{path}:{number}: {violation_line(exchange, item)}")
                 violations.append(
-                    {"line": number, "at": exchange.at, "method": exchange.method, "path": exchange.path}
-                    | dataclasses.asdict(item)
+                    {
+                        "line": number,
+                        "at": exchange.at,
+                        "method": exchange.method,
+                        "path": exchange.path,
+                        "rule": item.rule,
+                        "message": item.message,
+                    }
                 )
     except RecordingError as exc:
         print(f"fakeapi contract check: {exc}", file=sys.stderr)
