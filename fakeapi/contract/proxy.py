@@ -308,7 +308,10 @@ class ContractCheck:
             exchange.response_bytes,
         )
         found += self.answer_problems(exchange, hit[0] if hit else None, parsed, observed.task_id)
-        observed = dataclasses.replace(observed, notes=tuple(notes))
+        # A poll's task is the one it asks for, also when the answer shows none (another key's: 404).
+        observed = dataclasses.replace(
+            observed, notes=tuple(notes), task_id=parsed.polled or observed.task_id
+        )
         found += self.etiquette.observe(observed)
         return found
 
