@@ -142,8 +142,6 @@ def observed_from_wire(
     task_id = state = None
     if lifecycle is not None and status == 200:
         task_id, state = _get(data, lifecycle.task_id), _get(data, lifecycle.status)
-    if point == "poll" and task_id is None:
-        task_id = path.rsplit("/", 1)[-1]
     retry = response_headers.get("Retry-After")
     try:
         body: Any = json.loads(request_body) if point == "submit" else None
