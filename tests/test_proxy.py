@@ -407,3 +407,23 @@ async def test_multipart_bodies_are_checked_and_recorded_in_base64(
     assert [line.get("request_body_base64") for line in lines] == [True, True]
     assert png in base64.b64decode(lines[0]["request_body"])
     assert _check_here(capsys, record)[1].splitlines()[0].endswith(refused)
+
+
+def test_a_recording_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "missing" / "rec.jsonl"
+    args = [
+        "proxy",
+        "--api",
+        "rixapi",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--port",
+        "0",
+        "--record",
+        str(record),
+    ]
+    assert main(args) == 1
+    _, err = capsys.readouterr()
+    assert err == f"fakeapi proxy: cannot write {record}: No such file or directory\n"

@@ -594,7 +594,8 @@ async def _proxy(args: argparse.Namespace) -> int:
     try:
         await proxy.start(args.host, args.port)
     except OSError as exc:
-        print(f"fakeapi proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        where = f"write {exc.filename}" if exc.filename else f"listen on {args.host}:{args.port}"
+        print(f"fakeapi proxy: cannot {where}: {exc.strerror}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
