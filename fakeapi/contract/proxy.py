@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import dataclasses
 import json
 import re
 import signal
@@ -309,9 +308,7 @@ class ContractCheck:
         )
         found += self.answer_problems(exchange, hit[0] if hit else None, parsed, observed.task_id)
         # A poll's task is the one it asks for, also when the answer shows none (another key's: 404).
-        observed = dataclasses.replace(
-            observed, notes=tuple(notes), task_id=parsed.polled or observed.task_id
-        )
+        observed = observed._replace(notes=tuple(notes), task_id=parsed.polled or observed.task_id)
         found += self.etiquette.observe(observed)
         return found
 
