@@ -9,15 +9,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from fakeapi.contract.lifecycle import Lifecycle
 from fakeapi.providers.base import PollRoute, Provider, SubmitRoute
 from fakeapi.scenario.schema import EtiquetteSpec
 
 
-@dataclass(frozen=True)
-class Observed:
+class Observed(NamedTuple):
     """One request as the etiquette rules see it."""
 
     at: float
