@@ -369,6 +369,14 @@ class LimitsSpec(Model):
     callback_answer_bytes: int = Field(default=64 * KiB, ge=0, description="read of a receiver's answer")
 
 
+class EtiquetteSpec(Model):
+    """STAND-IN for the strict branch's ``etiquette`` section (the lead keeps strict's)."""
+
+    off: list[str] = Field(default=[], description="rule names switched off")
+    poll_floor: Duration = Field(default=0.0, description="seconds between polls at the least")
+    repeat_window: Duration = Field(default=10.0, description="a same-body submit within it is a retry")
+
+
 class Scenario(Model):
     """A whole scenario file (validate it with ``fakeapi.scenario.validate_scenario``)."""
 
@@ -395,11 +403,3 @@ class Scenario(Model):
     def price_for(self, model: str) -> Price | None:
         """The scenario's price for ``model``; ``None`` leaves the API's own price list to decide."""
         return next((p for g, p in self.prices.items() if fnmatchcase(model, g)), None)
-
-
-class EtiquetteSpec(Model):
-    """STAND-IN for the strict branch's ``etiquette`` section (the lead keeps strict's)."""
-
-    off: list[str] = Field(default=[], description="rule names switched off")
-    poll_floor: Duration = Field(default=0.0, description="seconds between polls at the least")
-    repeat_window: Duration = Field(default=10.0, description="a same-body submit within it is a retry")
