@@ -123,14 +123,6 @@ def _run(argv: Sequence[str] | None) -> int:
         "closed to them)",
     )
 
-    checkable = [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None]
-    _add_proxy_arguments(
-        commands.add_parser(
-            "proxy", help="forward a client's traffic to an API, checking each exchange against its contract"
-        ),
-        checkable,
-    )
-
     scenarios = commands.add_parser("scenarios", help="list, validate or describe scenario files")
     actions = scenarios.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="the bundled scenarios and what each is for")
@@ -147,12 +139,18 @@ def _run(argv: Sequence[str] | None) -> int:
         contract_actions.add_parser(
             "verify", help="drive an API's canonical flow against a server, checking each answer"
         ),
-        checkable,
+        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
     )
     _add_check_arguments(
         contract_actions.add_parser(
             "check", help="check a recording made by fakeapi proxy: contract and etiquette, offline"
         )
+    )
+    _add_proxy_arguments(
+        commands.add_parser(
+            "proxy", help="forward a client's traffic to an API, checking each exchange against its contract"
+        ),
+        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
     )
 
     args = parser.parse_args(argv)
