@@ -1,5 +1,5 @@
-"""The ``fakeapi`` command: ``serve`` the sandbox, ``scenarios list|validate|schema``, ``contract
-openapi|verify``."""
+"""The ``fakeapi`` command: ``serve`` the sandbox, ``proxy`` a client's traffic, ``scenarios
+list|validate|schema``, ``contract openapi|verify|check``."""
 
 # The rest of fakeapi is imported inside the functions that use it, so that it loads after ``main``
 # has paused the garbage collector.
@@ -153,6 +153,17 @@ def _run(argv: Sequence[str] | None) -> int:
         ),
         [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
     )
+    _add_check_arguments(
+        contract_actions.add_parser(
+            "check", help="check a recording made by fakeapi proxy: contract and etiquette, offline"
+        )
+    )
+    _add_proxy_arguments(
+        commands.add_parser(
+            "proxy", help="forward a client's traffic to an API, checking each exchange against its contract"
+        ),
+        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
+    )
 
     args = parser.parse_args(argv)
     if args.command != "serve":
@@ -161,6 +172,14 @@ def _run(argv: Sequence[str] | None) -> int:
         if args.command == "contract" and args.action == "openapi":
             print(json.dumps(_openapi(args.api, args.base_url.rstrip("/")), indent=2, ensure_ascii=False))
             return 0
+        if args.command == "proxy":
+            from fakeapi.contract.proxy import run_proxy
+
+            return run_proxy(args)
+        if args.command == "contract" and args.action == "check":
+            from fakeapi.contract.proxy import run_check
+
+            return run_check(args)
         if args.command == "contract":
             from fakeapi.contract.verify import run_verify
 
@@ -290,6 +309,28 @@ def _add_verify_arguments(parser: argparse.ArgumentParser, apis: list[str]) -> N
     )
     parser.add_argument("--report", choices=("human", "json", "junit"), default="human")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and its cost; send nothing")
+
+
+def _add_proxy_arguments(parser: argparse.ArgumentParser, apis: list[str]) -> None:
+    """The options of ``fakeapi proxy``, which ``run_proxy`` reads; ``apis``: those it can check."""
+    parser.add_argument("--api", required=True, choices=apis)
+    parser.add_argument(
+        "--upstream",
+        required=True,
+        type=_base_url,
+        help="the API's root URL, e.g. https://api.elkapi.com or http://127.0.0.1:8000/rixapi (the fake)",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=_port, default=8080)
+    parser.add_argument("--record", type=Path, metavar="FILE.jsonl", help="write every exchange to FILE")
+
+
+def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``fakeapi contract check``, which ``run_check`` reads."""
+    parser.add_argument(
+        "recording", type=Path, metavar="FILE.jsonl", help="a recording made by fakeapi proxy"
+    )
+    parser.add_argument("--report", choices=("human", "json"), default="human")
 
 
 def _validate(paths: list[str]) -> int:

@@ -397,79 +397,19 @@ class Answer:
     data: Any
 
 
-class Verifier:
-    """One run: the session, the contract and what was found so far."""
+class AnswerChecker:
+    """The checks of answers against an API's contract (statuses, bodies, the lifecycle), each
+    finding added to ``report``; ``fakeapi proxy`` runs them on the answers it forwards."""
 
-    def __init__(self, options: Options, session: aiohttp.ClientSession) -> None:
-        self.options = options
-        self.provider, self.lifecycle = provider_for(options.api)
-        self.http = session
-        self.base = options.base_url.rstrip("/")
-        self.report = Report(options.api, self.base)
-        self.deadline = time.monotonic() + options.timeout
-        self.pace = options.poll_every if options.poll_every is not None else self.lifecycle.poll_every
+    def __init__(self, api: str, base_url: str) -> None:
+        self.provider, self.lifecycle = provider_for(api)
+        self.report = Report(api, base_url)
 
     def add(
         self, kind: FindingKind, check: str, request: str, path: str, expected: str, observed: str
     ) -> None:
         """Record one finding."""
         self.report.findings.append(Finding(kind, check, request, path, expected, observed))
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        key: bool = True,
-        body: Any = None,
-        query: Mapping[str, str] | None = None,
-    ) -> Answer | None:
-        """One request to the API; ``None`` (a violation recorded) when no answer came.
-
-        A 429 is asked again after its ``Retry-After`` (it created nothing), and so is a GET that
-        got a 5xx or no answer, after the poll pace; a submit that got a 5xx never is (it may have
-        created a job). Up to ``RETRIES`` times, within the run's time.
-        """
-        for attempt in range(RETRIES + 1):
-            answer = await self.send(method, path, key=key, body=body, query=query)
-            status = answer.status if isinstance(answer, Answer) else None
-            again = status == 429 or (method == "GET" and (status is None or status >= 500))
-            if not again or attempt == RETRIES or self.remaining() <= 0:
-                break
-            wait = _retry_after(answer, self.pace) if isinstance(answer, Answer) else self.pace
-            await asyncio.sleep(min(wait, self.remaining()))
-        if isinstance(answer, Answer):
-            return answer
-        self.add("violation", "http", f"{method} {path}", "$", "an HTTP answer", answer)
-        return None
-
-    async def send(
-        self, method: str, path: str, *, key: bool, body: Any, query: Mapping[str, str] | None
-    ) -> Answer | str:
-        """One attempt: the answer, or why none came."""
-        request = f"{method} {path}"
-        self.report.requests.append(request)
-        headers = {"Authorization": f"Bearer {self.options.key}"} if key else {}
-        try:
-            async with self.http.request(
-                method,
-                self.base + path,
-                json=body,
-                params=query,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
-            ) as response:
-                raw = await response.read()
-                status, answer_headers = response.status, dict(response.headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # not TimeoutError before 3.11
-            return f"{type(exc).__name__}: {exc}"
-        if status == 429 and "Retry-After" not in answer_headers:
-            self.add("violation", "headers", request, "Retry-After", "a Retry-After header on a 429", ABSENT)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        return Answer(request, status, answer_headers, raw, data)
 
     def check_body(self, answer: Answer, model: type[BaseModel]) -> None:
         """The answer's body against ``model``."""
@@ -552,6 +492,74 @@ class Verifier:
                 _show(state),
             )
         states.append(state)
+
+
+class Verifier(AnswerChecker):
+    """One run: the session, the contract and what was found so far."""
+
+    def __init__(self, options: Options, session: aiohttp.ClientSession) -> None:
+        super().__init__(options.api, options.base_url.rstrip("/"))
+        self.options = options
+        self.http = session
+        self.base = options.base_url.rstrip("/")
+        self.deadline = time.monotonic() + options.timeout
+        self.pace = options.poll_every if options.poll_every is not None else self.lifecycle.poll_every
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: bool = True,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Answer | None:
+        """One request to the API; ``None`` (a violation recorded) when no answer came.
+
+        A 429 is asked again after its ``Retry-After`` (it created nothing), and so is a GET that
+        got a 5xx or no answer, after the poll pace; a submit that got a 5xx never is (it may have
+        created a job). Up to ``RETRIES`` times, within the run's time.
+        """
+        for attempt in range(RETRIES + 1):
+            answer = await self.send(method, path, key=key, body=body, query=query)
+            status = answer.status if isinstance(answer, Answer) else None
+            again = status == 429 or (method == "GET" and (status is None or status >= 500))
+            if not again or attempt == RETRIES or self.remaining() <= 0:
+                break
+            wait = _retry_after(answer, self.pace) if isinstance(answer, Answer) else self.pace
+            await asyncio.sleep(min(wait, self.remaining()))
+        if isinstance(answer, Answer):
+            return answer
+        self.add("violation", "http", f"{method} {path}", "$", "an HTTP answer", answer)
+        return None
+
+    async def send(
+        self, method: str, path: str, *, key: bool, body: Any, query: Mapping[str, str] | None
+    ) -> Answer | str:
+        """One attempt: the answer, or why none came."""
+        request = f"{method} {path}"
+        self.report.requests.append(request)
+        headers = {"Authorization": f"Bearer {self.options.key}"} if key else {}
+        try:
+            async with self.http.request(
+                method,
+                self.base + path,
+                json=body,
+                params=query,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            ) as response:
+                raw = await response.read()
+                status, answer_headers = response.status, dict(response.headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # not TimeoutError before 3.11
+            return f"{type(exc).__name__}: {exc}"
+        if status == 429 and "Retry-After" not in answer_headers:
+            self.add("violation", "headers", request, "Retry-After", "a Retry-After header on a 429", ABSENT)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        return Answer(request, status, answer_headers, raw, data)
 
     # -- the flow ------------------------------------------------------------------------------
 
