@@ -165,6 +165,9 @@ async def test_a_careless_client_is_told_each_rule_it_breaks(
         "ignored-retry-after",
     } <= rules.keys(), printed
     assert "answer-contract" not in rules, printed
+    # The fake behind the proxy, which checks the same rules itself, saw the same client break the
+    # same ones (a refused request is the proxy's to call a contract violation).
+    assert {v.rule for v in fake.etiquette.violations} == rules.keys() - {"request-contract"}
     [refused] = [line for line in printed if "request-contract" in line]
     assert refused.split(" ")[1:3] == ["POST", "/v1/task/submit"]
     assert "input" in refused

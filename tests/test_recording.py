@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from fakeapi.cli import main
+from fakeapi.contract.proxy import ValidatingProxy
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import FailureSpec, load_scenario, merge_overrides, parse_scenario
 from fakeapi.scenario.recording import failure_counts, failure_of, scenario_from_recording
@@ -109,9 +110,12 @@ class Observed:
         return next((at for at, state in self.states if state == word), None)
 
 
-async def drive(api: Api, scenario: str, recording: Path | None = None) -> list[Observed]:
+async def drive(
+    api: Api, scenario: str, recording: Path | None = None, through_proxy: bool = False
+) -> list[Observed]:
     """Submit ``TASKS`` tasks at once and poll each every second until it ends; write each exchange
-    to ``recording`` as the proxy records it."""
+    to ``recording`` as the proxy records it, or (``through_proxy``) have ``fakeapi proxy`` in front
+    of the fake record them."""
     lines: list[str] = []
     # APIXO's documented caps (60 requests a minute, 10 unfinished tasks) would refuse this client.
     unlimited = merge_overrides(
@@ -120,6 +124,11 @@ async def drive(api: Api, scenario: str, recording: Path | None = None) -> list[
     async with FakeServer(unlimited, clock="virtual") as server, aiohttp.ClientSession() as http:
         base, clock = server.url_for(api.name), server.engine.clock
         start = clock.now()
+        proxy = None
+        if through_proxy:
+            proxy = ValidatingProxy(api.name, base, record=recording, clock=clock, emit=lambda line: None)
+            await proxy.start()
+            base = proxy.base_url
 
         async def call(method: str, path: str, query: str = "", body: Any = None) -> Any:
             url = base + path + (f"?{query}" if query else "")
@@ -140,7 +149,8 @@ async def drive(api: Api, scenario: str, recording: Path | None = None) -> list[
                 "response_body": answer,
                 "violations": [],
             }
-            lines.append(json.dumps(exchange))
+            if proxy is None:
+                lines.append(json.dumps(exchange))
             return answer
 
         ids = [api.task_id(await call("POST", api.submit_path, body=api.body)) for _ in range(TASKS)]
@@ -155,6 +165,9 @@ async def drive(api: Api, scenario: str, recording: Path | None = None) -> list[
                 seen.states.append((clock.now() - start, api.state(answer)))
                 if api.state(answer) == "failed":
                     seen.failure = api.failure(answer)
+        if proxy is not None:
+            await proxy.stop()
+            return list(observed.values())
     if recording is not None:
         await asyncio.to_thread(recording.write_text, "\n".join(lines) + "\n")
     return list(observed.values())
@@ -178,6 +191,24 @@ async def test_a_recorded_service_is_reproduced_within_the_poll_interval(api: Ap
     assert sum(o.failure is not None for o in original) == 2
     assert "reason: content_violation" in text
     assert "2 of 10 finished task(s) failed (20%)" in text
+
+
+@pytest.mark.parametrize("api", APIS, ids=[api.name for api in APIS])
+async def test_a_recording_made_through_the_proxy_is_reproduced(api: Api, tmp_path: Path) -> None:
+    recording = tmp_path / "proxied.jsonl"
+    original = await drive(api, RECORDED, recording, through_proxy=True)
+    assert len(recording.read_text().splitlines()) == TASKS + sum(len(o.states) for o in original)
+    text = scenario_from_recording(recording)
+    parse_scenario(text)  # it validates
+    replayed = await drive(api, text)
+    for before, after in zip(original, replayed, strict=True):
+        for word in {state for _, state in before.states}:
+            seen, again = before.first(word), after.first(word)
+            assert seen is not None
+            assert again is not None, (word, before.states, after.states)
+            assert abs(seen - again) <= 1.0, (word, before.states, after.states)
+    assert [o.failure for o in replayed] == [o.failure for o in original]
+    assert sum(o.failure is not None for o in original) == 2
 
 
 async def test_the_scenario_says_where_each_figure_came_from(tmp_path: Path) -> None:
