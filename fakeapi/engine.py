@@ -437,8 +437,19 @@ class TaskEngine:
             return
         await self._start_due(self.clock.now())
         waiting = self._answer_waits.get(task_id)
-        if waiting is not None:
-            await waiting.wait()
+        if waiting is None:
+            return
+        # A run that ends (a reset, the server stopping) answers at once, as it does sync waits: the
+        # task is gone with the run.
+        ended = asyncio.ensure_future(self._ended.wait())
+        answered = asyncio.ensure_future(waiting.wait())
+        try:
+            await asyncio.wait((ended, answered), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            answered.cancel()
+        if self._ended.is_set():
+            raise FakeApiError(ErrorKind.UNAVAILABLE, "the server is shutting down")
 
     def close(self) -> None:
         """End the run: synchronous requests still waiting on the system clock are answered at once

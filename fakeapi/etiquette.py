@@ -9,6 +9,7 @@ a proxy in front of a real service builds it from the wire (``observed_from_wire
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -60,7 +61,7 @@ RULES: Mapping[str, Rule] = {
         Rule(
             "ignored-retry-after",
             "a request sent by a key before an earlier 429's Retry-After had elapsed",
-            "inferred: no API documents Retry-After; the fake sends it on every 429 and a client honours it",
+            "inferred: no API documents Retry-After; the fake sends it on the 429s it makes itself",
         ),
         Rule(
             "contract-note",
@@ -86,6 +87,11 @@ RULES: Mapping[str, Rule] = {
 }
 # Pixapi's docs ask to poll "with exponential backoff": each interval at least the one before.
 BACKS_OFF = frozenset({"pixapi"})
+# A poll of an API that asks to back off may come this much sooner than the interval before it (a
+# steady or capped back-off has jitter) before it counts as not backing off.
+BACK_OFF_SLACK = 0.9
+# The longest Retry-After the rules hold a key to (a day); longer, or not a finite number, is ignored.
+LONGEST_RETRY_AFTER = 86_400.0
 
 
 class Observed(NamedTuple):
@@ -144,21 +150,22 @@ class Etiquette:
         }
         self._tasks: dict[tuple[str, str], _Pace] = {}
         self._submits: dict[tuple[str, str | None], tuple[float, str | None]] = {}
-        self._retry_until: dict[tuple[str, str | None], float] = {}
+        self._retry_until: dict[tuple[str, str | None, Point], float] = {}
         self.violations: list[Violation] = []
 
     def observe(self, seen: Observed) -> list[Violation]:
         """The rules ``seen`` broke (switched-off ones left out); kept for ``violations`` too."""
         found: list[Violation] = []
         if self._retry_until:
-            self._waited(seen.api, seen.key, seen.at, seen.method, found)
+            self._waited(seen.api, seen.key, seen.point, seen.at, seen.method, found)
         if seen.status == 429 and seen.retry_after is not None:
-            self._remember(self._retry_until, (seen.api, seen.key), seen.at + seen.retry_after)
+            self._remember(self._retry_until, (seen.api, seen.key, seen.point), seen.at + seen.retry_after)
         if seen.notes:
             found.extend(Violation("contract-note", note) for note in seen.notes)
         if seen.point == "submit":
             self._submit(seen, found)
-        elif seen.point == "poll" and seen.task_id is not None:
+        elif seen.point == "poll" and seen.task_id is not None and seen.status != 429:
+            # A poll refused with a 429 read nothing: the client waits and asks again.
             self._poll(seen.at, seen.api, seen.key, seen.task_id, seen.terminal, found)
         return self._kept(found) if found else found
 
@@ -169,13 +176,17 @@ class Etiquette:
         429, without building an ``Observed``: the fake's pipeline calls it on every such poll."""
         found: list[Violation] = []
         if self._retry_until:
-            self._waited(api, key, at, method, found)
+            self._waited(api, key, "poll", at, method, found)
         self._poll(at, api, key, task_id, terminal, found)
         return self._kept(found) if found else found
 
-    def _waited(self, api: str, key: str | None, at: float, method: str, found: list[Violation]) -> None:
-        """Whether the key waited out the ``Retry-After`` of its last 429 (forgotten once it has)."""
-        account = (api, key)
+    def _waited(
+        self, api: str, key: str | None, point: Point, at: float, method: str, found: list[Violation]
+    ) -> None:
+        """Whether the key waited out the ``Retry-After`` of its last 429 at the same point (a submit
+        refused for too many unfinished tasks must wait; polling those tasks meanwhile is what the
+        client should do); forgotten once it has."""
+        account = (api, key, point)
         until = self._retry_until.get(account)
         if until is None:
             return
@@ -243,7 +254,7 @@ class Etiquette:
         else:
             interval = at - pace.last
             least = self._pace.get(api, self.spec.poll_floor)
-            if interval < least:
+            if interval < least and not (terminal and pace.interval is None):
                 since = "its submit" if pace.interval is None else "the last poll"
                 found.append(
                     Violation(
@@ -252,7 +263,7 @@ class Etiquette:
                         f"least {least:g} s",
                     )
                 )
-            elif api in BACKS_OFF and pace.interval is not None and interval < pace.interval:
+            elif api in BACKS_OFF and pace.interval is not None and interval < pace.interval * BACK_OFF_SLACK:
                 found.append(
                     Violation(
                         "poll-too-fast",
@@ -304,9 +315,10 @@ def unreachable(url: str) -> str | None:
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """An answer's ``Retry-After`` in seconds (``None``: none, or not a number of seconds)."""
     try:
-        return max(0.0, float(headers.get("Retry-After", "")))
+        seconds = float(headers.get("Retry-After", ""))
     except ValueError:
         return None
+    return max(0.0, seconds) if math.isfinite(seconds) and seconds <= LONGEST_RETRY_AFTER else None
 
 
 def body_digest(parts: Iterable[bytes]) -> str:
@@ -395,7 +407,9 @@ def observed_from_wire(
         notes = tuple(incoming.notes)
         if isinstance(route, SubmitRoute):
             point = "submit"
-            terminal = terminal or (route.sync and status < 400)  # a synchronous answer is the end
+            # Only a synchronous answer is the end, as the fake counts it: an async submit's answer
+            # may show a state that ended without the results a poll brings.
+            terminal = route.sync and status < 400
             digest = body_digest((route.path.encode(), request_body))
             callback_url = getattr(parsed, "callback_url", None)
             if lifecycle is not None and status < 400:

@@ -608,3 +608,21 @@ async def test_foxapis_rule_lets_public_hosts_through(
         http, fakeapi.url_for("foxapi") + "/v1/images/generations", {**FOX_IMAGE, "callback_url": url}
     )
     assert status == 200, answer
+
+
+async def test_a_submit_waiting_on_a_before_answer_callback_is_answered_503_when_the_run_ends(
+    http: aiohttp.ClientSession, sink: CallbackSink
+) -> None:
+    faults = [{"at": "webhook", "effect": "before_answer"}]
+    async with FakeServer(scenario(STEPS, faults=faults), clock="system") as server:
+        sink.delay = 30.0  # a receiver that does not answer in this test's time
+        body = {**RIX_IMAGE, "input": {"prompt": "a red fox"}, "callback_url": sink.url}
+        submit = asyncio.ensure_future(post(http, server.url_for("rixapi") + "/v1/task/submit", body))
+        await asyncio.sleep(0.3)
+        assert not submit.done()
+        started = time.monotonic()
+        await asyncio.wait_for(server.reset(), 5)  # the task goes with the run: its id must not be handed out
+        status, answer = await asyncio.wait_for(submit, 5)
+        assert time.monotonic() - started < 2.0
+        assert status == 503, answer
+        assert server.engine.tasks == {}

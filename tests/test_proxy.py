@@ -228,6 +228,26 @@ async def test_a_careless_client_is_told_each_rule_it_breaks(
     assert [line.split(": ", 1)[1] for line in out.splitlines()[:-1]] == printed
 
 
+async def test_an_upstream_status_past_599_is_forwarded_and_recorded(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    async def odd(request: web.Request) -> web.Response:
+        return web.json_response({"id": "task_abc"}, status=600)
+
+    app = web.Application()
+    app.router.add_get("/v1/task/{task_id}", odd)
+    runner, port = await listen(app, "127.0.0.1", 0)
+    proxy = ValidatingProxy("rixapi", f"http://127.0.0.1:{port}", record=tmp_path / "r.jsonl", emit=print)
+    await proxy.start()
+    try:
+        status, data = await Client(http, proxy.base_url, "sk-x").poll("task_abc")
+    finally:
+        await proxy.stop()
+        await runner.cleanup()
+    assert (status, data) == (600, {"id": "task_abc"})
+    assert [line["status"] for line in _recording(proxy)] == [600]
+
+
 async def test_answers_that_break_the_contract_are_violations(http: aiohttp.ClientSession) -> None:
     created = 1767225600
     answers = [
@@ -310,6 +330,8 @@ def test_malformed_recording_lines_are_errors_naming_file_and_line(
         json.dumps({**good, "extra": 1}): "extra: Extra inputs are not permitted",
         json.dumps({**good, "api": "nope"}): "api: Value error, must be one of rixapi",
         json.dumps([1]): "Input should be an object",
+        json.dumps({**good, "at": 1e308}): "at: Input should be less than or equal to 253402300799",
+        '{"at": NaN' + json.dumps(good)[len('{"at": 1767225600.0') :]: "at: Input should be a finite number",
         json.dumps(
             {**good, "request_body": "%%", "request_body_base64": True}
         ): "request_body must be base64",

@@ -16,7 +16,7 @@ from test_cli import Served, http
 from test_plugin import write_ini
 
 from fakeapi.errors import ScenarioError
-from fakeapi.etiquette import RULES, Etiquette, Observed, observed_from_wire, unreachable
+from fakeapi.etiquette import RULES, Etiquette, Observed, observed_from_wire, retry_after, unreachable
 from fakeapi.fixture import FakeApi
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import parse_scenario, scenario_json_schema, validate_scenario
@@ -219,7 +219,13 @@ def test_the_journal_notes_violations_without_strict_mode(fakeapi: FakeApi) -> N
     assert not fakeapi.strict
 
 
-@pytest.mark.fakeapi(overrides={"etiquette": {"disabled": ["repeated-submit"], "poll_floor": 10}})
+@pytest.mark.fakeapi(
+    overrides={
+        "etiquette": {"disabled": ["repeated-submit"], "poll_floor": 10},
+        # Still queued at its first poll: a first poll that shows a task ended is not paced.
+        "rules": [{"phases": [{"state": "queued", "for": "60s"}, {"state": "succeeded"}]}],
+    }
+)
 def test_a_scenario_switches_rules_off_and_sets_the_floor(fakeapi: FakeApi) -> None:
     assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
     assert _call(fakeapi, "POST", "/v1/task/submit", SUBMIT) == 200
@@ -379,3 +385,53 @@ def test_the_json_schema_has_the_etiquette_section() -> None:
 )
 def test_which_callback_urls_can_never_be_reached(url: str, why: str | None) -> None:
     assert unreachable(url) == why
+
+
+# -- what a careful client does is no violation (found in review) ---------------------------------
+
+
+def test_a_steady_poll_with_jitter_backs_off_enough() -> None:
+    etiquette = _checker()
+    found = [etiquette.observe(_seen(at, "poll" if at else "submit")) for at in (0.0, 10.0, 20.003, 29.998)]
+    assert found == [[], [], [], []]
+    assert [v.rule for v in etiquette.observe(_seen(35.0, "poll"))] == ["poll-too-fast"]
+
+
+def test_one_fetch_after_a_callback_is_not_too_fast() -> None:
+    etiquette = _checker()
+    assert etiquette.observe(_seen(0.0, "submit", api="rixapi")) == []
+    assert etiquette.observe(_seen(1.0, "poll", api="rixapi", terminal=True)) == []
+    assert etiquette.observe(_seen(1.5, "poll", api="rixapi", task_id="t2")) == []  # unknown: starts
+    assert [v.rule for v in etiquette.observe(_seen(2.0, "poll", api="rixapi", task_id="t2"))] == [
+        "poll-too-fast"
+    ]
+
+
+def test_a_poll_refused_with_a_429_is_not_counted_and_its_retry_after_binds_polls_only() -> None:
+    etiquette = _checker()
+    assert etiquette.observe(_seen(0.0, "submit", api="rixapi")) == []
+    assert etiquette.observe(_seen(3.0, "poll", api="rixapi", status=429, retry_after=1.0)) == []
+    assert etiquette.observe(_seen(4.0, "poll", api="rixapi")) == []  # after its Retry-After
+    # A submit refused with a 429 (too many unfinished tasks): polling meanwhile is what to do.
+    assert (
+        etiquette.observe(_seen(8.0, "submit", api="rixapi", status=429, retry_after=30.0, task_id=None))
+        == []
+    )
+    assert etiquette.observe(_seen(11.0, "poll", api="rixapi")) == []
+    assert [v.rule for v in etiquette.observe(_seen(12.0, "submit", api="rixapi", task_id=None))] == [
+        "ignored-retry-after"
+    ]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "-inf", "86401"])
+def test_a_retry_after_that_is_no_finite_wait_binds_nothing(value: str) -> None:
+    assert retry_after({"Retry-After": value}) is None
+    assert retry_after({"Retry-After": "-3"}) == 0.0
+
+
+def test_an_async_submit_s_answer_is_not_the_end_of_its_task() -> None:
+    provider = next(p for p in REGISTRY.providers() if p.name == "rixapi")
+    answer = json.dumps({"id": "task_abcdefghijkl", "status": "completed", "created_at": 1}).encode()
+    body = json.dumps({"model": "flux-pro", "input": {"prompt": "x"}}).encode()
+    seen = observed_from_wire(provider, 0.0, "POST", "/v1/task/submit", "sk-a", body, 200, {}, answer)
+    assert (seen.point, seen.task_id, seen.terminal) == ("submit", "task_abcdefghijkl", False)

@@ -110,8 +110,8 @@ class RecordedExchange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    at: float
-    elapsed: float = Field(ge=0)
+    at: float = Field(ge=0, le=253_402_300_799, allow_inf_nan=False)  # up to 9999-12-31
+    elapsed: float = Field(ge=0, allow_inf_nan=False)
     api: str
     method: str = Field(min_length=1)
     path: str = Field(pattern="^/")
@@ -119,7 +119,7 @@ class RecordedExchange(BaseModel):
     request_headers: dict[str, str]
     request_body: Any
     request_body_base64: bool = False
-    status: int = Field(ge=100, le=599)
+    status: int = Field(ge=100, le=999)  # what an HTTP status line can say
     response_headers: dict[str, str]
     response_body: Any
     response_body_base64: bool = False
