@@ -352,7 +352,9 @@ def test_malformed_recording_lines_are_errors_naming_file_and_line(
     path.write_text(json.dumps(good) + "\n{not json\n")
     result = _check(path)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"fakeapi contract check: {path}:2: Invalid JSON"), result.stderr
+    assert result.stderr.startswith(
+        f"fakeapi contract check: {path}:2: not a recorded exchange: Invalid JSON"
+    ), result.stderr
     assert "Traceback" not in result.stderr
 
 

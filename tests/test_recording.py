@@ -283,7 +283,10 @@ GOOD_LINE = {
             [{**GOOD_LINE, "status": "200"}],
             ":1: not a recorded exchange: status: Input should be a valid integer",
         ),
-        ([{**GOOD_LINE, "api": "openai"}], ":1: api 'openai' is none of apixo, foxapi, pixapi, rixapi"),
+        (
+            [{**GOOD_LINE, "api": "openai"}],
+            ":1: not a recorded exchange: api: Value error, must be one of rixapi, apixo, foxapi, pixapi",
+        ),
         ([], ": the recording is empty"),
         ([GOOD_LINE], ": no task in the recording (1 exchange(s), none a submit whose answer names a task)"),
     ],

@@ -202,7 +202,7 @@ def read_recording(path: Path) -> Iterator[tuple[int, RecordedExchange]]:
                 first = exc.errors(include_url=False)[0]
                 where = ".".join(str(part) for part in first["loc"])
                 raise RecordingError(
-                    f"{path}:{number}: {where + ': ' if where else ''}{first['msg']}"
+                    f"{path}:{number}: not a recorded exchange: {where + ': ' if where else ''}{first['msg']}"
                 ) from None
 
 

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from fakeapi.contract.lifecycle import Lifecycle
+from fakeapi.contract.proxy import RecordedExchange
+from fakeapi.contract.proxy import RecordingError as UnreadableRecording
+from fakeapi.contract.proxy import read_recording as recorded_exchanges
 from fakeapi.contract.verify import _get
 from fakeapi.errors import ScenarioError
 from fakeapi.providers import REGISTRY
@@ -46,64 +47,16 @@ class RecordingError(ScenarioError):
     (and the line)."""
 
 
-class RecordedViolation(BaseModel):
-    """A violation the proxy reported for an exchange."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    rule: str
-    message: str
-
-
-class Exchange(BaseModel):
-    """One line of a recording: a request to an API and its answer (see README, "Validating proxy")."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    at: float
-    elapsed: float
-    api: str
-    method: str
-    path: str
-    query: str
-    request_headers: dict[str, str]
-    request_body: Any
-    request_body_base64: bool = False
-    status: int
-    response_headers: dict[str, str]
-    response_body: Any
-    response_body_base64: bool = False
-    violations: list[RecordedViolation]
-
-
-def read_recording(path: Path) -> list[tuple[int, Exchange]]:
-    """The exchanges of a recording with their line numbers; blank lines are skipped."""
+def read_recording(path: Path) -> list[tuple[int, RecordedExchange]]:
+    """The exchanges of a recording with their line numbers, read as ``fakeapi contract check``
+    reads them; blank lines are skipped."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordingError(f"{path}: cannot read the recording: {exc}") from None
-    apis = {provider.name for provider in REGISTRY.providers()}
-    exchanges: list[tuple[int, Exchange]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            exchange = Exchange.model_validate_json(line)
-        except ValidationError as exc:
-            raise RecordingError(f"{path}:{number}: not a recorded exchange: {_first_error(exc)}") from None
-        if exchange.api not in apis:
-            known = ", ".join(sorted(apis))
-            raise RecordingError(f"{path}:{number}: api {exchange.api!r} is none of {known}")
-        exchanges.append((number, exchange))
+        exchanges = list(recorded_exchanges(path))
+    except UnreadableRecording as exc:
+        raise RecordingError(str(exc)) from None
     if not exchanges:
         raise RecordingError(f"{path}: the recording is empty")
     return exchanges
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +120,7 @@ def _apis() -> dict[str, _Api]:
     return out
 
 
-def _model_of(api: _Api, exchange: Exchange) -> str | None:
+def _model_of(api: _Api, exchange: RecordedExchange) -> str | None:
     """The model a submit asks for, if the exchange is a submit (APIXO's is in its path)."""
     for route in api.submits:
         params = _path_params(route.path, exchange.path)
@@ -244,7 +197,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def trace_tasks(exchanges: Iterable[tuple[int, Exchange]]) -> list[Task]:
+def trace_tasks(exchanges: Iterable[tuple[int, RecordedExchange]]) -> list[Task]:
     """Every task a recorded submit created, with the states later answers showed, in time order."""
     apis = _apis()
     tasks: dict[tuple[str, str], Task] = {}
