@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from fakeapi.addresses import literal
 from fakeapi.contract.lifecycle import Lifecycle
 from fakeapi.errors import FakeApiError
-from fakeapi.providers.base import Incoming, PollRoute, Provider, SubmitRoute
+from fakeapi.providers.base import Incoming, PollRoute, Provider, SubmitRoute, path_params
 from fakeapi.scenario.schema import EtiquetteSpec, RuleName, Scenario
 
 Point = Literal["submit", "poll", "other"]
@@ -343,21 +343,11 @@ def _route_of(
 ) -> tuple[SubmitRoute | PollRoute, dict[str, str]] | None:
     """The submit or poll route of ``provider`` that ``method`` and ``path`` (its query aside) name,
     and the path's parameters."""
-    segments = path.split("/")
     for route in provider.routes():
-        if route.method != method or not isinstance(route, SubmitRoute | PollRoute):
-            continue
-        pattern = route.path.split("/")
-        if len(pattern) != len(segments):
-            continue
-        params: dict[str, str] = {}
-        for want, got in zip(pattern, segments, strict=True):
-            if want.startswith("{") and want.endswith("}"):
-                params[want[1:-1]] = got
-            elif want != got:
-                break
-        else:
-            return route, params
+        if route.method == method and isinstance(route, SubmitRoute | PollRoute):
+            params = path_params(route.path, path)
+            if params is not None:
+                return route, params
     return None
 
 
@@ -377,7 +367,7 @@ def observed_from_wire(
     by method and path, the task id and state from a JSON answer where ``provider.lifecycle`` says
     they are, a submit's callback URL and contract notes as the provider's own parser finds them."""
     # Here, not at the top: the fake's server needs none of the verifier's client machinery.
-    from fakeapi.contract.verify import _get, _json_or_none
+    from fakeapi.contract.verify import json_or_none, value_at
 
     found = _route_of(provider, method, path)
     lifecycle = provider.lifecycle
@@ -396,9 +386,9 @@ def observed_from_wire(
             params=params,
             body=request_body,
         )
-        answer = _json_or_none(response_body) if lifecycle is not None else None
+        answer = json_or_none(response_body) if lifecycle is not None else None
         if lifecycle is not None and status < 400:
-            shown, state = _get(answer, lifecycle.status)
+            shown, state = value_at(answer, lifecycle.status)
             terminal = shown and state in lifecycle.terminal
         try:
             parsed = route.parse(incoming)
@@ -413,7 +403,7 @@ def observed_from_wire(
             digest = body_digest((route.path.encode(), request_body))
             callback_url = getattr(parsed, "callback_url", None)
             if lifecycle is not None and status < 400:
-                shown, value = _get(answer, lifecycle.task_id)
+                shown, value = value_at(answer, lifecycle.task_id)
                 task_id = str(value) if shown and value is not None else None
         else:
             point = "poll"

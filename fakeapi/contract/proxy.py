@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import base64
 import json
-import re
 import signal
 import sys
 import time
@@ -49,7 +48,7 @@ from fakeapi.contract.verify import Answer, AnswerChecker
 from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.etiquette import Etiquette, Violation, observed_from_wire
 from fakeapi.providers import REGISTRY
-from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute
+from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
 from fakeapi.scenario.schema import EtiquetteSpec
 from fakeapi.server.app import listen
 from fakeapi.wire import bearer_key, compact_json, load_json
@@ -263,7 +262,7 @@ class ContractCheck:
         self.provider = self.answers.provider
         self.settings = self.provider.settings_model()
         routes = sorted(self.provider.routes(), key=lambda r: "{" in r.path)  # fixed paths first
-        self.routes = [(_path_pattern(route.path), route) for route in routes]
+        self.routes = routes
         self.error_statuses = {row.status for row in self.provider.errors.values()}
         lifecycles = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
         self.etiquette = Etiquette(lifecycles, spec or EtiquetteSpec())
@@ -314,9 +313,9 @@ class ContractCheck:
 
     def route(self, method: str, path: str) -> tuple[AnyRoute, dict[str, str]] | None:
         """The API's route for ``method`` and ``path``, and its path parameters."""
-        for pattern, route in self.routes:
-            if route.method == method and (match := pattern.fullmatch(path)) is not None:
-                return route, match.groupdict()
+        for route in self.routes:
+            if route.method == method and (params := path_params(route.path, path)) is not None:
+                return route, params
         return None
 
     def parse(
@@ -405,10 +404,6 @@ class ContractCheck:
         self.last_states[task_id] = states[-1:]
         if len(self.last_states) > MAX_TASKS:
             self.last_states.popitem(last=False)
-
-
-def _path_pattern(path: str) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)))
 
 
 def _form(content_type: str, body: bytes) -> tuple[FormPart, ...]:

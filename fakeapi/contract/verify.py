@@ -286,7 +286,7 @@ def describe_plan(options: Options) -> str:
 # -- reading answers ---------------------------------------------------------------------------
 
 
-def _get(data: Any, path: str) -> tuple[bool, Any]:
+def value_at(data: Any, path: str) -> tuple[bool, Any]:
     """The value at a dotted path, and whether it is there."""
     for part in path.split("."):
         if not isinstance(data, dict) or part not in data:
@@ -430,7 +430,7 @@ class AnswerChecker:
         """The lifecycle checks of one answer that shows a task's state (id, timestamps, fields
         by state); its state word, if the contract knows it."""
         lc = self.lifecycle
-        found, state = _get(data, lc.status)
+        found, state = value_at(data, lc.status)
         if not found:
             return None
         self.check_id(request, data, task_id)
@@ -438,7 +438,7 @@ class AnswerChecker:
         if state not in lc.order:
             return None  # the schema check reports the unknown word
         for rule in lc.fields:
-            found, value = _get(data, rule.path)
+            found, value = value_at(data, rule.path)
             present = found and value is not None
             if present and state not in rule.only:
                 expected = f"absent while {state} (only when {' or '.join(sorted(rule.only))})"
@@ -450,7 +450,7 @@ class AnswerChecker:
     def check_id(self, request: str, data: Any, task_id: str | None) -> None:
         """The id has the API's shape, and is the submitted task's (``task_id``, once known)."""
         lc = self.lifecycle
-        found, seen_id = _get(data, lc.task_id)
+        found, seen_id = value_at(data, lc.task_id)
         if not found or not isinstance(seen_id, str):
             return
         if not re.fullmatch(lc.id_pattern, seen_id):
@@ -462,7 +462,7 @@ class AnswerChecker:
     def check_units(self, request: str, data: Any) -> None:
         """Each timestamp is a plausible Unix time in its unit (a time in ms where s is due is not)."""
         for path, unit in self.lifecycle.timestamps.items():
-            found, value = _get(data, path)
+            found, value = value_at(data, path)
             if not found or isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             low, high = UNIT_RANGES[unit]
@@ -592,7 +592,7 @@ class Verifier(AnswerChecker):
         if submitted is None or not self.check_status(submitted, 200, "status"):
             return
         self.check_body(submitted, route.answer)
-        found, task_id = _get(submitted.data, lc.task_id)
+        found, task_id = value_at(submitted.data, lc.task_id)
         if not found or not isinstance(task_id, str):
             return  # the schema check has said what is missing
         poll = _poll_route(provider)
@@ -624,7 +624,7 @@ class Verifier(AnswerChecker):
             if not self.check_status(answer, 200, "status"):
                 return None
             self.check_body(answer, poll.answer)
-            if not _get(answer.data, self.lifecycle.status)[0]:
+            if not value_at(answer.data, self.lifecycle.status)[0]:
                 return None  # no state to follow: the schema check has reported it
             state = self.check_task(answer.request, answer.data, task_id)
             self.check_order(answer.request, states, state)
@@ -714,7 +714,7 @@ class Verifier(AnswerChecker):
         for index, delivery in enumerate(sink.received, 1):
             request = f"callback #{index} POST {delivery.path}"
             self.report.requests.append(request)
-            data = _json_or_none(delivery.body)
+            data = json_or_none(delivery.body)
             if data is None:
                 shown = _show(delivery.body[:80].decode("latin-1"))
                 self.add("violation", "callback", request, "$", f"a JSON {model.__name__}", shown)
@@ -744,7 +744,8 @@ class Verifier(AnswerChecker):
         return states
 
 
-def _json_or_none(raw: bytes) -> Any:
+def json_or_none(raw: bytes) -> Any:
+    """``raw`` as JSON, or ``None`` when it is none."""
     try:
         return json.loads(raw)
     except ValueError:
@@ -752,7 +753,7 @@ def _json_or_none(raw: bytes) -> Any:
 
 
 def _state_of(raw: bytes, lifecycle: Lifecycle) -> Any:
-    return _get(_json_or_none(raw), lifecycle.status)[1]
+    return value_at(json_or_none(raw), lifecycle.status)[1]
 
 
 def _retry_after(answer: Answer, default: float) -> float:

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
+from urllib.parse import unquote
 
 from pydantic import BaseModel
 
@@ -107,6 +108,22 @@ class TaskRef(NamedTuple):
 def task_in_path(request: Incoming) -> TaskRef:
     """The task a poll names in its path's ``{task_id}``."""
     return TaskRef(request.params["task_id"])
+
+
+def path_params(template: str, path: str) -> dict[str, str] | None:
+    """The parameters a route's path ``template`` (``/v1/task/{task_id}``) finds in a request's
+    ``path`` (each segment percent-decoded, as the server's router decodes it); ``None``: no match.
+    For what reads requests outside the server: the proxy, recordings."""
+    expected, actual = template.split("/"), path.split("/")
+    if len(expected) != len(actual):
+        return None
+    params: dict[str, str] = {}
+    for want, part in zip(expected, actual, strict=True):
+        if want.startswith("{") and want.endswith("}") and part:
+            params[want[1:-1]] = unquote(part)
+        elif want != part:
+            return None
+    return params
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,17 +21,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
-from urllib.parse import unquote
 
 from fakeapi.contract.lifecycle import Lifecycle
 from fakeapi.contract.proxy import RecordedExchange
 from fakeapi.contract.proxy import RecordingError as UnreadableRecording
 from fakeapi.contract.proxy import read_recording as recorded_exchanges
-from fakeapi.contract.verify import _get
+from fakeapi.contract.verify import value_at
 from fakeapi.errors import ScenarioError
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.apixo.provider import DESCRIPTIONS, PROVIDER_STYLE, UPPER_SNAKE
-from fakeapi.providers.base import SubmitRoute
+from fakeapi.providers.base import SubmitRoute, path_params
 from fakeapi.scenario.loading import parse_scenario
 from fakeapi.scenario.schema import REASON_MESSAGES, FailureSpec
 from fakeapi.scenario.types import FailureReason
@@ -123,7 +122,7 @@ def _apis() -> dict[str, _Api]:
 def _model_of(api: _Api, exchange: RecordedExchange) -> str | None:
     """The model a submit asks for, if the exchange is a submit (APIXO's is in its path)."""
     for route in api.submits:
-        params = _path_params(route.path, exchange.path)
+        params = path_params(route.path, exchange.path)
         if route.method != exchange.method or params is None:
             continue
         if route.model_param is not None:
@@ -132,20 +131,6 @@ def _model_of(api: _Api, exchange: RecordedExchange) -> str | None:
         model = body.get("model") if isinstance(body, dict) else None
         return model if isinstance(model, str) else None
     return None
-
-
-def _path_params(template: str, path: str) -> dict[str, str] | None:
-    """The parameters of a route's path template (``{model}``...) in ``path``; ``None``: no match."""
-    expected, actual = template.split("/"), path.split("/")
-    if len(expected) != len(actual):
-        return None
-    params: dict[str, str] = {}
-    for want, part in zip(expected, actual, strict=True):
-        if want.startswith("{") and want.endswith("}") and part:
-            params[want[1:-1]] = unquote(part)
-        elif want != part:
-            return None
-    return params
 
 
 def _codes() -> dict[str, FailureReason]:
@@ -177,7 +162,7 @@ def failure_of(lifecycle: Lifecycle, answer: Any) -> FailureSpec:
     for spec in lifecycle.fields:
         if spec.only != failed or spec.required != failed:
             continue
-        value = _get(answer, spec.path)[1]
+        value = value_at(answer, spec.path)[1]
         if isinstance(value, dict):
             message = _text(value.get("message")) or message
             code = _text(value.get("code")) or code
@@ -206,7 +191,7 @@ def trace_tasks(exchanges: Iterable[tuple[int, RecordedExchange]]) -> list[Task]
         answer = exchange.response_body
         if api is None or exchange.status != 200 or not isinstance(answer, dict):
             continue
-        task_id = _get(answer, api.lifecycle.task_id)[1]
+        task_id = value_at(answer, api.lifecycle.task_id)[1]
         if not isinstance(task_id, str):
             continue
         task = tasks.get((exchange.api, task_id))
@@ -215,7 +200,7 @@ def trace_tasks(exchanges: Iterable[tuple[int, RecordedExchange]]) -> list[Task]
             if model is None:
                 continue
             task = tasks[exchange.api, task_id] = Task(exchange.api, model, exchange.at, line)
-        word = _get(answer, api.lifecycle.status)[1]
+        word = value_at(answer, api.lifecycle.status)[1]
         state = api.canonical.get(word) if isinstance(word, str) else None
         if state is None or task.end is not None:
             continue
