@@ -19,7 +19,7 @@ import ipaddress
 import itertools
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -177,6 +177,16 @@ def host_name(value: str) -> str:
     if match is None or match["name"] != value:
         raise ValueError(f"{value!r} is not a host name (give it without scheme, port or path)")
     return value.lower()
+
+
+def _same_origin(headers: Mapping[str, str]) -> bool:
+    """Whether a request carries no ``Origin`` (not from a web page), or the origin of the server it
+    was sent to (the ``Host`` it names): a page this server served, the dashboard."""
+    origin = headers.get(hdrs.ORIGIN)
+    if origin is None:
+        return True
+    scheme, _, authority = origin.partition("://")
+    return scheme in ("http", "https") and authority.lower() == headers.get(hdrs.HOST, "").lower()
 
 
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -389,10 +399,13 @@ class Admin:
 
     def _check_access(self, request: web.Request) -> None:
         token = self._token
-        if token is None and "Origin" in request.headers:
+        if token is None and not _same_origin(request.headers):
             # A web page in the user's browser may post to 127.0.0.1 without a CORS preflight;
-            # curl, scripts and tests send no Origin. With a token, the header itself needs one.
-            raise AdminError(403, "the admin API refuses requests from web pages (they carry Origin)")
+            # curl, scripts and tests send no Origin, the dashboard its own (this server's). With a
+            # token, the header itself needs one.
+            raise AdminError(
+                403, "the admin API refuses requests from web pages of other origins (they carry Origin)"
+            )
         if token is None:
             if not is_loopback(self._host):
                 raise AdminError(

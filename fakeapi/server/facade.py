@@ -12,6 +12,7 @@ from aiohttp import web
 
 from fakeapi.admin import ADMIN_PREFIX, Admin, is_loopback
 from fakeapi.clock import Clock, ManualClock, SystemClock
+from fakeapi.dashboard import Dashboard
 from fakeapi.engine import TaskEngine
 from fakeapi.etiquette import Etiquette
 from fakeapi.providers import REGISTRY, Provider
@@ -86,6 +87,7 @@ class FakeServer:
             scenario_dirs=ScenarioDirs(scenario_dirs),
             allowed_hosts=allowed_hosts,
         )
+        self.dashboard = Dashboard(self, self.admin)
         self._loopback = is_loopback(host)
         self._clock_mode = clock
         self._speed = speed
@@ -165,7 +167,10 @@ class FakeServer:
             self._pipeline.middleware,
             self._pipeline.handler_for,
             files_handler(lambda: self.current.engine),
-            [(r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()],
+            [
+                *((r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()),
+                *self.dashboard.routes(),
+            ],
             self._reached,
         )
         # Server-wide, so taken from the scenario served at start (a reset does not change it).
@@ -188,6 +193,7 @@ class FakeServer:
         the system clock are answered at once with the API's 503; callbacks still due are not sent;
         any other request gets ``SHUTDOWN_GRACE`` to finish. All the state is in memory and is gone.
         """
+        self.dashboard.close()
         await self._end_run()
         await self._events.stop()
         if self._runner is not None:

@@ -1,0 +1,179 @@
+"""The live dashboard at ``/_fakeapi/``: a page that shows the run as it goes and drives it.
+
+The page (plain HTML, CSS and JavaScript shipped in this package: no build step, nothing fetched
+from elsewhere) follows ``GET /_fakeapi/events``, a stream of server-sent events: each is a compact
+snapshot of the run (the clock, the scenario, the newest tasks with their timelines, journal entries
+and callback deliveries). The stream builds a snapshot every ``TICK`` seconds while a page is
+connected and sends it only when it changed, so the request path of the APIs does no work for it.
+The page's buttons call the admin API's own routes (``clock/shift``, ``tasks/{id}/complete`` ...).
+
+Every route here sits under the admin API's prefix and passes its access rules (``Admin.dispatch``):
+the page's own requests are same-origin, which the admin API accepts; a page of any other origin is
+refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Sized
+from importlib import resources
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pydantic_core
+from aiohttp import web
+
+from fakeapi.admin import Admin, Handler, Operations, PageQuery
+from fakeapi.scenario import bundled_names
+from fakeapi.wire import compact_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+#: How often a connected page's stream looks for a change, in seconds.
+TICK = 0.2
+#: A comment line sent when nothing changed for this long, in seconds (so a closed page is noticed
+#: and proxies keep the stream open).
+KEEPALIVE = 15.0
+#: How many of the newest tasks, journal entries and deliveries a snapshot holds.
+NEWEST = 50
+ASSETS = {
+    "index.html": "text/html",
+    "dashboard.css": "text/css",
+    "dashboard.js": "text/javascript",
+    # Linked from the page, so that the browser does not ask for /favicon.ico (a surprise).
+    "favicon.svg": "image/svg+xml",
+}
+# The page loads only its own files and talks only to its own origin; no site may frame it (its
+# buttons reset and drive the fake).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+    "Referrer-Policy": "no-referrer",
+}
+T = TypeVar("T")
+
+
+class Dashboard:
+    """The dashboard of one server: its page, its assets and its event stream (``routes``)."""
+
+    def __init__(self, ops: Operations, admin: Admin) -> None:
+        self._ops = ops
+        self._admin = admin
+        self._closing = asyncio.Event()
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        """The dashboard's routes: method, path (under the admin prefix) and handler."""
+        mount = self._admin.mount
+        return [
+            ("GET", mount + "/", self._index),
+            ("GET", mount + "/dashboard/{name}", self._asset),
+            ("GET", mount + "/events", self._events),
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The run as the page shows it: the clock, the scenario, and the newest ``NEWEST`` tasks
+        (each with its timeline), journal entries and deliveries, newest first, with their totals."""
+        ops, admin = self._ops, self._admin
+        engine = ops.engine
+        clock = engine.clock
+        engine.forget_expired()  # before counting: the listing forgets them too
+        tasks = _newest(admin.tasks, engine.tasks)
+        return {
+            "clock": {"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual},
+            "seed": admin.seed(),
+            "scenario": engine.scenario.description,
+            "scenarios": _bundled(),
+            "tasks": {
+                "total": len(engine.tasks),
+                "items": [
+                    {
+                        **pydantic_core.to_jsonable_python(task),
+                        "timeline": [{"state": s, "at": at} for s, at in admin.timeline(task.id)],
+                    }
+                    for task in tasks
+                ],
+            },
+            "journal": {
+                "total": len(ops.recorder.journal),
+                "items": _newest(admin.journal, ops.recorder.journal),
+            },
+            "deliveries": {
+                "total": len(engine.deliveries),
+                "items": _newest(admin.deliveries, engine.deliveries),
+            },
+            "surprises": len(ops.recorder.surprises),
+            "violations": len(ops.etiquette.violations),
+        }
+
+    def close(self) -> None:
+        """End the streams open now (the server is stopping: no page keeps it waiting)."""
+        self._closing.set()
+        self._closing = asyncio.Event()
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return _page("index.html")
+
+    async def _asset(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        files = [file for file in ASSETS if file != "index.html"]
+        if name not in files:
+            raise KeyError(f"the dashboard has no file {name!r}; files: {', '.join(files)}")
+        return _page(name)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        """The snapshots, as server-sent events: one at once, then one each time the run changes,
+        until the page goes or the server stops."""
+        closing = self._closing
+        stream = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await stream.prepare(request)
+        await stream.write(b"retry: 1000\n\n")
+        sent = b""
+        quiet = 0.0
+        while request.transport is not None and not request.transport.is_closing():
+            snapshot = compact_json(self.snapshot())
+            if snapshot != sent:
+                await stream.write(b"data: " + snapshot + b"\n\n")
+                sent, quiet = snapshot, 0.0
+            elif quiet >= KEEPALIVE:
+                await stream.write(b": keepalive\n\n")
+                quiet = 0.0
+            try:
+                await asyncio.wait_for(closing.wait(), TICK)
+            except asyncio.TimeoutError:
+                quiet += TICK
+            else:
+                break
+        return stream
+
+
+def _newest(read: Callable[[PageQuery], list[T]], items: Sized) -> list[T]:
+    """The newest ``NEWEST`` of a listing (``read`` gives a page of it, oldest first), newest first."""
+    start = max(0, len(items) - NEWEST)
+    return read(PageQuery(offset=start, limit=NEWEST))[::-1]
+
+
+@functools.cache
+def _bundled() -> list[str]:
+    return bundled_names()
+
+
+@functools.cache
+def _asset_bytes(name: str) -> bytes:
+    return resources.files(__name__).joinpath(name).read_bytes()
+
+
+def _page(name: str) -> web.Response:
+    return web.Response(
+        body=_asset_bytes(name), content_type=ASSETS[name], charset="utf-8", headers=PAGE_HEADERS
+    )
