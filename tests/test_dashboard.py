@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 import pytest
@@ -17,7 +18,7 @@ from admin_client import call
 from aiohttp import web
 from playwright.async_api import Page, async_playwright, expect
 
-from fakeapi import FakeServer
+from fakeapi import FakeApi, FakeServer
 from fakeapi.dashboard import TICK
 from fakeapi.server.app import listen
 
@@ -184,6 +185,26 @@ async def test_the_event_stream_ends_when_the_server_stops(http: aiohttp.ClientS
         assert await response.content.read() == b""
 
 
+def test_the_fixture_s_server_streams_the_run(fakeapi: FakeApi) -> None:
+    """The fixture's server runs in a thread of its own: the stream follows it from there."""
+    with urllib.request.urlopen(fakeapi.base_url + "/_fakeapi/events", timeout=5) as stream:
+        first = next_event(stream)
+        fakeapi.clock.shift(10)
+        assert next_event(stream)["clock"]["now"] == first["clock"]["now"] + 10
+
+
+def next_event(stream: IO[bytes]) -> dict[str, Any]:
+    """The next snapshot of an event stream read without a loop."""
+    data = b""
+    for line in stream:
+        if line.startswith(b"data: "):
+            data = line.removeprefix(b"data: ")
+        elif line == b"\n" and data:
+            snapshot: dict[str, Any] = json.loads(data)
+            return snapshot
+    raise AssertionError("the event stream ended")
+
+
 # -- access ---------------------------------------------------------------------------------------
 
 
@@ -294,7 +315,12 @@ async def test_the_dashboard_shows_a_job_and_drives_the_fake_live(
     await expect(task_row(page, second).get_by_role("button", name="Complete")).to_be_disabled()
     assert server.dashboard.snapshot()["tasks"]["items"][0]["state"] == "succeeded"
 
-    await expect(page.locator("#journal tbody tr")).to_have_count(2)
+    third = await submit(http, server)
+    await task_row(page, third).get_by_role("button", name="Fail").click()
+    await expect(task_row(page, third)).to_have_attribute("data-state", "failed")
+    await expect(task_row(page, third).locator(".failure")).to_have_text("generation failed")
+
+    await expect(page.locator("#journal tbody tr")).to_have_count(3)
     await page.locator("#journal tbody tr").first.get_by_text("request").click()
     await expect(page.locator("#journal tbody tr").first.locator("pre").first).to_contain_text("a red fox")
     assert await page.evaluate("window.loadedOnce") is True

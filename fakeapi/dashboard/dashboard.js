@@ -45,6 +45,12 @@ function replaceRows(table, rows, columns, emptyText) {
   body.replaceChildren(...rows);
 }
 
+function failure(error) {
+  if (!error) return null;
+  const words = [error.code, error.message || error.reason.replaceAll("_", " ")].filter(Boolean).join(": ");
+  return el("div", { class: "muted failure" }, words);
+}
+
 function taskRow(task) {
   const finished = TERMINAL.has(task.state);
   const timeline = el(
@@ -65,7 +71,7 @@ function taskRow(task) {
     el("td", { class: "id" }, task.id),
     el("td", {}, task.api),
     el("td", {}, task.model),
-    el("td", { class: "task-state" }, stateBadge(task.state)),
+    el("td", { class: "task-state" }, stateBadge(task.state), failure(task.error)),
     el("td", {}, progress, ` ${task.progress}%`),
     el("td", { class: "mono" }, timeOfDay(task.created_at)),
     el("td", {}, timeline),
