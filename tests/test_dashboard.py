@@ -162,7 +162,7 @@ async def test_a_change_sends_a_new_snapshot_and_no_change_none(
     assert shifted["clock"]["now"] == first["clock"]["now"] + 60
     [task] = shifted["tasks"]["items"]
     assert [step["state"] for step in task["timeline"]] == ["queued", "running", "succeeded"]
-    assert task["state"] == "succeeded"
+    assert (task["state"], task["terminal"]) == ("succeeded", True)
 
 
 async def test_the_snapshot_holds_the_newest_tasks_first(
@@ -301,8 +301,11 @@ async def test_the_dashboard_shows_a_job_and_drives_the_fake_live(
 
     first = await submit(http, server)
     await expect(task_row(page, first)).to_have_attribute("data-state", "queued")
+    kept = await task_row(page, first).get_by_role("button", name="Complete").element_handle()
     await page.get_by_role("button", name="+60 s").click()
     await expect(task_row(page, first)).to_have_attribute("data-state", "succeeded")
+    # Updated in place: a click on a row's button is never lost to a re-render.
+    assert await kept.evaluate("button => button.isConnected && button.disabled") is True
     await expect(task_row(page, first).locator(".timeline .state")).to_have_text(
         ["queued", "running", "succeeded"]
     )

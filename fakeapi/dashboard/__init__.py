@@ -77,7 +77,8 @@ class Dashboard:
 
     def snapshot(self) -> dict[str, Any]:
         """The run as the page shows it: the clock, the scenario, and the newest ``NEWEST`` tasks
-        (each with its timeline), journal entries and deliveries, newest first, with their totals."""
+        (each with its timeline and whether it has ended), journal entries and deliveries, newest
+        first, with their totals."""
         ops, admin = self._ops, self._admin
         engine = ops.engine
         clock = engine.clock
@@ -93,6 +94,7 @@ class Dashboard:
                 "items": [
                     {
                         **pydantic_core.to_jsonable_python(task),
+                        "terminal": task.terminal,
                         "timeline": [{"state": s, "at": at} for s, at in admin.timeline(task.id)],
                     }
                     for task in tasks

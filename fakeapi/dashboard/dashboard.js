@@ -2,7 +2,6 @@
 // through the admin API's own routes. Every URL is relative to the page (/_fakeapi/).
 "use strict";
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled", "expired"]);
 const opened = new Set(); // the <details> the user opened, kept open across renders
 
 function el(tag, attributes, ...children) {
@@ -42,7 +41,8 @@ function bodyDetails(key, label, text) {
 function replaceRows(table, rows, columns, emptyText) {
   const body = document.querySelector(`#${table} tbody`);
   if (rows.length === 0) rows = [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))];
-  body.replaceChildren(...rows);
+  const same = rows.length === body.children.length && rows.every((row, i) => row === body.children[i]);
+  if (!same) body.replaceChildren(...rows);
 }
 
 function failure(error) {
@@ -51,32 +51,54 @@ function failure(error) {
   return el("div", { class: "muted failure" }, words);
 }
 
+// A task's row is made once and updated in place, so that its buttons stay the same elements while
+// snapshots arrive (five a second on a running system clock): a click is never lost to a re-render.
+// Ids repeat after a reset with the same seed: a row is the task's with that id, API, model and start.
+const taskRows = new Map();
+
+function taskKey(task) {
+  return `${task.id} ${task.api} ${task.model} ${task.created_at}`;
+}
+
 function taskRow(task) {
-  const finished = TERMINAL.has(task.state);
-  const timeline = el(
-    "div",
-    { class: "timeline" },
-    ...task.timeline.map((step) =>
-      el("span", { title: iso(step.at) }, stateBadge(step.state), ` +${(step.at - task.created_at).toFixed(1)}s`),
+  const key = taskKey(task);
+  let row = taskRows.get(key);
+  if (row === undefined) {
+    const complete = el("button", { type: "button", class: "complete" }, "Complete");
+    complete.addEventListener("click", () => act(`tasks/${encodeURIComponent(task.id)}/complete`));
+    const fail = el("button", { type: "button", class: "fail" }, "Fail");
+    fail.addEventListener("click", () => act(`tasks/${encodeURIComponent(task.id)}/fail`, {}));
+    row = el(
+      "tr",
+      { "data-task-id": task.id },
+      el("td", { class: "id" }, task.id),
+      el("td", {}, task.api),
+      el("td", {}, task.model),
+      el("td", { class: "task-state" }),
+      el("td", { class: "task-progress" }),
+      el("td", { class: "mono" }, timeOfDay(task.created_at)),
+      el("td", { class: "task-timeline" }),
+      el("td", { class: "actions" }, complete, " ", fail),
+    );
+    taskRows.set(key, row);
+  }
+  row.dataset.state = task.state;
+  row.querySelector(".task-state").replaceChildren(stateBadge(task.state), failure(task.error) || "");
+  row.querySelector(".task-progress").replaceChildren(
+    el("span", { class: "progress", title: `${task.progress}%` }, el("span", { style: `width: ${task.progress}%` })),
+    ` ${task.progress}%`,
+  );
+  row.querySelector(".task-timeline").replaceChildren(
+    el(
+      "div",
+      { class: "timeline" },
+      ...task.timeline.map((step) =>
+        el("span", { title: iso(step.at) }, stateBadge(step.state), ` +${(step.at - task.created_at).toFixed(1)}s`),
+      ),
     ),
   );
-  const progress = el("span", { class: "progress", title: `${task.progress}%` }, el("span", { style: `width: ${task.progress}%` }));
-  const complete = el("button", { type: "button", class: "complete", disabled: finished }, "Complete");
-  complete.addEventListener("click", () => act(`tasks/${encodeURIComponent(task.id)}/complete`));
-  const fail = el("button", { type: "button", class: "fail", disabled: finished }, "Fail");
-  fail.addEventListener("click", () => act(`tasks/${encodeURIComponent(task.id)}/fail`, {}));
-  return el(
-    "tr",
-    { "data-task-id": task.id, "data-state": task.state },
-    el("td", { class: "id" }, task.id),
-    el("td", {}, task.api),
-    el("td", {}, task.model),
-    el("td", { class: "task-state" }, stateBadge(task.state), failure(task.error)),
-    el("td", {}, progress, ` ${task.progress}%`),
-    el("td", { class: "mono" }, timeOfDay(task.created_at)),
-    el("td", {}, timeline),
-    el("td", { class: "actions" }, complete, " ", fail),
-  );
+  for (const button of row.querySelectorAll("button")) button.disabled = task.terminal;
+  return row;
 }
 
 function journalRow(entry, position) {
@@ -114,6 +136,15 @@ function deliveryRow(attempt, position) {
   );
 }
 
+const shownListings = new Map();
+
+function changed(name, listing) {
+  const text = JSON.stringify(listing);
+  if (shownListings.get(name) === text) return false;
+  shownListings.set(name, text);
+  return true;
+}
+
 function render(snapshot) {
   const clock = snapshot.clock;
   document.getElementById("clock-now").textContent = iso(clock.now);
@@ -130,9 +161,16 @@ function render(snapshot) {
   document.getElementById("tasks-total").textContent = newest(tasks);
   document.getElementById("journal-total").textContent = newest(journal);
   document.getElementById("deliveries-total").textContent = newest(deliveries);
+  const shown = new Set(tasks.items.map(taskKey));
+  for (const key of taskRows.keys()) if (!shown.has(key)) taskRows.delete(key);
   replaceRows("tasks", tasks.items.map(taskRow), 8, "no tasks yet: submit a job to any API");
-  replaceRows("journal", journal.items.map((entry, i) => journalRow(entry, journal.total - i)), 5, "no API requests yet");
-  replaceRows("deliveries", deliveries.items.map((attempt, i) => deliveryRow(attempt, deliveries.total - i)), 7, "no callbacks sent yet");
+  // Entries never change once logged: their rows are made again only when the newest ones did.
+  if (changed("journal", journal)) {
+    replaceRows("journal", journal.items.map((entry, i) => journalRow(entry, journal.total - i)), 5, "no API requests yet");
+  }
+  if (changed("deliveries", deliveries)) {
+    replaceRows("deliveries", deliveries.items.map((attempt, i) => deliveryRow(attempt, deliveries.total - i)), 7, "no callbacks sent yet");
+  }
 }
 
 function say(text, kind) {
