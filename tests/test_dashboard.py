@@ -18,7 +18,7 @@ from admin_client import call
 from aiohttp import web
 from playwright.async_api import Page, async_playwright, expect
 
-from fakeapi import FakeApi, FakeServer
+from fakeapi import FakeApi, FakeServer, dashboard
 from fakeapi.dashboard import TICK
 from fakeapi.server.app import listen
 
@@ -183,6 +183,30 @@ async def test_the_event_stream_ends_when_the_server_stops(http: aiohttp.ClientS
         await server.stop()
         assert time.monotonic() - started < 0.5  # not the runner's grace for requests in progress
         assert await response.content.read() == b""
+
+
+async def test_a_quiet_stream_sends_keepalive_comments(
+    server: FakeServer, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard, "KEEPALIVE", 2 * TICK)
+    async with http.get(server.base_url + "/_fakeapi/events") as response:
+        await Events(response).next()
+        line = await asyncio.wait_for(response.content.readline(), 4 * TICK)
+        assert line == b": keepalive\n"
+
+
+async def test_a_page_that_goes_away_leaves_nothing_behind(
+    server: FakeServer, http: aiohttp.ClientSession
+) -> None:
+    for _ in range(3):
+        async with http.get(server.base_url + "/_fakeapi/events") as response:
+            await Events(response).next()
+            response.close()  # the connection, not just the response
+        await submit(http, server)  # a change the stream would send
+    await asyncio.sleep(3 * TICK)
+    assert list(server.recorder.surprises) == []
+    status, _ = await call(http, server.base_url, "GET", "/seed")
+    assert status == 200
 
 
 def test_the_fixture_s_server_streams_the_run(fakeapi: FakeApi) -> None:

@@ -15,6 +15,7 @@ refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Sized
 from importlib import resources
@@ -139,6 +140,14 @@ class Dashboard:
             }
         )
         await stream.prepare(request)
+        # The page may go away while a snapshot is on its way: then there is nothing more to send.
+        with contextlib.suppress(ConnectionError):
+            await self._follow(request, stream, closing)
+        return stream
+
+    async def _follow(self, request: web.Request, stream: web.StreamResponse, closing: asyncio.Event) -> None:
+        """Write a snapshot when it changed (a keepalive comment after a quiet while) each ``TICK``,
+        until the connection closes or ``closing`` is set."""
         await stream.write(b"retry: 1000\n\n")
         sent = b""
         quiet = 0.0
@@ -155,8 +164,7 @@ class Dashboard:
             except asyncio.TimeoutError:
                 quiet += TICK
             else:
-                break
-        return stream
+                return
 
 
 def _newest(read: Callable[[PageQuery], list[T]], items: Sized) -> list[T]:
