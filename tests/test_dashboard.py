@@ -20,7 +20,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from fakeapi import FakeApi, FakeServer, dashboard
 from fakeapi.dashboard import TICK
-from fakeapi.server.app import listen
+from fakeapi.server.app import SHUTDOWN_GRACE, listen
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -181,7 +181,7 @@ async def test_the_event_stream_ends_when_the_server_stops(http: aiohttp.ClientS
         await Events(response).next()
         started = time.monotonic()
         await server.stop()
-        assert time.monotonic() - started < 0.5  # not the runner's grace for requests in progress
+        assert time.monotonic() - started < SHUTDOWN_GRACE  # the stream did not wait out the grace
         assert await response.content.read() == b""
 
 
