@@ -55,6 +55,7 @@ test-python-%: .venv-%/.installed
 	@test -n "$(call python_for,$*)" || { echo "test-pythons: no Python $* (looked for $(PYENV_ROOT)/versions/$*.*/bin/python and python$* on PATH)" >&2; exit 1; }
 	$(call python_for,$*) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip uninstall --quiet --yes fakeapi 2>/dev/null || true
 	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
