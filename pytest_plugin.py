@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,7 +129,7 @@ class Options:
     seed: int | None = None
     overrides: dict[str, Any] | None = None
     strict: bool | None = None
-    allow_surprises: tuple[str, ...] = field(default=())
+    allow_surprises: tuple[str, ...] = ()
 
 
 def marker_options(request: pytest.FixtureRequest) -> Options:
@@ -141,14 +141,17 @@ def marker_options(request: pytest.FixtureRequest) -> Options:
     if unknown:
         given = ", ".join(f"{name}=" for name in unknown)
         pytest.fail(
-            f"fakeapi marker: unknown argument {given} (arguments: {', '.join(MARKER_ARGUMENTS)})", False
+            f"fakeapi marker: unknown argument {given} (arguments: {', '.join(MARKER_ARGUMENTS)})",
+            pytrace=False,
         )
     if len(args) > 1:
-        pytest.fail(f"fakeapi marker: one scenario, not {len(args)} ({', '.join(map(repr, args))})", False)
+        pytest.fail(
+            f"fakeapi marker: one scenario, not {len(args)} ({', '.join(map(repr, args))})", pytrace=False
+        )
     if args and "scenario" in kwargs:
         pytest.fail(
             f"fakeapi marker: the scenario is given twice: {args[0]!r} and scenario={kwargs['scenario']!r}",
-            False,
+            pytrace=False,
         )
     scenario = kwargs.pop("scenario", args[0] if args else None)
     scenario = default_scenario(config) if scenario is None else from_root(config, scenario)
@@ -197,7 +200,7 @@ def fakeapi_server(pytestconfig: pytest.Config) -> Iterator[BackgroundServer]:
 @pytest.fixture
 def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) -> Iterator[FakeApi]:
     """The fake, reset for this test; see ``fakeapi.fixture.FakeApi`` for what it offers."""
-    from fakeapi.errors import ScenarioError
+    from fakeapi.errors import ScenarioError, UsageError
     from fakeapi.fixture import FakeApi
 
     options = marker_options(request)
@@ -206,7 +209,7 @@ def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) ->
         handle.load_scenario(
             options.scenario, seed=options.seed, overrides=options.overrides, strict=options.strict
         )
-    except ScenarioError as exc:
+    except (ScenarioError, UsageError) as exc:  # the marker's scenario, seed or overrides
         failure: str | None = failed_scenario(exc)
     else:
         failure = None

@@ -24,7 +24,7 @@ async def afakeapi(request: pytest.FixtureRequest) -> AsyncIterator[FakeApi]:
     """A fake of its own for this test, started on the test's loop, with the same API as ``fakeapi``
     (the same marker and options); what waits is awaited: ``await afakeapi.clock.ashift(...)``,
     ``await afakeapi.aload_scenario(...)``, ``await afakeapi.areset()``. Its ports are free ones."""
-    from fakeapi.errors import ScenarioError
+    from fakeapi.errors import ScenarioError, UsageError
     from fakeapi.fixture import FakeApi
     from fakeapi.providers import REGISTRY
     from fakeapi.server import FakeServer, LoopServer
@@ -37,7 +37,7 @@ async def afakeapi(request: pytest.FixtureRequest) -> AsyncIterator[FakeApi]:
             await handle.aload_scenario(
                 options.scenario, seed=options.seed, overrides=options.overrides, strict=options.strict
             )
-        except ScenarioError as exc:
+        except (ScenarioError, UsageError) as exc:  # the marker's scenario, seed or overrides
             failure: str | None = failed_scenario(exc)
         else:
             failure = None
