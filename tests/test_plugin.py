@@ -675,6 +675,31 @@ def test_deliveries_are_logged_when_the_sink_has_them(downstream: pytest.Pyteste
     result.assert_outcomes(passed=2)
 
 
+def test_a_request_to_the_sink_from_elsewhere_is_not_a_delivery(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_elsewhere="""
+        from __future__ import annotations
+
+        import pytest
+
+        from rixclient import call
+
+
+        def test_posted_by_the_test(fakeapi, callback_sink):
+            call("POST", callback_sink.url, {"status": "made up"})
+            with pytest.raises(TimeoutError) as info:
+                callback_sink.wait_for(1, timeout=0.3)
+            assert str(info.value) == (
+                "the callback sink received 1 requests, but the fake logged only 0 deliveries to it "
+                "within 0.3s"
+            )
+            assert callback_sink.bodies() == [{"status": "made up"}]
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
 def test_a_blocking_clock_operation_in_an_async_test_says_to_await(downstream: pytest.Pytester) -> None:
     write_ini(downstream, "asyncio_mode = auto")
     downstream.makepyfile(
