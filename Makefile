@@ -21,7 +21,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The distribution was called fakeapi before it became fakeapi-sandbox (the name is taken on PyPI): an
+# old install's pytest11 entry point would load the plugin a second time.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip uninstall --quiet --yes fakeapi 2>/dev/null || true
+	rm -rf fakeapi.egg-info
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -53,6 +57,7 @@ test-python-%: .venv-%/.installed
 	@test -n "$(call python_for,$*)" || { echo "test-pythons: no Python $* (looked for $(PYENV_ROOT)/versions/$*.*/bin/python and python$* on PATH)" >&2; exit 1; }
 	$(call python_for,$*) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip uninstall --quiet --yes fakeapi 2>/dev/null || true
 	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 

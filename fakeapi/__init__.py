@@ -1,7 +1,8 @@
 """fakeapi: a faithful, deterministic fake of hosted async-task AI generation APIs.
 
 The names below load on first use, so importing a part (``fakeapi.engine``, ``fakeapi.scenario``)
-does not import the HTTP server.
+does not import the HTTP server. ``DISTRIBUTION`` is the name the package is installed under
+(``pip install fakeapi-sandbox``; ``importlib.metadata.version(fakeapi.DISTRIBUTION)``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+DISTRIBUTION = "fakeapi-sandbox"
+
 if TYPE_CHECKING:
     from fakeapi.clock import ManualClock, SystemClock
     from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
-    from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError
+    from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError, UsageError
     from fakeapi.fixture import FakeApi, SurpriseError
     from fakeapi.scenario import Scenario, load_scenario, parse_scenario
     from fakeapi.server import BackgroundServer, FakeServer
@@ -34,10 +37,12 @@ _HOMES = {
     "TaskEngine": "fakeapi.engine",
     "TaskStateError": "fakeapi.errors",
     "TaskView": "fakeapi.engine",
+    "UsageError": "fakeapi.errors",
     "load_scenario": "fakeapi.scenario",
     "parse_scenario": "fakeapi.scenario",
 }
 __all__ = [
+    "DISTRIBUTION",
     "BackgroundServer",
     "CallbackSink",
     "ErrorKind",
@@ -53,6 +58,7 @@ __all__ = [
     "TaskEngine",
     "TaskStateError",
     "TaskView",
+    "UsageError",
     "load_scenario",
     "parse_scenario",
 ]

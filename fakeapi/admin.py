@@ -31,7 +31,7 @@ from fakeapi.bodies import Dropped, read_body
 from fakeapi.clock import SystemClock
 from fakeapi.contract.openapi import DOCUMENT_PATH, admin_document
 from fakeapi.engine import TaskEngine, TaskView
-from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
+from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError, validation_problems
 from fakeapi.etiquette import Etiquette, Violation, strictly
 from fakeapi.recorder import JournalEntry, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
@@ -368,7 +368,7 @@ class Admin:
         except Dropped as exc:
             return _error(exc.status, str(exc))  # the connection is gone: never sent
         except ValidationError as exc:
-            return _error(400, _problems(exc))
+            return _error(400, validation_problems(exc))
         except (ScenarioError, ValueError, FakeApiError) as exc:
             return _error(400, str(exc))
         except KeyError as exc:
@@ -531,10 +531,6 @@ def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) 
         url = request.url.with_query(limit=page.limit, offset=following)
         response.headers[hdrs.LINK] = f'<{url}>; rel="next"'
     return response
-
-
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
 def _answer(value: object) -> web.Response:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ErrorKind(str, Enum):
@@ -56,3 +60,13 @@ class TaskStateError(Exception):
 
 class ScenarioError(Exception):
     """A scenario file that cannot be loaded; the message names the file and the path inside it."""
+
+
+class UsageError(Exception):
+    """The fake was driven wrongly: a bad argument to a fixture method, an operation from the wrong
+    place (a blocking clock shift on a running event loop). The message says what to do instead."""
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as ``field: message`` parts joined by ``; `` (no URLs, no input echoed)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())

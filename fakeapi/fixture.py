@@ -1,13 +1,20 @@
-"""``FakeApi``: the fake driven from a test (or any sync code) while it serves in a thread.
+"""``FakeApi``: the fake driven from a test (or any sync code) while it serves in a thread, or on the
+test's own loop.
 
-Every method runs on the server's loop; the ``a``-prefixed twins of the clock operations are for
-async tests whose own loop must keep running (e.g. a callback receiver served by the test itself).
+Every method runs on the server's loop; the ``a``-prefixed twins of the waiting operations are for
+async tests, whose own loop must keep running (e.g. a callback receiver served by the test itself).
+Misuse (a bad argument, a blocking operation on a running loop) raises ``UsageError``.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from fakeapi.admin import (
     BalanceQuery,
@@ -19,11 +26,15 @@ from fakeapi.admin import (
     SpeedBody,
 )
 from fakeapi.engine import TaskView
+from fakeapi.errors import UsageError, validation_problems
 from fakeapi.etiquette import Violation
 from fakeapi.recorder import JournalEntry
 from fakeapi.scenario import FailureReason, ScenarioRef
-from fakeapi.server import BackgroundServer
+from fakeapi.server import ServerDriver
 from fakeapi.webhooks import DeliveryAttempt
+
+T = TypeVar("T")
+B = TypeVar("B", LoadScenarioBody, ResetBody, ShiftBody, MoveToBody, SpeedBody, FailBody)
 
 
 class SurpriseError(AssertionError):
@@ -31,33 +42,90 @@ class SurpriseError(AssertionError):
     mode) a client breaking the API's etiquette."""
 
 
-class ClockControl:
-    """The fake's clock: read it, shift it, move it; shifting runs everything that falls due."""
+def _body(model: type[B], operation: str, **fields: Any) -> B:
+    """The admin body of an operation, a bad argument as a ``UsageError`` naming the operation."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise UsageError(f"{operation}: {validation_problems(exc)}") from None
 
-    def __init__(self, background: BackgroundServer) -> None:
+
+def _surprise_matches(surprise: str, pattern: str) -> bool:
+    line = surprise.partition("\n")[0]
+    return fnmatchcase(line, pattern) or fnmatchcase(line, pattern + " *")
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class ClockControl:
+    """The fake's clock: read it, shift it, move it; shifting runs everything that falls due.
+
+    ``shift`` and ``move_to`` wait until the callbacks they start reach their receivers, so they
+    refuse to run on a thread whose event loop is running (a receiver there could never answer):
+    async tests await ``ashift`` and ``amove_to``.
+    """
+
+    def __init__(self, background: ServerDriver, name: str = "fakeapi") -> None:
         self._bg = background
         self._admin = background.server.admin
+        self._name = name
 
     def now(self) -> float:
         return self._bg.call(self._admin.now)
 
     def shift(self, seconds: float) -> None:
         """Move time forward; every transition and callback due on the way runs first, in order."""
-        self._bg.run(self._admin.shift(ShiftBody(seconds=seconds)))
+        body = _body(ShiftBody, "clock.shift", seconds=seconds)
+        self._wait(self._admin.shift(body), "shift")
 
     def move_to(self, t: float) -> None:
         """Move time to Unix time ``t`` (never backwards)."""
-        self._bg.run(self._admin.move_to(MoveToBody(t=t)))
+        body = _body(MoveToBody, "clock.move_to", t=t)
+        self._wait(self._admin.move_to(body), "move_to")
 
     def set_speed(self, speed: float) -> None:
         """Make the system clock run ``speed`` times as fast from now on (a virtual clock refuses)."""
-        self._bg.call(lambda: self._admin.set_speed(SpeedBody(speed=speed)))
+        body = _body(SpeedBody, "clock.set_speed", speed=speed)
+        try:
+            self._bg.call(lambda: self._admin.set_speed(body))
+        except ValueError as exc:
+            raise UsageError(f"clock.set_speed: {exc}") from None
 
     async def ashift(self, seconds: float) -> None:
-        await self._bg.arun(self._admin.shift(ShiftBody(seconds=seconds)))
+        """``shift`` for async tests: waits without blocking the test's loop."""
+        body = _body(ShiftBody, "clock.ashift", seconds=seconds)
+        await self._await(self._admin.shift(body), "ashift")
 
     async def amove_to(self, t: float) -> None:
-        await self._bg.arun(self._admin.move_to(MoveToBody(t=t)))
+        """``move_to`` for async tests: waits without blocking the test's loop."""
+        body = _body(MoveToBody, "clock.amove_to", t=t)
+        await self._await(self._admin.move_to(body), "amove_to")
+
+    def _wait(self, operation: Coroutine[Any, Any, None], name: str) -> None:
+        twin = f"{self._name}.clock.a{name}"
+        if self._bg.in_loop or _loop_running():
+            operation.close()
+            raise UsageError(
+                f"{self._name}.clock.{name} waits for the callbacks it starts to reach their receivers, "
+                f"and this thread's event loop is running (an async test): a receiver on it could never "
+                f"answer; use `await {twin}(...)`"
+            )
+        try:
+            self._bg.run(operation)
+        except ValueError as exc:
+            raise UsageError(f"clock.{name}: {exc}") from None
+
+    async def _await(self, operation: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await self._bg.arun(operation)
+        except ValueError as exc:
+            raise UsageError(f"clock.{name}: {exc}") from None
 
 
 class FakeApi:
@@ -66,10 +134,12 @@ class FakeApi:
     Each operation is also served over HTTP under ``/_fakeapi/`` (see ``fakeapi.admin``).
     """
 
-    def __init__(self, background: BackgroundServer) -> None:
+    def __init__(self, background: ServerDriver, name: str = "fakeapi") -> None:
         self._bg = background
         self._admin = background.server.admin
-        self.clock = ClockControl(background)
+        self._name = name
+        self._allowed: list[str] = []
+        self.clock = ClockControl(background, name)
 
     @property
     def base_url(self) -> str:
@@ -90,7 +160,7 @@ class FakeApi:
 
     def load_scenario(
         self,
-        scenario: ScenarioRef | None = None,
+        scenario: ScenarioRef | Path | None = None,
         *,
         seed: int | None = None,
         overrides: dict[str, Any] | None = None,
@@ -100,14 +170,48 @@ class FakeApi:
         one) with ``overrides`` deep-merged onto it (mappings merge key by key, anything else
         replaces), and ``seed``; ``strict`` turns strict mode on or off (``None``: as the scenario's
         ``etiquette.strict`` says)."""
-        if isinstance(scenario, Path):
-            scenario = str(scenario)
-        body = LoadScenarioBody(scenario=scenario, seed=seed, overrides=overrides, strict=strict)
-        self._bg.run(self._admin.load_scenario(body))
+        body = self._scenario_body(scenario, seed, overrides, strict)
+        self._blocking(self._admin.load_scenario(body), "load_scenario")
+
+    async def aload_scenario(
+        self,
+        scenario: ScenarioRef | Path | None = None,
+        *,
+        seed: int | None = None,
+        overrides: dict[str, Any] | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        """``load_scenario`` for async tests."""
+        await self._bg.arun(self._admin.load_scenario(self._scenario_body(scenario, seed, overrides, strict)))
 
     def reset(self, *, seed: int | None = None) -> None:
         """Start over with the current scenario: no tasks, fresh accounts, clock and logs."""
-        self._bg.run(self._admin.reset(ResetBody(seed=seed)))
+        self._blocking(self._admin.reset(_body(ResetBody, "reset", seed=seed)), "reset")
+
+    async def areset(self, *, seed: int | None = None) -> None:
+        """``reset`` for async tests."""
+        await self._bg.arun(self._admin.reset(_body(ResetBody, "areset", seed=seed)))
+
+    @staticmethod
+    def _scenario_body(
+        scenario: ScenarioRef | Path | None,
+        seed: int | None,
+        overrides: dict[str, Any] | None,
+        strict: bool | None,
+    ) -> LoadScenarioBody:
+        ref = str(scenario) if isinstance(scenario, Path) else scenario
+        return _body(
+            LoadScenarioBody, "load_scenario", scenario=ref, seed=seed, overrides=overrides, strict=strict
+        )
+
+    def _blocking(self, operation: Coroutine[Any, Any, T], name: str) -> T:
+        if self._bg.in_loop:
+            operation.close()
+            raise UsageError(
+                f"{self._name} runs on this test's event loop, where {name} cannot wait: "
+                f"use `await {self._name}.a{name}(...)`"
+            )
+        return self._bg.run(operation)
 
     @property
     def tasks(self) -> list[TaskView]:
@@ -134,7 +238,7 @@ class FakeApi:
     ) -> TaskView:
         """Fail a task now: with this message, or the API's words for ``reason``, and ``code``
         (for APIs that have one), or the API's code for ``reason``."""
-        body = FailBody(message=message, code=code, reason=reason)
+        body = _body(FailBody, "fail", message=message, code=code, reason=reason)
         return self._bg.call(lambda: self._admin.fail(task_id, body))
 
     @property
@@ -166,15 +270,28 @@ class FakeApi:
         """Whether the run is in strict mode: ``check`` then fails on etiquette violations too."""
         return self._bg.call(lambda: self._bg.server.engine.scenario.etiquette.strict)
 
+    def allow_surprises(self, *patterns: str) -> None:
+        """Expect surprises: one whose first line matches a pattern (``fnmatch``, e.g.
+        ``"GET /rixapi/v1/nope"`` or ``"DELETE /rixapi/*"``: a pattern with no wildcard at its end
+        matches the request's method and path) no longer fails ``check``, and ``check`` fails if a
+        pattern matched none by then."""
+        self._allowed.extend(patterns)
+
     def check(self) -> None:
-        """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset, or,
-        in strict mode, if a client broke the API's etiquette (one ``{rule}: {message}`` line each)."""
+        """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset (but for
+        the allowed ones; an allowed surprise that never came fails too), or, in strict mode, if a
+        client broke the API's etiquette (one ``{rule}: {message}`` line each)."""
         surprises = self.surprises
         violations = self.violations if self.strict else []
-        parts = []
+        unexpected = [s for s in surprises if not any(_surprise_matches(s, p) for p in self._allowed)]
+        unseen = [p for p in self._allowed if not any(_surprise_matches(s, p) for s in surprises)]
         if surprises:
             self._bg.call(self._admin.clear_surprises)
-            parts.append("the fake saw unexpected requests:\n- " + "\n- ".join(surprises))
+        parts = []
+        if unexpected:
+            parts.append("the fake saw unexpected requests:\n- " + "\n- ".join(unexpected))
+        if unseen:
+            parts.append(f"the test allowed surprises that never came: {', '.join(unseen)}")
         if violations:
             self._bg.call(self._admin.clear_violations)
             lines = "\n".join(map(str, violations))

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,10 @@ class CallbackSink:
 
     By default it answers 200. ``fail_next(n, status)`` makes the next ``n`` answers fail, to
     exercise a provider's retries; ``delay`` holds every answer back, to exercise timeouts.
+
+    ``logged``, when set, counts the deliveries to the sink the fake has logged (the ``callback_sink``
+    fixture sets it): the fake logs an attempt once the sink's answer reaches it, so ``wait_for(n)``
+    then also waits for ``n`` logged deliveries, and a test can read both sides as soon as it returns.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -45,6 +50,7 @@ class CallbackSink:
         self._generation = 0
         self._changed = threading.Condition()
         self._runner: web.AppRunner | None = None
+        self.logged: Callable[[], int] | None = None
 
     @property
     def url(self) -> str:
@@ -87,23 +93,43 @@ class CallbackSink:
         return [r.json() for r in self.received]
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedCallback]:
-        """Block until at least ``count`` requests arrived (real time); return all received."""
+        """Block until at least ``count`` requests arrived (and, with ``logged``, the fake logged as
+        many deliveries to the sink) in real time; return all received."""
+        deadline = time.monotonic() + timeout
         with self._changed:
             if not self._changed.wait_for(lambda: len(self._received) >= count, timeout):
                 raise TimeoutError(
                     f"the callback sink received {len(self._received)} requests, not {count}, "
                     f"within {timeout:g}s"
                 )
-            return list(self._received)
+            received = list(self._received)
+        while not self._logged_at_least(count, deadline, timeout):
+            time.sleep(0.001)
+        return received
 
     async def await_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedCallback]:
         """``wait_for`` for async tests: waits without blocking the test's loop."""
         deadline = time.monotonic() + timeout
-        while len(self.received) < count:
-            if time.monotonic() > deadline:
+        while True:
+            if len(self.received) >= count:
+                if self._logged_at_least(count, deadline, timeout):
+                    return self.received
+            elif time.monotonic() > deadline:
                 return self.wait_for(count, 0)
-            await asyncio.sleep(0.005)
-        return self.received
+            await asyncio.sleep(0.002)
+
+    def _logged_at_least(self, count: int, deadline: float, timeout: float) -> bool:
+        if self.logged is None:
+            return True
+        logged = self.logged()
+        if logged >= count:
+            return True
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the callback sink received {count} requests, but the fake logged only {logged} "
+                f"deliveries to it within {timeout:g}s"
+            )
+        return False
 
     async def _receive(self, request: web.Request) -> web.Response:
         generation = self._generation

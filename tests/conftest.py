@@ -7,6 +7,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+# The plugin imports the fake only once a test asks for a fixture, and pytester's in-process runs
+# forget the modules imported in them: imported here, they stay (PyYAML's C loader breaks when
+# imported twice in one process).
+import fakeapi.fixture
+import fakeapi.sink  # noqa: F401
+
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from admin_client import call
 
-from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError
+from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError, UsageError
 from fakeapi.admin import Admin, is_loopback
 from fakeapi.fixture import ClockControl
 from fakeapi.scenario import bundled_names, load_scenario, merge_overrides, parse_scenario, validate_scenario
@@ -174,21 +174,21 @@ async def test_clock_read_shift_move_to(fakeapi: FakeApi, http: aiohttp.ClientSe
 
     moved = await admin(http, fakeapi, "POST", "/clock/move_to", {"t": START + 100})
     assert moved["now"] == fakeapi.clock.now() == START + 100
-    fakeapi.clock.move_to(START + 200)
+    await fakeapi.clock.amove_to(START + 200)
     assert (await admin(http, fakeapi, "GET", "/clock"))["now"] == START + 200
 
     status, answer = await call(http, fakeapi.base_url, "POST", "/clock/move_to", {"t": START})
     assert status == 400
     assert "cannot go back" in answer["error"]["message"]
-    with pytest.raises(ValueError, match="cannot go back"):
-        fakeapi.clock.move_to(START)
+    with pytest.raises(UsageError, match="cannot go back"):
+        await fakeapi.clock.amove_to(START)
 
 
 async def test_speed_of_a_virtual_clock_is_refused(fakeapi: FakeApi, http: aiohttp.ClientSession) -> None:
     status, answer = await call(http, fakeapi.base_url, "POST", "/clock/speed", {"speed": 60})
     assert status == 400
     assert answer["error"]["message"].startswith("the clock is virtual: it stands still until shifted")
-    with pytest.raises(ValueError, match="the clock is virtual"):
+    with pytest.raises(UsageError, match="the clock is virtual"):
         fakeapi.clock.set_speed(60)
 
 
@@ -218,7 +218,7 @@ async def test_tasks_and_one_task_match_the_fixture(fakeapi: FakeApi, http: aioh
     first = await submit(http, fakeapi, "kling-v2")
     second = await submit(http, fakeapi, "flux-pro")
     await rix(http, fakeapi, f"/v1/task/{first}")
-    fakeapi.clock.shift(5)
+    await fakeapi.clock.ashift(5)
 
     listed = await admin(http, fakeapi, "GET", "/tasks")
     assert listed == plain(fakeapi.tasks)

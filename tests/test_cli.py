@@ -364,7 +364,7 @@ def test_bundled_scenarios_load_from_a_regular_install(tmp_path: Path) -> None:
     assert (target / "fakeapi" / "scenarios" / "default.yaml").is_file()
 
     script = (
-        "import fakeapi, pytest_plugin\n"
+        "import fakeapi, fakeapi.pytest_plugin as pytest_plugin\n"
         "from fakeapi.media import mp4\n"
         "from fakeapi.scenario import bundled_names, load_scenario\n"
         "print(load_scenario('default').rules[0].name)\n"
@@ -389,4 +389,6 @@ def test_bundled_scenarios_load_from_a_regular_install(tmp_path: Path) -> None:
     assert names.split() == BUNDLED
     assert Path(package).is_relative_to(target)  # the installed copy, not the source tree
     assert Path(plugin).is_relative_to(target)
+    assert Path(plugin) == target / "fakeapi" / "pytest_plugin.py"
+    assert not Path(plugin).is_symlink()  # the repository's symlink ships as the file it points to
     assert brand == "ftyp"

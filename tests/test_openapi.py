@@ -251,7 +251,7 @@ async def test_the_fakes_answers_fit_the_document(
     await call(submit[0], submit[1], dict(submit[2]), key=False)
     for step in id_at:
         answer = answer[step]
-    fakeapi.clock.shift(600)
+    await fakeapi.clock.ashift(600)
     for method, path, kwargs in more:
         await call(method, path.format(id=answer), dict(kwargs))
     statuses = {status for _, _, status in document.checked}

@@ -639,3 +639,389 @@ def test_callbacks_do_not_leak_into_the_next_test(downstream: pytest.Pytester) -
     )
     result = downstream.runpytest("-q")
     result.assert_outcomes(passed=2)
+
+
+# -- traps: each of these failed before the fix -----------------------------------------------------
+
+
+def test_deliveries_are_logged_when_the_sink_has_them(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_logged="""
+        from __future__ import annotations
+
+        from rixclient import submit
+
+
+        def test_every_time(fakeapi, callback_sink):
+            for _ in range(150):
+                fakeapi.reset()
+                callback_sink.clear()
+                submit(fakeapi, "kling-v2", callback_url=callback_sink.url)
+                (received,) = callback_sink.wait_for(1)
+                assert [(d.status, d.delivered) for d in fakeapi.deliveries] == [(200, True)]
+
+
+        async def test_every_time_async(fakeapi, callback_sink):
+            for _ in range(150):
+                fakeapi.reset()
+                callback_sink.clear()
+                submit(fakeapi, "kling-v2", callback_url=callback_sink.url)
+                await callback_sink.await_for(1)
+                assert [(d.status, d.delivered) for d in fakeapi.deliveries] == [(200, True)]
+        """
+    )
+    write_ini(downstream, "asyncio_mode = auto")
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_request_to_the_sink_from_elsewhere_is_not_a_delivery(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_elsewhere="""
+        from __future__ import annotations
+
+        import pytest
+
+        from rixclient import call
+
+
+        def test_posted_by_the_test(fakeapi, callback_sink):
+            call("POST", callback_sink.url, {"status": "made up"})
+            with pytest.raises(TimeoutError) as info:
+                callback_sink.wait_for(1, timeout=0.3)
+            assert str(info.value) == (
+                "the callback sink received 1 requests, but the fake logged only 0 deliveries to it "
+                "within 0.3s"
+            )
+            assert callback_sink.bodies() == [{"status": "made up"}]
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_blocking_clock_operation_in_an_async_test_says_to_await(downstream: pytest.Pytester) -> None:
+    write_ini(downstream, "asyncio_mode = auto")
+    downstream.makepyfile(
+        test_blocking="""
+        from __future__ import annotations
+
+        import re
+        import time
+
+        import pytest
+
+
+        async def test_shift(fakeapi):
+            started = time.monotonic()
+            with pytest.raises(Exception, match=re.escape("use `await fakeapi.clock.ashift(...)`")) as info:
+                fakeapi.clock.shift(10)
+            assert type(info.value).__name__ == "UsageError"
+            with pytest.raises(Exception, match=re.escape("use `await fakeapi.clock.amove_to(...)`")) as info:
+                fakeapi.clock.move_to(fakeapi.clock.now() + 10)
+            assert type(info.value).__name__ == "UsageError"
+            assert time.monotonic() - started < 1
+            assert fakeapi.clock.now() == 1767225600  # nothing moved
+            await fakeapi.clock.ashift(10)
+            assert fakeapi.clock.now() == 1767225610
+
+
+        def test_sync_shift_in_a_sync_test(fakeapi):
+            fakeapi.clock.shift(10)
+            assert fakeapi.clock.now() == 1767225610
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_surprise_at_teardown_is_reported_once(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_once="""
+        from __future__ import annotations
+
+        from rixclient import call
+
+
+        def test_typo(fakeapi):
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nope")
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    assert sum("GET /rixapi/v1/nope matched no route" in line for line in result.outlines) == 1
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
+
+
+MINE = """\
+description: a scenario of the project's own, in its own folder
+rules:
+  - phases: [{state: queued, for: 7s}, {state: succeeded}]
+"""
+
+WHICH = """
+from __future__ import annotations
+
+import pytest
+
+from rixclient import status_of, submit
+
+
+def test_from_the_ini(fakeapi):
+    task = submit(fakeapi, "flux-pro")
+    fakeapi.clock.shift(6)
+    assert status_of(fakeapi, task["id"]) == "queued"
+    fakeapi.clock.shift(1)
+    assert status_of(fakeapi, task["id"]) == "completed"
+
+
+@pytest.mark.fakeapi("scenarios/other.yaml")
+def test_from_the_marker(fakeapi):
+    assert submit(fakeapi, "flux-pro")["status"] == "failed"
+"""
+
+
+def test_relative_scenario_paths_resolve_from_the_ini_file(
+    downstream: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_ini(downstream, "fakeapi_scenario = scenarios/mine.yaml", "pythonpath = .")
+    downstream.mkdir("scenarios")
+    (downstream.path / "scenarios" / "mine.yaml").write_text(MINE)
+    other = "rules:\n  - phases: [{state: failed, error: {message: refused}}]\n"
+    (downstream.path / "scenarios" / "other.yaml").write_text(other)
+    tests = downstream.mkdir("tests")
+    (tests / "test_which.py").write_text(WHICH)
+    monkeypatch.chdir(tests)
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=2)
+
+
+def error_report(result: pytest.RunResult, when: str) -> list[str]:
+    """The non-empty lines pytest printed for a test's error (``when``: "setup of test_x")."""
+    start = next(i for i, line in enumerate(result.outlines) if f"ERROR at {when}" in line)
+    end = next(i for i, line in enumerate(result.outlines) if "short test summary" in line)
+    return [line for line in result.outlines[start + 1 : end] if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        (
+            'scenari="manual"',
+            "fakeapi marker: unknown argument scenari= (arguments: scenario, seed, overrides, strict, "
+            "allow_surprises)",
+        ),
+        (
+            '"manual", scenario="instant"',
+            "fakeapi marker: the scenario is given twice: 'manual' and scenario=",
+        ),
+        ('"manual", "instant"', "fakeapi marker: one scenario, not 2 ('manual', 'instant')"),
+        ('seed="x"', "UsageError: load_scenario: seed: Input should be a valid integer"),
+    ],
+)
+def test_marker_mistakes_fail_the_test(downstream: pytest.Pytester, marker: str, message: str) -> None:
+    downstream.makepyfile(
+        test_mistake=f"""
+        import pytest
+
+
+        @pytest.mark.fakeapi({marker})
+        def test_marked(fakeapi):
+            pass
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(errors=1)
+    (line,) = error_report(result, "setup of test_marked")
+    assert line.startswith(message)
+
+
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_a_bad_default_scenario_stops_the_run_once(downstream: pytest.Pytester, where: str) -> None:
+    downstream.makepyfile(test_two="def test_a(fakeapi):\n    pass\n\n\ndef test_b(fakeapi):\n    pass\n")
+    if where == "ini":
+        write_ini(downstream, "fakeapi_scenario = nope")
+        result = downstream.runpytest()
+    else:
+        result = downstream.runpytest("--fakeapi-scenario", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if "nope" in line]
+    assert len(errors) == 1, result.errlines
+    assert errors[0].startswith("ERROR: fakeapi: nope: no such scenario file, and no bundled scenario")
+    result.stdout.no_fnmatch_line("*ERROR at setup*")
+
+
+def test_misuse_raises_one_readable_usage_error(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_misuse="""
+        from __future__ import annotations
+
+        import pytest
+
+        import fakeapi as package
+        from rixclient import submit
+
+
+        @pytest.mark.parametrize(
+            ("misuse", "message"),
+            [
+                (lambda f: f.clock.shift(-10), "clock.shift: seconds: Input should be greater than or equal"),
+                (lambda f: f.clock.move_to(0), "clock.move_to: the clock cannot go back from 1767225600"),
+                (lambda f: f.fail(submit(f, "kling-v2")["id"], reason="oops"), "fail: reason: Input should"),
+                (lambda f: f.load_scenario(seed="x"), "load_scenario: seed: Input should be a valid integer"),
+                (lambda f: f.load_scenario(overrides=[1]), "load_scenario: overrides: Input should be"),
+                (lambda f: f.reset(seed=1.5), "reset: seed: Input should be a valid integer"),
+                (lambda f: f.clock.set_speed(60), "clock.set_speed: the clock is virtual"),
+            ],
+        )
+        def test_misuse(fakeapi, misuse, message):
+            with pytest.raises(package.UsageError) as info:
+                misuse(fakeapi)
+            assert str(info.value).startswith(message)
+            assert "pydantic" not in str(info.value)
+            assert info.value.__cause__ is None
+            assert info.value.__suppress_context__
+        """
+    )
+    result = downstream.runpytest("-q")
+    result.assert_outcomes(passed=7)
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free now on 127.0.0.1."""
+    import random
+    import socket
+
+    for _ in range(100):
+        first = random.randrange(20000, 60000)
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return first
+    raise RuntimeError("no free block of ports")
+
+
+PORTS = """
+from __future__ import annotations
+
+from fakeapi.providers import REGISTRY
+
+
+def test_ports(fakeapi):
+    print("BASE", fakeapi.base_url)
+    print("ROOTS", " ".join(fakeapi.root_url_for(p.name) for p in REGISTRY.providers()))
+"""
+
+
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_a_fixed_port_gives_the_same_urls_every_run(
+    downstream: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    port = free_ports(15)
+    downstream.makepyfile(test_ports=PORTS)
+    if where == "ini":
+        write_ini(downstream, f"fakeapi_port = {port}")
+        args: tuple[str, ...] = ("-s",)
+    else:
+        args = ("-s", "--fakeapi-port", str(port))
+    for worker, first in [(None, port), (None, port), ("gw2", port + 10)]:
+        if worker is None:
+            monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+        else:
+            monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        result = downstream.runpytest(*args)
+        result.assert_outcomes(passed=1)
+        roots = " ".join(f"http://127.0.0.1:{first + n}" for n in range(1, 5))
+        result.stdout.fnmatch_lines([f"*BASE http://127.0.0.1:{first}", f"ROOTS {roots}"])
+
+
+def test_a_malformed_yaml_scenario_is_one_short_error(downstream: pytest.Pytester) -> None:
+    (downstream.path / "bad.yaml").write_text("rules:\n  - phases: [{state: queued}\n  - x: 1\n")
+    downstream.makepyfile(
+        test_bad="""
+        import pytest
+
+
+        @pytest.mark.fakeapi("bad.yaml")
+        def test_marked(fakeapi):
+            pass
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(errors=1)
+    report = error_report(result, "setup of test_marked")
+    assert len(report) == 1, report
+    path = downstream.path / "bad.yaml"
+    assert report[0].startswith(
+        f"ScenarioError: {path}:3: not valid YAML: while parsing a flow sequence ({path}:2)"
+    )
+    assert "line" not in report[0]
+
+
+# -- the surprise allow-list ------------------------------------------------------------------------
+
+
+def test_allowed_surprises(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_allowed="""
+        from __future__ import annotations
+
+        import pytest
+
+        from rixclient import call
+
+
+        def test_allowed_by_the_method(fakeapi):
+            fakeapi.allow_surprises("GET /rixapi/v1/no*")
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nope")
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nothing")
+
+
+        @pytest.mark.fakeapi(allow_surprises=["DELETE /rixapi/*"])
+        def test_allowed_by_the_marker(fakeapi):
+            call("DELETE", fakeapi.url_for("rixapi") + "/v1/task/x")
+
+
+        def test_one_allowed_one_not(fakeapi):
+            fakeapi.allow_surprises("GET /rixapi/v1/nope")
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nope")
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nope/deeper")
+
+
+        def test_allowed_but_never_seen(fakeapi):
+            fakeapi.allow_surprises("GET /rixapi/v1/nope")
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_one_allowed_one_not*",
+            "*- GET /rixapi/v1/nope/deeper matched no route*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_allowed_but_never_seen*",
+            "*the test allowed surprises that never came: GET /rixapi/v1/nope*",
+        ]
+    )
+    assert sum("matched no route" in line for line in result.outlines) == 1
+
+
+def test_a_port_that_is_no_number_stops_the_run_once(downstream: pytest.Pytester) -> None:
+    write_ini(downstream, "fakeapi_port = eighty")
+    downstream.makepyfile(test_one="def test_a(fakeapi):\n    pass\n")
+    result = downstream.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if "fakeapi" in line] == [
+        "ERROR: fakeapi: fakeapi_port = eighty: not a port number"
+    ]

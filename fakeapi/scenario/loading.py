@@ -200,7 +200,9 @@ def parse_scenario(text: str, *, source: str = "<inline>") -> Scenario:
     try:
         data, root = _yaml_document(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{_yaml_error_place(exc, source)}: not valid YAML: {exc}") from exc
+        raise ScenarioError(
+            f"{_yaml_error_place(exc, source)}: not valid YAML: {_yaml_problem(exc, source)}"
+        ) from None
     return validate_scenario(data, source=source, lines=dict(_node_lines(root, ())))
 
 
@@ -239,6 +241,17 @@ def _yaml_document(text: str) -> tuple[Any, yaml.Node | None]:
         return (loader.construct_document(root) if root is not None else None), root
     finally:
         loader.dispose()
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str) -> str:
+    """PyYAML's message in one line, its places in the ``source:line`` style of every scenario error."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return str(exc)
+    context_mark = exc.context_mark
+    context = (
+        f"{exc.context} ({source}:{context_mark.line + 1})" if context_mark and exc.context else exc.context
+    )
+    return ", ".join(part for part in (context, exc.problem, exc.note) if part)
 
 
 def _yaml_error_place(exc: BaseException, source: str) -> str:

@@ -1,4 +1,5 @@
-"""``BackgroundServer``: a ``FakeServer`` in a thread of its own, driven from sync or async code."""
+"""Drivers of a ``FakeServer``: ``BackgroundServer`` runs it in a thread of its own, driven from sync
+or async code; ``LoopServer`` drives one that runs on the caller's own event loop (an async test's)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,31 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from fakeapi.errors import UsageError
 from fakeapi.server.facade import FakeServer
 from fakeapi.server.loops import new_event_loop
 
 T = TypeVar("T")
+
+
+class ServerDriver(Protocol):
+    """How ``FakeApi`` reaches a server's loop: ``call`` a function and ``arun`` a coroutine there
+    from anywhere; ``run`` one and wait for it, where ``in_loop`` is false (the caller's thread is
+    not the server's)."""
+
+    @property
+    def server(self) -> FakeServer: ...
+
+    @property
+    def in_loop(self) -> bool: ...
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T: ...
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T: ...
+
+    def call(self, fn: Callable[[], T]) -> T: ...
 
 
 class BackgroundServer:
@@ -20,6 +40,8 @@ class BackgroundServer:
     Sync code (and async code on another loop) drives it through ``call`` and ``run``; every engine
     mutation happens on the server's loop.
     """
+
+    in_loop = False
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
@@ -77,3 +99,23 @@ class BackgroundServer:
 
         self.loop.call_soon_threadsafe(invoke)
         return future.result(timeout=60)
+
+
+class LoopServer:
+    """A ``FakeServer`` started on the running loop of its caller: every operation runs right there,
+    so only the awaitable ones can wait (``run`` refuses)."""
+
+    in_loop = True
+
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
+        coro.close()
+        raise UsageError("the server runs on this thread's event loop: await the operation instead")
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await coro
+
+    def call(self, fn: Callable[[], T]) -> T:
+        return fn()
