@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from test_cli import Served
 
+from fakeapi.scenario.loading import bundled_names
+
 ROOT = Path(__file__).parents[1]
 DOCS_ADDRESS = "127.0.0.1:8000"
 ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)=(\S+)")
@@ -104,3 +106,20 @@ def test_page_sessions_print_what_the_page_shows(page: str) -> None:
             )
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("page", SESSION_PAGES)
+def test_every_curl_on_a_session_page_is_run(page: str) -> None:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"^```([^\n]*)\n(.*?)^```$", text, flags=re.S | re.M)
+    assert any(info == "console" for info, _ in blocks)
+    assert [body for info, body in blocks if info != "console" and "curl " in body] == []
+
+
+def test_every_bundled_scenario_is_named_in_the_readme_and_described_in_the_docs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    described = re.findall(
+        r"^\| `([a-z0-9-]+)` \|", (ROOT / "docs/scenarios.md").read_text(encoding="utf-8"), re.M
+    )
+    assert [name for name in bundled_names() if f"`{name}`" not in readme] == []
+    assert sorted(described) == sorted(bundled_names())
