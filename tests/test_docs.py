@@ -25,6 +25,7 @@ DOCS_ADDRESS = "127.0.0.1:8000"
 ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)=(\S+)")
 # The sessions on each page run against one server, in the order the page shows them.
 SESSION_PAGES = ["README.md", "docs/admin.md"]
+BANNER_PAGES = ["README.md", "docs/sandbox.md"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,17 @@ def test_every_bundled_scenario_is_named_in_the_readme_and_described_in_the_docs
     )
     assert [name for name in bundled_names() if f"`{name}`" not in readme] == []
     assert sorted(described) == sorted(bundled_names())
+
+
+@pytest.mark.parametrize("page", BANNER_PAGES)
+def test_the_banner_a_page_shows_is_what_make_serve_prints(page: str) -> None:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    [shown] = re.findall(r"^```\n(fakeapi serving .*?)^```$", text, flags=re.S | re.M)
+    served = Served("--host", "127.0.0.1", "--port", "0", "--scenario", "default")
+    try:
+        served.wait_for_line(r"^Press Ctrl-C to stop\.$")
+    finally:
+        served.stop()
+    port = re.search(r"http://127\.0\.0\.1:(\d+)/", "\n".join(served.seen))
+    assert port is not None, served.seen
+    assert "\n".join(served.seen).replace(f"127.0.0.1:{port.group(1)}", DOCS_ADDRESS) == shown.rstrip("\n")
