@@ -19,26 +19,20 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 
 
-def example_section(path: Path, name: str) -> str:
-    """The part of an example file between its ``--8<-- [start:name]`` and ``[end:name]`` markers."""
-    text = path.read_text(encoding="utf-8")
-    found = re.search(rf"# --8<-- \[start:{name}\]\n(.*?)\n+# --8<-- \[end:{name}\]", text, flags=re.S)
-    assert found is not None, f"{path.name} has no section {name!r}"
-    return found.group(1) + "\n"
-
-
 def test_readme_fixture_example_is_the_tested_example() -> None:
     runnable = [block for block in _python_blocks() if "def test_" in block and "..." not in block]
-    assert runnable == [example_section(EXAMPLES / "test_rixapi_client.py", "first")]
+    assert runnable == [(EXAMPLES / "test_first_job.py").read_text(encoding="utf-8")]
 
 
 def test_readme_fixture_examples_pass(pytester: pytest.Pytester) -> None:
     runnable = [block for block in _python_blocks() if "def test_" in block and "..." not in block]
-    callbacks = example_section(EXAMPLES / "test_rixapi_client.py", "callbacks")
     assert len(runnable) == 1, "expected the first-fixture-test example"
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(test_from_readme="\n\n".join([*runnable, callbacks]))
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    pytester.makepyfile(
+        test_first_job=runnable[0],
+        test_callbacks=(EXAMPLES / "test_callbacks.py").read_text(encoding="utf-8"),
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
