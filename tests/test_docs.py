@@ -138,3 +138,9 @@ def test_the_banner_a_page_shows_is_what_make_serve_prints(page: str) -> None:
     port = re.search(r"http://127\.0\.0\.1:(\d+)/", "\n".join(served.seen))
     assert port is not None, served.seen
     assert "\n".join(served.seen).replace(f"127.0.0.1:{port.group(1)}", DOCS_ADDRESS) == shown.rstrip("\n")
+
+
+def test_the_readme_links_to_every_docs_page_and_only_to_files_that_exist() -> None:
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert [link for link in links if not (ROOT / link).is_file()] == []
+    assert {path.relative_to(ROOT).as_posix() for path in (ROOT / "docs").glob("*.md")} <= set(links)
