@@ -15,7 +15,7 @@ WORKERS ?= 2
 SEED ?=
 PYTEST_OPTS = -n $(WORKERS) $(if $(SEED),--randomly-seed=$(SEED))
 
-.PHONY: serve test test-pythons test-installed bench bench-load clean
+.PHONY: serve test docs test-pythons test-installed bench bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_OPTS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+
+# The docs (docs/, mkdocs.yml) on http://127.0.0.1:8001/, rebuilt as you edit them.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # The pyenv interpreter for a version (its highest plain X.Y.Z release), else pythonX.Y on PATH.
 python_for = $(or $(shell ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python 2>/dev/null \

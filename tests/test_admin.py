@@ -25,7 +25,7 @@ from fakeapi.wire import compact_json
 
 START = 1767225600
 KEY = "sk-admin-test"
-README = Path(__file__).parents[1] / "README.md"
+SCENARIO_REFERENCE = Path(__file__).parent / "examples" / "scenario-reference.yaml"
 
 pytestmark = pytest.mark.fakeapi(scenario="manual")
 
@@ -508,8 +508,8 @@ def test_merge_overrides_merges_mappings_and_replaces_the_rest() -> None:
 
 
 def _examples() -> dict[str, Scenario]:
-    [readme] = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-    return {"README": parse_scenario(readme, source="README.md")} | {
+    reference = SCENARIO_REFERENCE.read_text(encoding="utf-8")
+    return {"docs": parse_scenario(reference, source=SCENARIO_REFERENCE.name)} | {
         n: load_scenario(n) for n in bundled_names()
     }
 

@@ -356,10 +356,10 @@ def test_observed_from_wire_reads_the_route_the_answer_and_the_notes() -> None:
     assert (other.point, other.task_id) == ("other", None)
 
 
-def test_the_readme_etiquette_example_is_valid() -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    [block] = re.findall(r"```yml\n(etiquette:.*?)```", readme, flags=re.S)
-    scenario = parse_scenario(block + "rules: [{phases: [{state: succeeded}]}]\n", source="README.md")
+def test_the_docs_etiquette_example_is_valid() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "strict.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```yml\n(etiquette:.*?)```", page, flags=re.S)
+    scenario = parse_scenario(block + "rules: [{phases: [{state: succeeded}]}]\n", source="docs/strict.md")
     assert (scenario.etiquette.disabled, scenario.etiquette.poll_floor) == (["poll-too-fast"], 5.0)
 
 
