@@ -10,18 +10,24 @@ never surprises. They are open on a loopback address; with a token set each need
 the token, only requests whose ``Host`` is an IP address, ``localhost`` or an allowed name are
 answered (a DNS-rebinding page always sends its own DNS name), and scenario files are read only
 from the server's scenario directories. Listings are served a page at a time.
+
+Three pages that change nothing and tell no secret are open to every client, as an orchestrator's
+probe from another host needs: ``/_fakeapi/health`` (and ``/healthz``, its usual name) and the
+index at ``/``, which names the APIs' mounts and the admin URLs.
 """
 
 from __future__ import annotations
 
 import hmac
+import importlib.metadata
 import ipaddress
 import itertools
 import re
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import pydantic_core
 from aiohttp import hdrs, web
@@ -39,7 +45,18 @@ from fakeapi.scenario.loading import ScenarioDirs
 from fakeapi.webhooks import DeliveryAttempt
 from fakeapi.wire import bearer_key, compact_json, load_json
 
+if TYPE_CHECKING:
+    from fakeapi.providers import Provider
+
+# The distribution this package is installed as: fakeapi.DISTRIBUTION once the package is renamed.
+DISTRIBUTION = "fakeapi"
 ADMIN_PREFIX = "/_fakeapi/"
+HEALTH_PATH = "/health"
+# Served on the main port beside the admin API, open to every client (see the module's docstring).
+INDEX_PATH = "/"
+HEALTHZ_PATH = "/healthz"
+ROOT_PAGES = frozenset({INDEX_PATH, HEALTHZ_PATH})
+OVERRIDDEN = " (with overrides)"
 PAGE_LIMIT = 1000
 MAX_PAGE_LIMIT = 10_000
 MAX_SPEED = 1e6
@@ -74,6 +91,9 @@ class Operations(Protocol):
 
     @property
     def base_url(self) -> str: ...
+
+    @property
+    def providers(self) -> list[Provider]: ...
 
     def scenario_for(self, ref: ScenarioRef | None) -> Scenario: ...
 
@@ -159,6 +179,17 @@ class AdminError(Exception):
         self.status = status
 
 
+def package_version() -> str:
+    """The installed distribution's version (``importlib.metadata``)."""
+    return importlib.metadata.version(DISTRIBUTION)
+
+
+def scenario_name(ref: object) -> str:
+    """What the health page calls a scenario: the bundled name or file path it was loaded by, else
+    ``custom`` (a mapping or a ``Scenario``)."""
+    return str(ref) if isinstance(ref, str | Path) else "custom"
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is reachable only from this machine."""
     address = _ip_literal(host)
@@ -208,6 +239,9 @@ class Admin:
         self._token = token  # None: open on a loopback host, off elsewhere
         self.scenario_dirs = scenario_dirs if scenario_dirs is not None else ScenarioDirs()
         self.allowed_hosts = frozenset(map(host_name, allowed_hosts))
+        #: The scenario serving now, as ``scenario_name`` words it (``load_scenario`` keeps it).
+        self.scenario_name = "default"
+        self._open_paths = frozenset({*ROOT_PAGES, self.mount + HEALTH_PATH})
 
     @property
     def _engine(self) -> TaskEngine:
@@ -223,14 +257,19 @@ class Admin:
         """The seed behind every id and random choice of this run."""
         return self._engine.seed
 
-    async def load_scenario(self, body: LoadScenarioBody) -> None:
-        """Start over with a scenario (bundled name, path, mapping or ``Scenario``), overrides, seed."""
+    async def load_scenario(self, body: LoadScenarioBody, name: str | None = None) -> None:
+        """Start over with a scenario (bundled name, path, mapping or ``Scenario``), overrides, seed;
+        ``name``: what the health page calls it (default: as ``scenario_name`` words ``body``'s)."""
         scenario = body.scenario
+        if name is None:
+            name = self.scenario_name if scenario is None else scenario_name(scenario)
         if body.overrides:
             scenario = merge_overrides(self._ops.scenario_for(scenario), body.overrides)
+            name = name.removesuffix(OVERRIDDEN) + OVERRIDDEN
         if body.strict is not None:
             scenario = strictly(self._ops.scenario_for(scenario), body.strict)
         await self._ops.reset(scenario, body.seed)
+        self.scenario_name = name
 
     def now(self) -> float:
         """The clock's time, in Unix seconds."""
@@ -307,6 +346,36 @@ class Admin:
         """Forget the violations seen so far (once a test has been told of them)."""
         self._ops.etiquette.violations.clear()
 
+    def health(self) -> dict[str, object]:
+        """The server's state in brief, for an orchestrator's probe or a person: ``status`` (always
+        ``ok``: a server that answers is up), the package ``version``, the ``clock`` (``virtual`` or
+        ``system``) and its ``speed``, the ``scenario`` serving and how many ``tasks`` it keeps."""
+        engine = self._engine
+        clock = engine.clock
+        return {
+            "status": "ok",
+            "version": package_version(),
+            "clock": "virtual" if clock.is_virtual else "system",
+            "speed": clock.speed,
+            "scenario": self.scenario_name,
+            "tasks": len(engine.tasks),
+        }
+
+    def index(self) -> dict[str, object]:
+        """What the main port serves and where (paths on it): each API's mount and OpenAPI
+        document, the dashboard, the health page and the admin API's document."""
+        return {
+            "service": DISTRIBUTION,
+            "version": package_version(),
+            "apis": {
+                provider.name: {"url": provider.mount + "/", "openapi": provider.mount + DOCUMENT_PATH}
+                for provider in self._ops.providers
+            },
+            "dashboard": ADMIN_PREFIX,
+            "health": self.mount + HEALTH_PATH,
+            "admin_openapi": self.mount + DOCUMENT_PATH,
+        }
+
     def balance(self, query: BalanceQuery) -> float | None:
         """A key's remaining balance on an API (``None``: unlimited)."""
         engine = self._engine
@@ -336,14 +405,20 @@ class Admin:
             AdminRoute("GET", "/surprises", self._surprises),
             AdminRoute("GET", "/violations", self._violations),
             AdminRoute("GET", DOCUMENT_PATH, self._document),
+            AdminRoute("GET", HEALTH_PATH, self._health),
         ]
+
+    def root_routes(self) -> list[AdminRoute]:
+        """The pages served at the main port's root, outside ``mount``: the index and ``/healthz``."""
+        return [AdminRoute("GET", INDEX_PATH, self._index), AdminRoute("GET", HEALTHZ_PATH, self._health)]
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer an admin request: access first, then the route; every error is JSON, never a 500
         with a traceback (a crash is reported as a surprise instead)."""
         try:
-            self._check_host(request)
-            self._check_access(request)
+            if request.path not in self._open_paths:
+                self._check_host(request)
+                self._check_access(request)
             return await handler(request)
         except AdminError as exc:
             response = _error(exc.status, str(exc))
@@ -422,9 +497,11 @@ class Admin:
 
     async def _load_scenario(self, request: web.Request) -> web.Response:
         body = await self._body(request, LoadScenarioBody)
+        name = None
         if isinstance(body.scenario, str):  # over HTTP, files only from the scenario directories
+            name = body.scenario
             body = body.model_copy(update={"scenario": self.scenario_dirs.load(body.scenario)})
-        await self.load_scenario(body)
+        await self.load_scenario(body, name)
         return _answer({"seed": self.seed()})
 
     async def _clock(self, request: web.Request) -> web.Response:
@@ -462,7 +539,8 @@ class Admin:
 
     async def _journal(self, request: web.Request) -> web.Response:
         page = _page(request)
-        return _listing(request, page, self.journal(page), len(self._ops.recorder.journal))
+        entries = [_journal_json(entry) for entry in self.journal(page)]
+        return _listing(request, page, entries, len(self._ops.recorder.journal))
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         page = _page(request)
@@ -476,6 +554,12 @@ class Admin:
 
     async def _document(self, request: web.Request) -> web.Response:
         return _answer(admin_document(self.routes(), self._ops.base_url + self.mount))
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return _answer(self.health())
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return _answer(self.index())
 
     async def _balance(self, request: web.Request) -> web.Response:
         query = BalanceQuery.model_validate(dict(request.query))
@@ -518,6 +602,17 @@ def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) 
         url = request.url.with_query(limit=page.limit, offset=following)
         response.headers[hdrs.LINK] = f'<{url}>; rel="next"'
     return response
+
+
+def _journal_json(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry as JSON: its fields, the headers as an object (a repeated header's values
+    joined with ``, ``, as HTTP reads them)."""
+    fields: dict[str, Any] = pydantic_core.to_jsonable_python(entry)
+    headers: dict[str, str] = {}
+    for name, value in entry.headers:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    fields["headers"] = headers
+    return fields
 
 
 def _problems(exc: ValidationError) -> str:

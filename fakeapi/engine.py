@@ -127,6 +127,7 @@ class Task:
     size: int = 0  # bytes of the request that made it, which bound what it keeps of it (params)
     end_queued: float | None = None  # its end, known once only time moves it; see TaskEngine._finished
     answer: tuple[object, bytes] | None = None  # its poll answer once ended, and what rendered it
+    shown: str | None = None  # the canonical state the last answer about it showed its client
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +325,9 @@ class TaskEngine:
         self._task_bytes += size
         account.active[task.id] = None
         self._announce(task, 0)
-        return self.view(task)
+        view = self.view(task)
+        task.shown = view.state
+        return view
 
     def query(self, api: str, task_id: str, key: str | None, model: str | None = None) -> TaskView:
         """Read a task as its owner polls it; the read counts toward poll-counted phases.
@@ -460,6 +463,7 @@ class TaskEngine:
         """The task now, its end announced (callbacks, credits) if the due-time runner on the
         system clock has not got to it yet."""
         view = self.view(task)
+        task.shown = view.state
         last = len(task.steps) - 1  # a terminal step is always the last
         if view.terminal and task.announced < last:
             self._materialize(task, last)
