@@ -5,6 +5,7 @@ cannot go together."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -21,6 +22,7 @@ import pytest
 from test_cli import BUNDLED, FAKEAPI, Served, http, run
 
 from fakeapi.cli import main
+from fakeapi.server.request_log import RequestLog
 from fakeapi.sink import CallbackSink
 
 TIME = r"\d\d:\d\d:\d\d\.\d{3}"
@@ -294,3 +296,14 @@ def test_scenarios_list_fits_an_80_column_terminal() -> None:
     wide = run("scenarios", "list").stdout.splitlines()  # a pipe: one line each
     assert max(map(len, wide)) > 80
     assert " ".join(" ".join(lines).split()) == " ".join(" ".join(wide).split()), "wrapped, nothing cut"
+
+
+def test_a_log_whose_reader_is_gone_stops_without_failing_requests() -> None:
+    reader, writer = os.pipe()
+    os.close(reader)
+    with open(writer, "w", encoding="utf-8") as out:
+        log = RequestLog(out)
+        for _ in range(2):  # the first write finds the pipe broken, the second is not tried
+            log.request(0.0, "rixapi", "GET", "/rixapi/v1/task/t", 200, "t", "queued", "running")
+        with contextlib.suppress(BrokenPipeError):
+            out.close()

@@ -40,6 +40,7 @@ class RequestLog:
         self._out = out
         self._json = log_format == "json"
         self._colour = colour and not self._json
+        self._closed = False
 
     def request(
         self,
@@ -129,8 +130,14 @@ class RequestLog:
         self._write(json.dumps(fields, ensure_ascii=False))
 
     def _write(self, line: str) -> None:
-        self._out.write(line + "\n")
-        self._out.flush()
+        if self._closed:
+            return
+        try:
+            self._out.write(line + "\n")
+            self._out.flush()
+        except (OSError, ValueError):
+            # Whoever read the log is gone (`fakeapi serve | head`): the fake serves on, unlogged.
+            self._closed = True
 
 
 def _iso(at: float) -> str:
