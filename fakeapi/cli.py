@@ -28,6 +28,8 @@ DESCRIPTION = (
     "A deterministic fake of async-task AI generation APIs (RixAPI, APIXO, FoxAPI, Pixapi): "
     "serve it as a sandbox, check clients and recordings against the APIs' contracts."
 )
+# Where the help's descriptions of options and subcommands begin.
+HELP_COLUMN = 26
 # The narrowest column `scenarios list` wraps descriptions to, however narrow the terminal.
 MIN_DESCRIPTION = 20
 
@@ -56,7 +58,7 @@ def _run(argv: Sequence[str] | None) -> int:
     from fakeapi.providers import REGISTRY
     from fakeapi.scenario import scenario_json_schema
 
-    parser = argparse.ArgumentParser(prog="fakeapi", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="fakeapi", description=DESCRIPTION, formatter_class=_HelpFormatter)
     parser.add_argument(
         "--version", action="version", version=_version(), help="print the distribution and its version"
     )
@@ -75,7 +77,7 @@ def _run(argv: Sequence[str] | None) -> int:
         help="a bundled scenario (see: fakeapi scenarios list) or a scenario file (default: default)",
     )
     serve.add_argument("--seed", type=int, default=None, metavar="N", help="overrides the scenario's seed")
-    clock = serve.add_mutually_exclusive_group()
+    clock = serve.add_argument_group("clock").add_mutually_exclusive_group()
     clock.add_argument(
         "--speed",
         type=float,
@@ -88,22 +90,31 @@ def _run(argv: Sequence[str] | None) -> int:
         action="store_true",
         help="a clock that stands still until shifted (POST /_fakeapi/clock/shift)",
     )
-    serve.add_argument(
+    output = serve.add_argument_group("output")
+    output.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
         help="a line per request and callback: text (coloured on a terminal unless NO_COLOR is set) "
         "or json (JSON Lines; the banner goes to stderr)",
     )
-    serve.add_argument("--quiet", action="store_true", help="no line per request or callback")
-    serve.add_argument(
+    output.add_argument("--quiet", action="store_true", help="no line per request or callback")
+    output.add_argument(
+        "--strict",
+        action="store_true",
+        help="strict mode: print each etiquette violation of a client as it happens, with its request "
+        "(the admin API's load_scenario turns it on or off too)",
+    )
+
+    admin = serve.add_argument_group("admin API (/_fakeapi/)")
+    admin.add_argument(
         "--admin-token",
         default=os.environ.get("FAKEAPI_ADMIN_TOKEN") or None,
         metavar="TOKEN",
-        help="admin API (/_fakeapi/) requests must send 'Authorization: Bearer TOKEN' (default: "
+        help="every admin request must send 'Authorization: Bearer TOKEN' (default: "
         "$FAKEAPI_ADMIN_TOKEN); without one the admin API is open on a loopback host, off on others",
     )
-    serve.add_argument(
+    admin.add_argument(
         "--scenario-dir",
         action="append",
         type=_directory,
@@ -112,7 +123,7 @@ def _run(argv: Sequence[str] | None) -> int:
         help="the admin API loads scenario files by path only from under DIR (repeatable; default: "
         "the current directory); bundled scenarios load by name",
     )
-    serve.add_argument(
+    admin.add_argument(
         "--allowed-host",
         action="append",
         type=_allowed_host,
@@ -122,7 +133,8 @@ def _run(argv: Sequence[str] | None) -> int:
         help="the admin API also answers requests sent to host name NAME (repeatable); by default "
         "only to IP addresses and localhost, so that a DNS-rebinding web page cannot reach it",
     )
-    serve.add_argument(
+    reach = serve.add_argument_group("reaching the APIs")
+    reach.add_argument(
         "--api-port",
         action="append",
         type=_api_pair(apis, _port),
@@ -131,7 +143,7 @@ def _run(argv: Sequence[str] | None) -> int:
         metavar="API=PORT",
         help="also serve API at its real root paths on PORT, e.g. apixo=8002 (repeatable; 0: a free port)",
     )
-    serve.add_argument(
+    reach.add_argument(
         "--api-ports",
         type=_port,
         default=None,
@@ -140,7 +152,7 @@ def _run(argv: Sequence[str] | None) -> int:
         help=f"give each API a port of its own from FIRST on, in this order: {', '.join(apis)} "
         "(0: free ports)",
     )
-    serve.add_argument(
+    reach.add_argument(
         "--api-host",
         action="append",
         type=_api_pair(apis, _allowed_host),
@@ -150,7 +162,7 @@ def _run(argv: Sequence[str] | None) -> int:
         help="a request whose Host is NAME reaches API at its real root paths, e.g. apixo=apixo.test "
         "(repeatable), as do requests to the real service's host names",
     )
-    serve.add_argument(
+    reach.add_argument(
         "--public-url",
         type=_base_url,
         default=None,
@@ -158,17 +170,11 @@ def _run(argv: Sequence[str] | None) -> int:
         help="result URLs begin with URL, e.g. http://192.0.2.2:8000 (default: the scheme and host each "
         "submit was sent to, as Host or X-Forwarded-Host and X-Forwarded-Proto say)",
     )
-    serve.add_argument(
+    reach.add_argument(
         "--cors",
         action="store_true",
         help="let web pages of any origin call the APIs and read result files (the admin API stays "
         "closed to them)",
-    )
-    serve.add_argument(
-        "--strict",
-        action="store_true",
-        help="strict mode: print each etiquette violation of a client as it happens, with its request "
-        "(the admin API's load_scenario turns it on or off too)",
     )
 
     scenarios = _command(commands, "scenarios", "list, validate or describe scenario files")
@@ -284,7 +290,23 @@ def _command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
 ) -> argparse.ArgumentParser:
     """A subcommand whose ``summary`` shows in its parent's help and heads its own."""
-    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+    description = summary[0].upper() + summary[1:] + "."
+    return commands.add_parser(name, help=summary, description=description, formatter_class=_HelpFormatter)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help whose descriptions start in one column, past the longest subcommand name."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=HELP_COLUMN)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            # argparse lists subcommands two columns in from their section, but measures them as if
+            # they were not: the longest name then pushes its description onto a line of its own.
+            longest = max(map(len, action.choices), default=0)
+            self._action_max_length = max(self._action_max_length, longest + self._current_indent + 2)
 
 
 def _version() -> str:

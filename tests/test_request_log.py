@@ -279,6 +279,8 @@ def test_every_help_says_what_each_option_is_in_80_columns(
     description = " ".join(lines[lines.index("") + 1 : lines.index("", lines.index("") + 1)])
     assert description[0].isupper(), description
     assert description.endswith("."), description
+    alone = [line for line in lines if re.fullmatch(r"    [a-z][\w-]*", line)]
+    assert not alone, "a subcommand's summary begins on its line"
     # Each option (or subcommand) has words after it, on its line or the next, more indented.
     for i, line in enumerate(lines):
         if re.match(r"^  [-\w]", line) and i + 1 < len(lines):
