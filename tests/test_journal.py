@@ -114,6 +114,7 @@ def test_entries_carry_api_key_task_headers_answer_and_state(downstream: pytest.
             fakeapi.check = lambda: None  # the unknown route is this test's own doing
             download, unknown = fakeapi.journal[-2:]
             assert (download.api, download.task_id, download.status) == ("rixapi", task_id, 200)
+            assert download.response_body == ""  # media, not kept
             assert (unknown.api, unknown.task_id, unknown.status) == ("apixo", None, 404)
             assert json.loads(unknown.response_body)["code"] == 404
         """

@@ -365,7 +365,7 @@ class Pipeline:
             task_id,
             request.headers,
             _header_bytes(request),
-            _body_of(response),
+            b"" if task_id is not None else _body_of(response),  # a result file's media is not kept
         )
         if self.log is not None:
             self.log.request(now, api, request.method, path, response.status, task_id, None, None)
