@@ -18,6 +18,7 @@ index at ``/``, which names the APIs' mounts and the admin URLs.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import importlib.metadata
 import ipaddress
@@ -48,7 +49,8 @@ from fakeapi.wire import bearer_key, compact_json, load_json
 if TYPE_CHECKING:
     from fakeapi.providers import Provider
 
-# The distribution this package is installed as: fakeapi.DISTRIBUTION once the package is renamed.
+# The distribution this package is installed as. At the merge of issue 17 this becomes
+# ``from fakeapi import DISTRIBUTION`` (the plugin part renames the distribution).
 DISTRIBUTION = "fakeapi"
 ADMIN_PREFIX = "/_fakeapi/"
 HEALTH_PATH = "/health"
@@ -179,8 +181,10 @@ class AdminError(Exception):
         self.status = status
 
 
+@functools.cache
 def package_version() -> str:
-    """The installed distribution's version (``importlib.metadata``)."""
+    """The installed distribution's version (``importlib.metadata``, read once: a health probe
+    every few seconds should not read the installed metadata every time)."""
     return importlib.metadata.version(DISTRIBUTION)
 
 
@@ -365,7 +369,7 @@ class Admin:
         """What the main port serves and where (paths on it): each API's mount and OpenAPI
         document, the dashboard, the health page and the admin API's document."""
         return {
-            "service": DISTRIBUTION,
+            "service": "fakeapi",
             "version": package_version(),
             "apis": {
                 provider.name: {"url": provider.mount + "/", "openapi": provider.mount + DOCUMENT_PATH}

@@ -17,7 +17,7 @@ import pytest
 from admin_client import call
 
 from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError
-from fakeapi.admin import Admin, is_loopback
+from fakeapi.admin import DISTRIBUTION, Admin, is_loopback
 from fakeapi.fixture import ClockControl
 from fakeapi.scenario import bundled_names, load_scenario, merge_overrides, parse_scenario, validate_scenario
 from fakeapi.server import BackgroundServer
@@ -574,7 +574,7 @@ async def get_json(http: aiohttp.ClientSession, url: str, host: str | None = Non
 async def test_health_says_version_clock_scenario_and_tasks(http: aiohttp.ClientSession) -> None:
     async with FakeServer("manual", clock="virtual") as server:
         health = server.base_url + "/_fakeapi/health"
-        version = importlib.metadata.version("fakeapi")
+        version = importlib.metadata.version(DISTRIBUTION)
         expected = {
             "status": "ok",
             "version": version,

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from test_cli import BUNDLED, FAKEAPI, Served, http, run
 
+from fakeapi.admin import DISTRIBUTION
 from fakeapi.cli import main
 from fakeapi.server.request_log import RequestLog
 from fakeapi.sink import CallbackSink
@@ -242,7 +243,7 @@ def test_serve_refuses_a_speed_for_a_clock_that_stands_still(tmp_path: Path) -> 
 def test_version_names_the_distribution() -> None:
     result = run("--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"fakeapi {importlib.metadata.version('fakeapi')}\n"
+    assert result.stdout == f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)}\n"
 
 
 COMMANDS = [
