@@ -486,33 +486,31 @@ async def _serve(args: argparse.Namespace) -> int:
     for api, name in args.api_hosts:
         api_hosts.setdefault(api, []).append(name)
     scenario = load_scenario(args.scenario)
-    if args.speed is not None and scenario.clock.mode == "virtual":
-        print(
-            f"fakeapi serve: error: --speed {args.speed:g}: scenario {args.scenario!r} runs on a "
-            "virtual clock, which stands still until shifted; leave --speed out, or use a scenario "
-            "on the system clock",
-            file=sys.stderr,
-        )
-        return 2
     log = RequestLog(sys.stdout, args.log_format, colour=wants_colour(sys.stdout))
     # In JSON, stdout carries only the log's lines: what is said to a person goes to stderr.
     say = functools.partial(print, file=sys.stderr if args.log_format == "json" else sys.stdout, flush=True)
-    server = FakeServer(
-        strictly(scenario, True) if args.strict else scenario,
-        seed=args.seed,
-        host=args.host,
-        port=args.port,
-        clock="virtual" if args.virtual_clock else None,
-        speed=args.speed,
-        admin_token=args.admin_token,
-        scenario_dirs=args.scenario_dirs,
-        allowed_hosts=args.allowed_hosts,
-        api_ports=api_ports,
-        api_hosts=api_hosts,
-        public_url=args.public_url,
-        cors=args.cors,
-        request_log=None if args.quiet else log,
-    )
+    try:
+        server = FakeServer(
+            strictly(scenario, True) if args.strict else scenario,
+            seed=args.seed,
+            host=args.host,
+            port=args.port,
+            clock="virtual" if args.virtual_clock else None,
+            speed=args.speed,
+            admin_token=args.admin_token,
+            scenario_dirs=args.scenario_dirs,
+            allowed_hosts=args.allowed_hosts,
+            api_ports=api_ports,
+            api_hosts=api_hosts,
+            public_url=args.public_url,
+            cors=args.cors,
+            request_log=None if args.quiet else log,
+        )
+    except (
+        ValueError
+    ) as exc:  # options that contradict each other or the scenario (a speed for a virtual clock)
+        print(f"fakeapi serve: error: {exc}", file=sys.stderr)
+        return 2
     server.admin.scenario_name = args.scenario
     try:
         await server.start()

@@ -613,6 +613,19 @@ async def test_health_says_version_clock_scenario_and_tasks(http: aiohttp.Client
         )
 
 
+def test_a_speed_for_a_virtual_clock_is_refused() -> None:
+    with pytest.raises(ValueError, match="speed 60 for a virtual clock, which stands still until shifted"):
+        FakeServer("manual", clock="virtual", speed=60)
+    with pytest.raises(ValueError, match="speed 2 for a virtual clock"):
+        FakeServer({"clock": {"mode": "virtual"}, "rules": INSTANT}, speed=2)
+    assert (
+        FakeServer(
+            {"clock": {"mode": "virtual"}, "rules": INSTANT}, clock="system", speed=2
+        ).engine.clock.speed
+        == 2
+    )
+
+
 async def test_health_and_index_are_open_where_the_admin_api_is_closed(http: aiohttp.ClientSession) -> None:
     # An orchestrator's probe comes from another host, names the server by any name, has no token:
     # the health page tells it nothing secret and changes nothing.

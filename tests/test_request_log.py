@@ -234,8 +234,9 @@ def test_serve_refuses_a_speed_for_a_clock_that_stands_still(tmp_path: Path) -> 
     )
     result = run("serve", "--port", "0", "--scenario", "still.yaml", "--speed", "60", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith(
-        "fakeapi serve: error: --speed 60: scenario 'still.yaml' runs on a virtual clock"
+    assert result.stderr == (
+        "fakeapi serve: error: speed 60 for a virtual clock, which stands still until shifted: give a "
+        "speed only to the system clock (clock='system', or a scenario whose clock.mode is not virtual)\n"
     )
     assert result.stdout == ""
 

@@ -95,7 +95,13 @@ class FakeServer:
         self._request_log = request_log
         self._runner: web.AppRunner | None = None
         self._events = EventRunner(lambda: self.current.engine)
-        engine, self._sender = self._build(resolve_scenario(scenario), seed)
+        resolved = resolve_scenario(scenario)
+        if speed is not None and (clock or resolved.clock.mode) == "virtual":
+            raise ValueError(
+                f"speed {speed:g} for a virtual clock, which stands still until shifted: give a speed "
+                "only to the system clock (clock='system', or a scenario whose clock.mode is not virtual)"
+            )
+        engine, self._sender = self._build(resolved, seed)
         self.current = Current(engine)
         self._pipeline = Pipeline(
             self.current,
