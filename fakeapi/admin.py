@@ -40,7 +40,7 @@ from fakeapi.contract.openapi import DOCUMENT_PATH, admin_document
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError
 from fakeapi.etiquette import Etiquette, Violation, strictly
-from fakeapi.recorder import JournalEntry, Recorder
+from fakeapi.recorder import JournalEntry, JournalQuery, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
 from fakeapi.scenario.loading import ScenarioDirs
 from fakeapi.webhooks import DeliveryAttempt
@@ -163,6 +163,18 @@ class BalanceQuery(_Body):
 
     api: str
     key: str
+
+
+class RequestsQuery(_Body):
+    """``requests``: the journal's entries that match every criterion given: ``api`` by name,
+    ``method`` in any case, ``path`` exactly or as a glob, as sent or relative to the API's mount,
+    ``task_id`` and ``status`` exactly (see ``fakeapi.recorder.JournalQuery``)."""
+
+    api: str | None = None
+    method: str | None = None
+    path: str | None = None
+    task_id: str | None = None
+    status: int | None = None
 
 
 class PageQuery(_Body):
@@ -329,6 +341,11 @@ class Admin:
         """Every API request answered since the last reset (or one page of them), oldest first."""
         return _window(self._ops.recorder.journal, page)
 
+    def requests(self, query: RequestsQuery) -> list[JournalEntry]:
+        """The journal's entries that match ``query``, oldest first."""
+        mounts = {provider.name: provider.mount for provider in self._ops.providers}
+        return JournalQuery(**query.model_dump(), mounts=mounts).matching(self._ops.recorder.journal)
+
     def deliveries(self, page: PageQuery | None = None) -> list[DeliveryAttempt]:
         """Every callback delivery attempt since the last reset (or one page of them), oldest first."""
         return _window(self._engine.deliveries, page)
@@ -404,6 +421,7 @@ class Admin:
             AdminRoute("POST", "/tasks/{task_id}/complete", self._complete),
             AdminRoute("POST", "/tasks/{task_id}/fail", self._fail, body=FailBody),
             AdminRoute("GET", "/journal", self._journal, query=PageQuery),
+            AdminRoute("GET", "/requests", self._requests, query=RequestsQuery),
             AdminRoute("GET", "/deliveries", self._deliveries, query=PageQuery),
             AdminRoute("GET", "/balance", self._balance, query=BalanceQuery),
             AdminRoute("GET", "/surprises", self._surprises),
@@ -546,6 +564,10 @@ class Admin:
         entries = [_journal_json(entry) for entry in self.journal(page)]
         return _listing(request, page, entries, len(self._ops.recorder.journal))
 
+    async def _requests(self, request: web.Request) -> web.Response:
+        query = RequestsQuery.model_validate(_once(request))
+        return _answer([_journal_json(entry) for entry in self.requests(query)])
+
     async def _deliveries(self, request: web.Request) -> web.Response:
         page = _page(request)
         return _listing(request, page, self.deliveries(page), len(self._engine.deliveries))
@@ -572,11 +594,16 @@ class Admin:
 
 def _page(request: web.Request) -> PageQuery:
     """The page a listing request asks for in its query (each parameter at most once)."""
+    return PageQuery.model_validate(_once(request))
+
+
+def _once(request: web.Request) -> dict[str, str]:
+    """A request's query parameters; ``ValueError`` if one is given more than once."""
     query = request.query
     repeated = sorted({key for key in query if len(query.getall(key)) > 1})
     if repeated:
         raise ValueError(f"give {', '.join(repeated)} once")
-    return PageQuery.model_validate(dict(query))
+    return dict(query)
 
 
 class _Listing(Protocol[T_co]):

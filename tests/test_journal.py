@@ -258,3 +258,39 @@ async def test_an_answer_is_cut_as_a_request_body_is(fakeapi: FakeApi, http: aio
     assert len(answer) > 16
     assert (entry.response_body, entry.response_truncated) == (answer[:16], True)
     assert (len(entry.body), entry.truncated) == (16, True)
+
+
+async def test_admin_requests_filters_the_journal_as_the_fixture_does(
+    fakeapi: FakeApi, http: aiohttp.ClientSession
+) -> None:
+    base = fakeapi.url_for("rixapi")
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with http.post(
+        base + "/v1/task/submit", json={"model": "flux-pro", "input": {"prompt": "x"}}, headers=headers
+    ) as response:
+        task_id = (await response.json())["id"]
+    for path in (f"/v1/task/{task_id}", f"/v1/task/{task_id}", "/v1/task/task_none"):
+        async with http.get(base + path, headers=headers) as response:
+            await response.read()
+
+    async def matching(query: str) -> list[dict[str, Any]]:
+        status, answer = await call(http, fakeapi.base_url, "GET", "/requests" + query)
+        assert status == 200, answer
+        entries: list[dict[str, Any]] = answer
+        return entries
+
+    polls = await matching(f"?api=rixapi&method=get&path=/v1/task/{task_id}")
+    assert [(e["task_id"], e["status"], e["state"]) for e in polls] == [(task_id, 200, "queued")] * 2
+    expected = [
+        entry.path for entry in fakeapi.requests(api="rixapi", method="get", path=f"/v1/task/{task_id}")
+    ]
+    assert [e["path"] for e in polls] == expected
+    assert [e["task_id"] for e in await matching("?status=404")] == ["task_none"]
+    assert len(await matching("?path=/rixapi/v1/task/*")) == 4
+    assert len(await matching("")) == 4
+    assert polls[0]["headers"]["Authorization"] == f"Bearer {SHOWN_KEY}"
+    status, answer = await call(http, fakeapi.base_url, "GET", "/requests?colour=red")
+    assert status == 400
+    assert answer["error"]["message"].startswith("colour: Extra inputs are not permitted")
+    status, answer = await call(http, fakeapi.base_url, "GET", "/requests?api=a&api=b")
+    assert (status, answer["error"]["message"]) == (400, "give api once")
