@@ -2,15 +2,26 @@
 
 The names below load on first use, so importing a part (``fakeapi.engine``, ``fakeapi.scenario``)
 does not import the HTTP server. ``DISTRIBUTION`` is the name the package is installed under
-(``pip install fakeapi-sandbox``; ``importlib.metadata.version(fakeapi.DISTRIBUTION)``).
+(``pip install fakeapi-sandbox``), ``package_version()`` its installed version.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
 DISTRIBUTION = "fakeapi-sandbox"
+
+
+@functools.cache
+def package_version() -> str:
+    """The installed distribution's version, read once (a health probe every few seconds should not
+    read the installed metadata every time)."""
+    from importlib.metadata import version
+
+    return version(DISTRIBUTION)
+
 
 if TYPE_CHECKING:
     from fakeapi.clock import ManualClock, SystemClock
@@ -60,6 +71,7 @@ __all__ = [
     "TaskView",
     "UsageError",
     "load_scenario",
+    "package_version",
     "parse_scenario",
 ]
 

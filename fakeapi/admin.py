@@ -10,6 +10,10 @@ never surprises. They are open on a loopback address; with a token set each need
 the token, only requests whose ``Host`` is an IP address, ``localhost`` or an allowed name are
 answered (a DNS-rebinding page always sends its own DNS name), and scenario files are read only
 from the server's scenario directories. Listings are served a page at a time.
+
+Three pages that change nothing and tell no secret are open to every client, as an orchestrator's
+probe from another host needs: ``/_fakeapi/health`` (and ``/healthz``, its usual name) and the
+index at ``/``, which names the APIs' mounts and the admin URLs.
 """
 
 from __future__ import annotations
@@ -21,25 +25,36 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import pydantic_core
 from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
+from fakeapi import package_version
 from fakeapi.bodies import Dropped, read_body
 from fakeapi.clock import SystemClock
 from fakeapi.contract.openapi import DOCUMENT_PATH, admin_document
 from fakeapi.engine import TaskEngine, TaskView
 from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError, validation_problems
 from fakeapi.etiquette import Etiquette, Violation, strictly
-from fakeapi.recorder import JournalEntry, Recorder
+from fakeapi.recorder import JournalEntry, JournalQuery, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
 from fakeapi.scenario.loading import ScenarioDirs
 from fakeapi.webhooks import DeliveryAttempt
 from fakeapi.wire import bearer_key, compact_json, load_json
 
+if TYPE_CHECKING:
+    from fakeapi.providers import Provider
+
 ADMIN_PREFIX = "/_fakeapi/"
+HEALTH_PATH = "/health"
+# Served on the main port beside the admin API, open to every client (see the module's docstring).
+INDEX_PATH = "/"
+HEALTHZ_PATH = "/healthz"
+ROOT_PAGES = frozenset({INDEX_PATH, HEALTHZ_PATH})
+OVERRIDDEN = " (with overrides)"
 PAGE_LIMIT = 1000
 MAX_PAGE_LIMIT = 10_000
 MAX_SPEED = 1e6
@@ -74,6 +89,9 @@ class Operations(Protocol):
 
     @property
     def base_url(self) -> str: ...
+
+    @property
+    def providers(self) -> list[Provider]: ...
 
     def scenario_for(self, ref: ScenarioRef | None) -> Scenario: ...
 
@@ -143,6 +161,18 @@ class BalanceQuery(_Body):
     key: str
 
 
+class RequestsQuery(_Body):
+    """``requests``: the journal's entries that match every criterion given: ``api`` by name,
+    ``method`` in any case, ``path`` exactly or as a glob, as sent or relative to the API's mount,
+    ``task_id`` and ``status`` exactly (see ``fakeapi.recorder.JournalQuery``)."""
+
+    api: str | None = None
+    method: str | None = None
+    path: str | None = None
+    task_id: str | None = None
+    status: int | None = None
+
+
 class PageQuery(_Body):
     """The page of a listing (``tasks``, ``journal``, ``deliveries``) an HTTP request reads:
     ``limit`` items from position ``offset``, oldest first."""
@@ -157,6 +187,12 @@ class AdminError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def scenario_name(ref: object) -> str:
+    """What the health page calls a scenario: the bundled name or file path it was loaded by, else
+    ``custom`` (a mapping or a ``Scenario``)."""
+    return str(ref) if isinstance(ref, str | Path) else "custom"
 
 
 def is_loopback(host: str) -> bool:
@@ -218,6 +254,9 @@ class Admin:
         self._token = token  # None: open on a loopback host, off elsewhere
         self.scenario_dirs = scenario_dirs if scenario_dirs is not None else ScenarioDirs()
         self.allowed_hosts = frozenset(map(host_name, allowed_hosts))
+        #: The scenario serving now, as ``scenario_name`` words it (``load_scenario`` keeps it).
+        self.scenario_name = "default"
+        self._open_paths = frozenset({*ROOT_PAGES, self.mount + HEALTH_PATH})
 
     @property
     def _engine(self) -> TaskEngine:
@@ -233,14 +272,19 @@ class Admin:
         """The seed behind every id and random choice of this run."""
         return self._engine.seed
 
-    async def load_scenario(self, body: LoadScenarioBody) -> None:
-        """Start over with a scenario (bundled name, path, mapping or ``Scenario``), overrides, seed."""
+    async def load_scenario(self, body: LoadScenarioBody, name: str | None = None) -> None:
+        """Start over with a scenario (bundled name, path, mapping or ``Scenario``), overrides, seed;
+        ``name``: what the health page calls it (default: as ``scenario_name`` words ``body``'s)."""
         scenario = body.scenario
+        if name is None:
+            name = self.scenario_name if scenario is None else scenario_name(scenario)
         if body.overrides:
             scenario = merge_overrides(self._ops.scenario_for(scenario), body.overrides)
+            name = name.removesuffix(OVERRIDDEN) + OVERRIDDEN
         if body.strict is not None:
             scenario = strictly(self._ops.scenario_for(scenario), body.strict)
         await self._ops.reset(scenario, body.seed)
+        self.scenario_name = name
 
     def now(self) -> float:
         """The clock's time, in Unix seconds."""
@@ -296,6 +340,11 @@ class Admin:
         """Every API request answered since the last reset (or one page of them), oldest first."""
         return _window(self._ops.recorder.journal, page)
 
+    def requests(self, query: RequestsQuery) -> list[JournalEntry]:
+        """The journal's entries that match ``query``, oldest first."""
+        mounts = {provider.name: provider.mount for provider in self._ops.providers}
+        return JournalQuery(**query.model_dump(), mounts=mounts).matching(self._ops.recorder.journal)
+
     def deliveries(self, page: PageQuery | None = None) -> list[DeliveryAttempt]:
         """Every callback delivery attempt since the last reset (or one page of them), oldest first."""
         return _window(self._engine.deliveries, page)
@@ -316,6 +365,36 @@ class Admin:
     def clear_violations(self) -> None:
         """Forget the violations seen so far (once a test has been told of them)."""
         self._ops.etiquette.violations.clear()
+
+    def health(self) -> dict[str, object]:
+        """The server's state in brief, for an orchestrator's probe or a person: ``status`` (always
+        ``ok``: a server that answers is up), the package ``version``, the ``clock`` (``virtual`` or
+        ``system``) and its ``speed``, the ``scenario`` serving and how many ``tasks`` it keeps."""
+        engine = self._engine
+        clock = engine.clock
+        return {
+            "status": "ok",
+            "version": package_version(),
+            "clock": "virtual" if clock.is_virtual else "system",
+            "speed": clock.speed,
+            "scenario": self.scenario_name,
+            "tasks": len(engine.tasks),
+        }
+
+    def index(self) -> dict[str, object]:
+        """What the main port serves and where (paths on it): each API's mount and OpenAPI
+        document, the dashboard, the health page and the admin API's document."""
+        return {
+            "service": "fakeapi",
+            "version": package_version(),
+            "apis": {
+                provider.name: {"url": provider.mount + "/", "openapi": provider.mount + DOCUMENT_PATH}
+                for provider in self._ops.providers
+            },
+            "dashboard": ADMIN_PREFIX,
+            "health": self.mount + HEALTH_PATH,
+            "admin_openapi": self.mount + DOCUMENT_PATH,
+        }
 
     def balance(self, query: BalanceQuery) -> float | None:
         """A key's remaining balance on an API (``None``: unlimited)."""
@@ -341,19 +420,26 @@ class Admin:
             AdminRoute("POST", "/tasks/{task_id}/complete", self._complete),
             AdminRoute("POST", "/tasks/{task_id}/fail", self._fail, body=FailBody),
             AdminRoute("GET", "/journal", self._journal, query=PageQuery),
+            AdminRoute("GET", "/requests", self._requests, query=RequestsQuery),
             AdminRoute("GET", "/deliveries", self._deliveries, query=PageQuery),
             AdminRoute("GET", "/balance", self._balance, query=BalanceQuery),
             AdminRoute("GET", "/surprises", self._surprises),
             AdminRoute("GET", "/violations", self._violations),
             AdminRoute("GET", DOCUMENT_PATH, self._document),
+            AdminRoute("GET", HEALTH_PATH, self._health),
         ]
+
+    def root_routes(self) -> list[AdminRoute]:
+        """The pages served at the main port's root, outside ``mount``: the index and ``/healthz``."""
+        return [AdminRoute("GET", INDEX_PATH, self._index), AdminRoute("GET", HEALTHZ_PATH, self._health)]
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer an admin request: access first, then the route; every error is JSON, never a 500
         with a traceback (a crash is reported as a surprise instead)."""
         try:
-            self._check_host(request)
-            self._check_access(request)
+            if request.path not in self._open_paths:
+                self._check_host(request)
+                self._check_access(request)
             return await handler(request)
         except AdminError as exc:
             response = _error(exc.status, str(exc))
@@ -435,9 +521,11 @@ class Admin:
 
     async def _load_scenario(self, request: web.Request) -> web.Response:
         body = await self._body(request, LoadScenarioBody)
+        name = None
         if isinstance(body.scenario, str):  # over HTTP, files only from the scenario directories
+            name = body.scenario
             body = body.model_copy(update={"scenario": self.scenario_dirs.load(body.scenario)})
-        await self.load_scenario(body)
+        await self.load_scenario(body, name)
         return _answer({"seed": self.seed()})
 
     async def _clock(self, request: web.Request) -> web.Response:
@@ -475,7 +563,12 @@ class Admin:
 
     async def _journal(self, request: web.Request) -> web.Response:
         page = _page(request)
-        return _listing(request, page, self.journal(page), len(self._ops.recorder.journal))
+        entries = [_journal_json(entry) for entry in self.journal(page)]
+        return _listing(request, page, entries, len(self._ops.recorder.journal))
+
+    async def _requests(self, request: web.Request) -> web.Response:
+        query = RequestsQuery.model_validate(_once(request))
+        return _answer([_journal_json(entry) for entry in self.requests(query)])
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         page = _page(request)
@@ -490,6 +583,12 @@ class Admin:
     async def _document(self, request: web.Request) -> web.Response:
         return _answer(admin_document(self.routes(), self._ops.base_url + self.mount))
 
+    async def _health(self, request: web.Request) -> web.Response:
+        return _answer(self.health())
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return _answer(self.index())
+
     async def _balance(self, request: web.Request) -> web.Response:
         query = BalanceQuery.model_validate(dict(request.query))
         return _answer({"api": query.api, "key": query.key, "balance": self.balance(query)})
@@ -497,11 +596,16 @@ class Admin:
 
 def _page(request: web.Request) -> PageQuery:
     """The page a listing request asks for in its query (each parameter at most once)."""
+    return PageQuery.model_validate(_once(request))
+
+
+def _once(request: web.Request) -> dict[str, str]:
+    """A request's query parameters; ``ValueError`` if one is given more than once."""
     query = request.query
     repeated = sorted({key for key in query if len(query.getall(key)) > 1})
     if repeated:
         raise ValueError(f"give {', '.join(repeated)} once")
-    return PageQuery.model_validate(dict(query))
+    return dict(query)
 
 
 class _Listing(Protocol[T_co]):
@@ -531,6 +635,17 @@ def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) 
         url = request.url.with_query(limit=page.limit, offset=following)
         response.headers[hdrs.LINK] = f'<{url}>; rel="next"'
     return response
+
+
+def _journal_json(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry as JSON: its fields, the headers as an object (a repeated header's values
+    joined with ``, ``, as HTTP reads them)."""
+    fields: dict[str, Any] = pydantic_core.to_jsonable_python(entry)
+    headers: dict[str, str] = {}
+    for name, value in entry.headers:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    fields["headers"] = headers
+    return fields
 
 
 def _answer(value: object) -> web.Response:

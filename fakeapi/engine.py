@@ -127,6 +127,7 @@ class Task:
     size: int = 0  # bytes of the request that made it, which bound what it keeps of it (params)
     end_queued: float | None = None  # its end, known once only time moves it; see TaskEngine._finished
     answer: tuple[object, bytes] | None = None  # its poll answer once ended, and what rendered it
+    shown: str | None = None  # the canonical state the last answer about it showed its client
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ class TaskEngine:
         self._answer_waits: dict[str, asyncio.Event] = {}
         self._any_before_answer = any(isinstance(fault, BeforeAnswerFault) for fault in scenario.faults)
         self._workers: set[asyncio.Task[None]] = set()
+        self._sending: dict[str, int] = {}  # callbacks sent and not yet answered, by URL
         self._delivery_steps = 0  # counts the steps deliveries take, to see when they stop taking any
         self._delivery_done = asyncio.Event()
         self._ended = asyncio.Event()  # the run is over: no more deliveries, no more sync waits
@@ -244,6 +246,11 @@ class TaskEngine:
     @property
     def seed(self) -> int:
         return self.random.seed
+
+    def sending_to(self, prefix: str) -> int:
+        """How many callbacks to URLs that start with ``prefix`` are on their way: sent (or waiting
+        for a slot to be sent), their answer not yet in, so not yet in ``deliveries``."""
+        return sum(count for url, count in self._sending.items() if url.startswith(prefix))
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -324,7 +331,9 @@ class TaskEngine:
         self._task_bytes += size
         account.active[task.id] = None
         self._announce(task, 0)
-        return self.view(task)
+        view = self.view(task)
+        task.shown = view.state
+        return view
 
     def query(self, api: str, task_id: str, key: str | None, model: str | None = None) -> TaskView:
         """Read a task as its owner polls it; the read counts toward poll-counted phases.
@@ -460,6 +469,7 @@ class TaskEngine:
         """The task now, its end announced (callbacks, credits) if the due-time runner on the
         system clock has not got to it yet."""
         view = self.view(task)
+        task.shown = view.state
         last = len(task.steps) - 1  # a terminal step is always the last
         if view.terminal and task.announced < last:
             self._materialize(task, last)
@@ -975,15 +985,23 @@ class TaskEngine:
                 error = reason
             case Send(sent):
                 body = sent
-                async with self._slots.slot(event.url):
-                    self._delivery_steps += 1
-                    try:
-                        status = await self._sender(event.url, body, policy.timeout)
-                    except DeliveryError as exc:
-                        error = str(exc)
-                    except Exception as exc:
-                        error = _failure(exc)
-                        self._surprise(f"the callback of task {event.task_id} to {event.url} failed", exc)
+                self._sending[event.url] = self._sending.get(event.url, 0) + 1
+                try:
+                    async with self._slots.slot(event.url):
+                        self._delivery_steps += 1
+                        try:
+                            status = await self._sender(event.url, body, policy.timeout)
+                        except DeliveryError as exc:
+                            error = str(exc)
+                        except Exception as exc:
+                            error = _failure(exc)
+                            self._surprise(f"the callback of task {event.task_id} to {event.url} failed", exc)
+                finally:
+                    # No await between here and the log below: a reader never sees a delivery that is
+                    # neither on its way nor logged.
+                    left = self._sending.pop(event.url) - 1
+                    if left:
+                        self._sending[event.url] = left
             case _:
                 assert_never(pending.plan)
         delivered = status is not None and policy.delivered(status)

@@ -28,7 +28,7 @@ from fakeapi.admin import (
 from fakeapi.engine import TaskView
 from fakeapi.errors import UsageError, validation_problems
 from fakeapi.etiquette import Violation
-from fakeapi.recorder import JournalEntry
+from fakeapi.recorder import JournalEntry, JournalQuery
 from fakeapi.scenario import FailureReason, ScenarioRef
 from fakeapi.server import ServerDriver
 from fakeapi.webhooks import DeliveryAttempt
@@ -298,3 +298,43 @@ class FakeApi:
             parts.append(f"the client broke the APIs' etiquette (strict mode):\n{lines}")
         if parts:
             raise SurpriseError("\n".join(parts))
+
+    # -- the journal, for verification ----------------------------------------------------------
+
+    def requests(
+        self,
+        api: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        task_id: str | None = None,
+        status: int | None = None,
+    ) -> list[JournalEntry]:
+        """The journal's entries (since the last reset, oldest first) that match every criterion
+        given: ``api`` by name, ``method`` in any case, ``path`` exactly or as a glob (``*``, ``?``,
+        ``[...]``), as sent under the API's mount (``/rixapi/v1/task/*``) or relative to it
+        (``/v1/task/*``), ``task_id`` and ``status`` exactly."""
+        return self._query(api, method, path, task_id, status).matching(self.journal)
+
+    def assert_called(
+        self,
+        api: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        task_id: str | None = None,
+        status: int | None = None,
+        *,
+        times: int | None = None,
+    ) -> list[JournalEntry]:
+        """Assert that the fake answered requests matching the criteria (as ``requests`` takes them)
+        ``times`` times (``None``: at least once), and return them.
+
+        The ``AssertionError`` says what was asked, how many matched, and lists the journal's
+        nearest entries one per line, each with the criteria it misses.
+        """
+        return self._query(api, method, path, task_id, status).expect(self.journal, times)
+
+    def _query(
+        self, api: str | None, method: str | None, path: str | None, task_id: str | None, status: int | None
+    ) -> JournalQuery:
+        mounts = {provider.name: provider.mount for provider in self._bg.server.providers}
+        return JournalQuery(api, method, path, task_id, status, mounts)

@@ -36,9 +36,11 @@ class CallbackSink:
     By default it answers 200. ``fail_next(n, status)`` makes the next ``n`` answers fail, to
     exercise a provider's retries; ``delay`` holds every answer back, to exercise timeouts.
 
-    ``logged``, when set, counts the deliveries to the sink the fake has logged (the ``callback_sink``
-    fixture sets it): the fake logs an attempt once the sink's answer reaches it, so ``wait_for(n)``
-    then also waits for ``n`` logged deliveries, and a test can read both sides as soon as it returns.
+    ``sending``, when set, counts the fake's callbacks to the sink that are on their way (the
+    ``callback_sink`` fixture sets it): the fake logs an attempt only once the sink's answer reaches
+    it, so ``wait_for(n)`` then also waits until none is on its way, and a test can read both sides
+    (``received`` and the fake's ``deliveries``) as soon as it returns. Requests from elsewhere (the
+    test posting to the sink itself, another fake server) are received and counted as usual.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -50,7 +52,7 @@ class CallbackSink:
         self._generation = 0
         self._changed = threading.Condition()
         self._runner: web.AppRunner | None = None
-        self.logged: Callable[[], int] | None = None
+        self.sending: Callable[[], int] | None = None
 
     @property
     def url(self) -> str:
@@ -93,8 +95,8 @@ class CallbackSink:
         return [r.json() for r in self.received]
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedCallback]:
-        """Block until at least ``count`` requests arrived (and, with ``logged``, the fake logged as
-        many deliveries to the sink) in real time; return all received."""
+        """Block until at least ``count`` requests arrived (and, with ``sending``, no callback of the
+        fake is still on its way to the sink) in real time; return all received."""
         deadline = time.monotonic() + timeout
         with self._changed:
             if not self._changed.wait_for(lambda: len(self._received) >= count, timeout):
@@ -103,7 +105,7 @@ class CallbackSink:
                     f"within {timeout:g}s"
                 )
             received = list(self._received)
-        while not self._logged_at_least(count, deadline, timeout):
+        while not self._settled(deadline, timeout):
             time.sleep(0.001)
         return received
 
@@ -112,22 +114,23 @@ class CallbackSink:
         deadline = time.monotonic() + timeout
         while True:
             if len(self.received) >= count:
-                if self._logged_at_least(count, deadline, timeout):
+                if self._settled(deadline, timeout):
                     return self.received
             elif time.monotonic() > deadline:
                 return self.wait_for(count, 0)
             await asyncio.sleep(0.002)
 
-    def _logged_at_least(self, count: int, deadline: float, timeout: float) -> bool:
-        if self.logged is None:
+    def _settled(self, deadline: float, timeout: float) -> bool:
+        """Whether no callback of the fake is on its way to the sink; past ``deadline``, an error."""
+        if self.sending is None:
             return True
-        logged = self.logged()
-        if logged >= count:
+        sending = self.sending()
+        if not sending:
             return True
         if time.monotonic() > deadline:
             raise TimeoutError(
-                f"the callback sink received {count} requests, but the fake logged only {logged} "
-                f"deliveries to it within {timeout:g}s"
+                f"the fake still had {sending} callbacks on their way to the sink (sent, not answered "
+                f"and logged) after {timeout:g}s"
             )
         return False
 

@@ -6,6 +6,7 @@ with what the ``fakeapi`` fixture operation of the same name gives or does.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ import aiohttp
 import pytest
 from admin_client import call
 
-from fakeapi import FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError, UsageError
+from fakeapi import DISTRIBUTION, FakeApi, FakeServer, Scenario, ScenarioError, SurpriseError, UsageError
 from fakeapi.admin import Admin, is_loopback
 from fakeapi.fixture import ClockControl
 from fakeapi.scenario import bundled_names, load_scenario, merge_overrides, parse_scenario, validate_scenario
@@ -26,6 +27,8 @@ from fakeapi.wire import compact_json
 START = 1767225600
 KEY = "sk-admin-test"
 SCENARIO_REFERENCE = Path(__file__).parent / "examples" / "scenario-reference.yaml"
+INSTANT: list[dict[str, Any]] = [{"phases": [{"state": "succeeded"}]}]
+README = Path(__file__).parents[1] / "README.md"
 
 pytestmark = pytest.mark.fakeapi(scenario="manual")
 
@@ -285,7 +288,8 @@ async def test_journal_and_deliveries_match_the_fixture(
     callback_sink.wait_for(2)
 
     journal = await admin(http, fakeapi, "GET", "/journal")
-    assert journal == plain(fakeapi.journal)
+    # The same entries; over HTTP the headers are an object.
+    assert journal == [{**entry, "headers": dict(entry["headers"])} for entry in plain(fakeapi.journal)]
     assert [(e["method"], e["path"], e["status"]) for e in journal] == [
         ("POST", "/rixapi/v1/task/submit", 200),
         ("GET", f"/rixapi/v1/task/{task_id}", 200),
@@ -556,3 +560,93 @@ async def test_the_clock_stops_at_the_year_9999(fakeapi: FakeApi, http: aiohttp.
     status, _ = await call(http, fakeapi.base_url, "POST", "/clock/shift", {"seconds": 1e308})
     assert status == 400
     assert fakeapi.clock.now() == START
+
+
+# -- health and the index ------------------------------------------------------------------------------
+
+
+async def get_json(http: aiohttp.ClientSession, url: str, host: str | None = None) -> tuple[int, Any]:
+    headers = {"Host": host} if host is not None else None
+    async with http.get(url, headers=headers) as response:
+        assert response.content_type == "application/json"
+        return response.status, await response.json()
+
+
+async def test_health_says_version_clock_scenario_and_tasks(http: aiohttp.ClientSession) -> None:
+    async with FakeServer("manual", clock="virtual") as server:
+        health = server.base_url + "/_fakeapi/health"
+        version = importlib.metadata.version(DISTRIBUTION)
+        expected = {
+            "status": "ok",
+            "version": version,
+            "clock": "virtual",
+            "speed": 0.0,
+            "scenario": "manual",
+        }
+        assert await get_json(http, health) == (200, {**expected, "tasks": 0})
+        url = server.url_for("rixapi") + "/v1/task/submit"
+        body = {"model": "flux-pro", "input": {"prompt": "x"}}
+        async with http.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"}) as response:
+            assert response.status == 200
+        assert await get_json(http, health) == (200, {**expected, "tasks": 1})
+        assert await get_json(http, server.base_url + "/healthz") == (200, {**expected, "tasks": 1})
+
+        status, _ = await call(http, server.base_url, "POST", "/load_scenario", {"scenario": "instant"})
+        assert status == 200
+        assert (await get_json(http, health))[1]["scenario"] == "instant"
+        overrides = {"overrides": {"seed": 3}}
+        status, _ = await call(http, server.base_url, "POST", "/load_scenario", overrides)
+        assert status == 200
+        assert (await get_json(http, health))[1]["scenario"] == "instant (with overrides)"
+        status, _ = await call(http, server.base_url, "POST", "/load_scenario", overrides)
+        assert (await get_json(http, health))[1]["scenario"] == "instant (with overrides)"
+        status, _ = await call(
+            http, server.base_url, "POST", "/load_scenario", {"scenario": {"rules": INSTANT}}
+        )
+        assert (await get_json(http, health))[1]["scenario"] == "custom"
+    async with FakeServer("instant", clock="system", speed=60) as server:
+        status, answer = await get_json(http, server.base_url + "/_fakeapi/health")
+        assert (status, answer["clock"], answer["speed"], answer["scenario"]) == (
+            200,
+            "system",
+            60.0,
+            "instant",
+        )
+
+
+def test_a_speed_for_a_virtual_clock_is_refused() -> None:
+    with pytest.raises(ValueError, match="speed 60 for a virtual clock, which stands still until shifted"):
+        FakeServer("manual", clock="virtual", speed=60)
+    with pytest.raises(ValueError, match="speed 2 for a virtual clock"):
+        FakeServer({"clock": {"mode": "virtual"}, "rules": INSTANT}, speed=2)
+    assert (
+        FakeServer(
+            {"clock": {"mode": "virtual"}, "rules": INSTANT}, clock="system", speed=2
+        ).engine.clock.speed
+        == 2
+    )
+
+
+async def test_health_and_index_are_open_where_the_admin_api_is_closed(http: aiohttp.ClientSession) -> None:
+    # An orchestrator's probe comes from another host, names the server by any name, has no token:
+    # the health page tells it nothing secret and changes nothing.
+    async with FakeServer("manual", clock="virtual", admin_token="s3cret") as server:
+        base = server.base_url
+        assert (await call(http, base, "GET", "/seed"))[0] == 401
+        assert (await get_json(http, base + "/_fakeapi/health"))[0] == 200
+        assert (await get_json(http, base + "/_fakeapi/seed", host="fake.internal"))[0] == 403
+        for path in ("/_fakeapi/health", "/healthz", "/"):
+            status, answer = await get_json(http, base + path, host="fake.internal")
+            assert status == 200, answer
+        assert len(server.recorder.journal) == 0, "none of them is an API request"
+
+
+async def test_the_index_names_the_mounts_dashboard_and_health(http: aiohttp.ClientSession) -> None:
+    async with FakeServer("manual", clock="virtual") as server:
+        status, index = await get_json(http, server.base_url + "/")
+        assert status == 200
+        assert index["apis"]["rixapi"] == {"url": "/rixapi/", "openapi": "/rixapi/openapi.json"}
+        assert sorted(index["apis"]) == sorted(p.name for p in server.providers)
+        assert (index["dashboard"], index["health"]) == ("/_fakeapi/", "/_fakeapi/health")
+        for path in (index["health"], index["admin_openapi"], index["apis"]["apixo"]["openapi"]):
+            assert (await get_json(http, server.base_url + path))[0] == 200, path

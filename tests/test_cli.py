@@ -58,9 +58,13 @@ colour: blue
 """
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """The command's run; ``columns``: the terminal width it is told (``COLUMNS``), else none (a pipe)."""
+    env = {name: value for name, value in os.environ.items() if name != "COLUMNS"}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
-        [str(FAKEAPI), *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
+        [str(FAKEAPI), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=30, check=False
     )
 
 

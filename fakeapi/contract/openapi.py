@@ -13,13 +13,12 @@ import inspect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from fakeapi import DISTRIBUTION
+from fakeapi import package_version
 from fakeapi.accounts import Account
 from fakeapi.clock import ManualClock
 from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
@@ -110,7 +109,7 @@ def api_document(provider: Provider, base_url: str) -> dict[str, Any]:
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": f"{provider.name} (fakeapi)",
-            "version": version(DISTRIBUTION),
+            "version": package_version(),
             "description": inspect.cleandoc(module.__doc__ or "") if module is not None else "",
         },
         "servers": [{"url": base_url + provider.mount}],
@@ -172,7 +171,7 @@ def admin_document(routes: Sequence[AdminRoute], base_url: str) -> dict[str, Any
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "fakeapi admin API",
-            "version": version(DISTRIBUTION),
+            "version": package_version(),
             "description": "The fixture's operations over HTTP, one to one (see fakeapi.admin).",
         },
         "servers": [{"url": base_url}],

@@ -49,6 +49,7 @@ from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.etiquette import Etiquette, Violation, observed_from_wire
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
+from fakeapi.recorder import REDACTED, SECRET_HEADERS, SECRET_WORDS
 from fakeapi.scenario.schema import EtiquetteSpec
 from fakeapi.server.app import listen
 from fakeapi.wire import bearer_key, compact_json, load_json
@@ -72,9 +73,6 @@ HOP_BY_HOP = frozenset(
         "content-encoding",
     }
 )
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie"})
-SECRET_WORDS = ("key", "token", "secret")
-REDACTED = "<redacted>"
 # Keys told apart in a recording (by their order of appearance); past these, all look alike.
 MAX_KEYS = 1024
 # Tasks whose last state is kept, to see a task's states move forward.

@@ -10,7 +10,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from fakeapi.admin import ADMIN_PREFIX, Admin, is_loopback
+from fakeapi.admin import ADMIN_PREFIX, Admin, is_loopback, scenario_name
 from fakeapi.clock import Clock, ManualClock, SystemClock
 from fakeapi.dashboard import Dashboard
 from fakeapi.engine import TaskEngine
@@ -22,6 +22,7 @@ from fakeapi.scenario.loading import ScenarioDirs
 from fakeapi.server.app import Mounts, add_site, build_app, listen
 from fakeapi.server.files import files_handler
 from fakeapi.server.pipeline import Current, Pipeline
+from fakeapi.server.request_log import RequestLog
 from fakeapi.server.runner import EventRunner
 from fakeapi.server.sender import HttpSender
 
@@ -44,7 +45,8 @@ class FakeServer:
     ["apixo.test"]}``) and on a port of its own if ``api_ports`` gives it one (0: a free port;
     ``root_url_for``). Result URLs begin with ``public_url`` if given, else with the scheme and
     host the submit was sent to. ``cors`` answers browsers' preflights and lets web pages of any
-    origin read every answer but the admin API's.
+    origin read every answer but the admin API's. ``request_log``, if given, is told of every API
+    request and callback delivery attempt (``fakeapi serve``'s per-request lines).
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class FakeServer:
         api_hosts: Mapping[str, Sequence[str]] | None = None,
         public_url: str | None = None,
         cors: bool = False,
+        request_log: RequestLog | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -91,9 +94,16 @@ class FakeServer:
         self._loopback = is_loopback(host)
         self._clock_mode = clock
         self._speed = speed
+        self._request_log = request_log
         self._runner: web.AppRunner | None = None
         self._events = EventRunner(lambda: self.current.engine)
-        engine, self._sender = self._build(resolve_scenario(scenario), seed)
+        resolved = resolve_scenario(scenario)
+        if speed is not None and (clock or resolved.clock.mode) == "virtual":
+            raise ValueError(
+                f"speed {speed:g} for a virtual clock, which stands still until shifted: give a speed "
+                "only to the system clock (clock='system', or a scenario whose clock.mode is not virtual)"
+            )
+        engine, self._sender = self._build(resolved, seed)
         self.current = Current(engine)
         self._pipeline = Pipeline(
             self.current,
@@ -102,7 +112,9 @@ class FakeServer:
             ADMIN_PREFIX,
             public_url=self.public_url,
             cors=cors,
+            log=request_log,
         )
+        self.admin.scenario_name = scenario_name(scenario)
 
     @property
     def providers(self) -> list[Provider]:
@@ -169,6 +181,7 @@ class FakeServer:
             files_handler(lambda: self.current.engine),
             [
                 *((r.method, self.admin.mount + r.path, r.handler) for r in self.admin.routes()),
+                *((r.method, r.path, r.handler) for r in self.admin.root_routes()),
                 *self.dashboard.routes(),
             ],
             self._reached,
@@ -243,6 +256,8 @@ class FakeServer:
             base_url=self.result_base_url,
         )
         engine.wakeup = self._events.wake.set
+        if self._request_log is not None:
+            engine.deliveries.listener = self._request_log.delivery
         # Weakly: an engine that refers to itself is freed only by a collector pass (see _weakly).
         engine.on_surprise = functools.partial(self._surprise, weakref.ref(engine))
         return engine, sender

@@ -26,7 +26,7 @@ from http.client import responses
 from aiohttp import hdrs, web
 from typing_extensions import assert_never
 
-from fakeapi.admin import HOST_HEADER
+from fakeapi.admin import HOST_HEADER, ROOT_PAGES
 from fakeapi.bodies import Dropped, closing, read_body, read_form
 from fakeapi.catalogue import unlisted
 from fakeapi.engine import TaskEngine
@@ -47,6 +47,7 @@ from fakeapi.providers.base import (
 from fakeapi.recorder import Recorder
 from fakeapi.scenario.faults import FaultBase, FaultPoint
 from fakeapi.server.app import FILES_PREFIX, Handler, Mounts, Served
+from fakeapi.server.request_log import RequestLog
 from fakeapi.wire import bearer_key
 
 GATEWAY_PAGE = (
@@ -127,6 +128,8 @@ class _Facts:
 
     # Class-level defaults and no __init__: made on every request, most set one or two of them.
     task_id: str | None = None
+    state: str | None = None  # the task's canonical state the answer shows
+    before: str | None = None  # the state the answer before it showed
     terminal = False
     callback_url: str | None = None
     digest: str | None = None
@@ -145,8 +148,10 @@ class Pipeline:
         *,
         public_url: str | None = None,
         cors: bool = False,
+        log: RequestLog | None = None,
     ) -> None:
         self.current = current
+        self.log = log
         self.mounts = mounts
         self._admin = admin
         self._admin_prefix = admin_prefix
@@ -300,7 +305,26 @@ class Pipeline:
             if current.announce is not None and engine.scenario.etiquette.strict:
                 for violation in found:
                     current.announce(f"{request.method} {path} -> {status}: {violation}")
-        recorder.record(now, request.method, path, request.query_string, status, incoming.body, notes)
+        recorder.record(
+            now,
+            request.method,
+            path,
+            request.query_string,
+            status,
+            incoming.body,
+            notes,
+            served.api,
+            incoming.key,
+            facts.task_id,
+            request.headers,
+            _header_bytes(request),
+            _body_of(response),
+            facts.state,
+        )
+        if self.log is not None:
+            self.log.request(
+                now, served.api, request.method, path, status, facts.task_id, facts.before, facts.state
+            )
         return response
 
     async def routed(self, request: web.Request, served: Served) -> web.StreamResponse:
@@ -312,7 +336,7 @@ class Pipeline:
         """Around the requests ``front`` hands to the app: the admin API, result files, unknown
         routes (and provider routes, which ``routed`` journals itself)."""
         path = request.path
-        if self._admin is not None and self._is_admin(path):
+        if self._admin is not None and (self._is_admin(path) or path in ROOT_PAGES):
             return closing(request, await self._admin(request, handler))
         if self.mounts.is_document(request) or self.mounts.served(request) is not None:
             return await handler(request)
@@ -326,10 +350,36 @@ class Pipeline:
             provider = self.mounts.provider_for(request)
             response = await fault.on_exchange(HttpExchange(self, request, handler, provider))
             notes = (fault.describe(),)
+        api, task_id = self._owner(request, engine)
+        now = engine.clock.now()
         recorder.record(
-            engine.clock.now(), request.method, path, request.query_string, response.status, b"", notes
+            now,
+            request.method,
+            path,
+            request.query_string,
+            response.status,
+            b"",
+            notes,
+            api,
+            bearer_key(request.headers),
+            task_id,
+            request.headers,
+            _header_bytes(request),
+            b"" if task_id is not None else _body_of(response),  # a result file's media is not kept
         )
+        if self.log is not None:
+            self.log.request(now, api, request.method, path, response.status, task_id, None, None)
         return response
+
+    def _owner(self, request: web.Request, engine: TaskEngine) -> tuple[str | None, str | None]:
+        """The API and task a request off every provider route is about: a result file's task and
+        its API, else the API under whose mount the path lies."""
+        if request.match_info.http_exception is None and request.path.startswith(FILES_PREFIX):
+            task_id = request.match_info["task_id"]
+            task = engine.tasks.get(task_id)
+            return (task.api if task is not None else None), task_id
+        provider = self.mounts.provider_for(request)
+        return (provider.name if provider is not None else None), None
 
     def _download_fault(self, request: web.Request, engine: TaskEngine) -> FaultBase | None:
         if request.match_info.http_exception is not None or not request.path.startswith(FILES_PREFIX):
@@ -448,10 +498,13 @@ class Pipeline:
             case PollRoute():
                 ref = route.parse(incoming)
                 facts.task_id = ref.task_id
+                task = engine.tasks.get(ref.task_id)  # the one polled, if the poll is answered
+                shown = task.shown if task is not None else None
                 body = engine.poll(api, ref.task_id, key, ref.model, route.render, route.check)
-                # An ended task's answer is kept with it: the very bytes just served.
-                task = engine.tasks.get(ref.task_id)
-                facts.terminal = task is not None and task.answer is not None and task.answer[1] is body
+                if task is not None:
+                    facts.before, facts.state = shown, task.shown
+                    # An ended task's answer is kept with it: the very bytes just served.
+                    facts.terminal = task.answer is not None and task.answer[1] is body
             case AccountRoute():
                 body = route.render(account, incoming)
             case _:
@@ -470,6 +523,7 @@ class Pipeline:
         size = len(incoming.body) + sum(len(part.data) for part in incoming.form)
         view = engine.submit(submit, size, self.base_url_for(incoming.headers))
         facts.task_id = view.id
+        facts.state = view.state
         await engine.before_answer(view.id)
         if provider.profile.catalogue.lookup(submit.model) is None:
             incoming.note(unlisted(submit.model))  # accepted, so the scenario accepts unknown models
@@ -477,6 +531,7 @@ class Pipeline:
         expected_end = None
         if waited:
             view = await engine.run_to_end(view.id)
+            facts.before, facts.state = facts.state, view.state
             facts.terminal = True
             if view.state == "failed":
                 raise provider.sync_failure(view)
@@ -562,6 +617,11 @@ class HttpExchange:
         # asyncio.TimeoutError, not TimeoutError: they are different classes before Python 3.11.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _header_bytes(request: web.Request) -> int:
+    """The bytes of a request's header names and values, which the journal keeps."""
+    return sum(len(name) + len(value) for name, value in request.raw_headers)
 
 
 def _body_of(answer: web.StreamResponse) -> bytes:
