@@ -615,14 +615,23 @@ class _Listing(Protocol[T_co]):
 
     def __iter__(self) -> Iterator[T_co]: ...
 
+    def __reversed__(self) -> Iterator[T_co]: ...
+
 
 def _window(items: _Listing[T], page: PageQuery | None) -> list[T]:
-    """``items`` (``None``: all), or the page of them, walked to but not copied before the page."""
+    """``items`` (``None``: all), or the page of them, walked to (from the nearer end: the newest
+    page, which the dashboard reads five times a second, is the last) but not copied before it."""
     if page is None:
         return list(items)
-    if page.offset >= len(items):
+    size = len(items)
+    if page.offset >= size:
         return []
-    return list(itertools.islice(items, page.offset, page.offset + page.limit))
+    end = min(size, page.offset + page.limit)
+    if size - end < page.offset:
+        window = list(itertools.islice(reversed(items), size - end, size - page.offset))
+        window.reverse()
+        return window
+    return list(itertools.islice(items, page.offset, end))
 
 
 def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) -> web.Response:

@@ -313,7 +313,7 @@ class FakeApi:
         given: ``api`` by name, ``method`` in any case, ``path`` exactly or as a glob (``*``, ``?``,
         ``[...]``), as sent under the API's mount (``/rixapi/v1/task/*``) or relative to it
         (``/v1/task/*``), ``task_id`` and ``status`` exactly."""
-        return self._query(api, method, path, task_id, status).matching(self.journal)
+        return self._query("requests", api, method, path, task_id, status).matching(self.journal)
 
     def assert_called(
         self,
@@ -331,10 +331,21 @@ class FakeApi:
         The ``AssertionError`` says what was asked, how many matched, and lists the journal's
         nearest entries one per line, each with the criteria it misses.
         """
-        return self._query(api, method, path, task_id, status).expect(self.journal, times)
+        if times is not None and times < 0:
+            raise UsageError(f"assert_called: times: {times} is no count of requests")
+        return self._query("assert_called", api, method, path, task_id, status).expect(self.journal, times)
 
     def _query(
-        self, api: str | None, method: str | None, path: str | None, task_id: str | None, status: int | None
+        self,
+        operation: str,
+        api: str | None,
+        method: str | None,
+        path: str | None,
+        task_id: str | None,
+        status: int | None,
     ) -> JournalQuery:
+        """The criteria; an unknown API is a ``UsageError`` (a typo would match nothing, silently)."""
         mounts = {provider.name: provider.mount for provider in self._bg.server.providers}
+        if api is not None and api not in mounts:
+            raise UsageError(f"{operation}: api: {api!r} is none of {', '.join(mounts)}")
         return JournalQuery(api, method, path, task_id, status, mounts)

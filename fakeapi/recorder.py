@@ -261,6 +261,9 @@ class Journal(BoundedLog[JournalRow]):
     def __iter__(self) -> Iterator[JournalEntry]:
         return itertools.starmap(_entry, self._entries)
 
+    def __reversed__(self) -> Iterator[JournalEntry]:
+        return itertools.starmap(_entry, reversed(self._entries))
+
 
 class DeliveryLog(BoundedLog[tuple[int, DeliveryAttempt]]):
     """The callback delivery attempts of a run, bounded as ``limits`` says (``deliveries_*``), each
@@ -295,6 +298,9 @@ class DeliveryLog(BoundedLog[tuple[int, DeliveryAttempt]]):
 
     def __iter__(self) -> Iterator[DeliveryAttempt]:
         return (attempt for _, attempt in self._entries)
+
+    def __reversed__(self) -> Iterator[DeliveryAttempt]:
+        return (attempt for _, attempt in reversed(self._entries))
 
 
 class Recorder:

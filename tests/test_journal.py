@@ -175,6 +175,28 @@ def test_assert_called_counts_and_returns_the_matches(downstream: pytest.Pyteste
     result.assert_outcomes(passed=1)
 
 
+def test_a_misspelt_api_or_a_negative_count_is_a_usage_error(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_misuse="""
+        import pytest
+
+        from fakeapi import UsageError
+
+
+        def test_misspelt(fakeapi):
+            none_of = r"^requests: api: 'rixap' is none of rixapi, apixo, foxapi, pixapi$"
+            with pytest.raises(UsageError, match=none_of):
+                fakeapi.requests(api="rixap")
+            with pytest.raises(UsageError, match=r"^assert_called: api: 'apixo2' is none of "):
+                fakeapi.assert_called(api="apixo2", times=0)
+            with pytest.raises(UsageError, match=r"^assert_called: times: -1 is no count of requests$"):
+                fakeapi.assert_called(times=-1)
+        """
+    )
+    result = downstream.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
 def test_assert_called_fails_saying_what_was_asked_and_the_nearest_entries(
     downstream: pytest.Pytester,
 ) -> None:
