@@ -234,9 +234,12 @@ class BoundedLog(Generic[E]):
         self._bytes = 0
         self._max_entries = entries
         self._max_bytes = body_bytes
+        #: How many entries were ever added (those dropped since too): a change a reader can see cheaply.
+        self.added = 0
 
     def add(self, entry: E, body_size: int) -> None:
         """Keep ``entry``, whose body takes ``body_size`` bytes, and drop the oldest beyond the caps."""
+        self.added += 1
         self._entries.append(entry)
         self._sizes.append(body_size)
         self._bytes += body_size
