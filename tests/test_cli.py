@@ -122,12 +122,13 @@ def test_scenarios_schema() -> None:
 class Served:
     """A ``fakeapi serve`` subprocess whose output lines are read in a thread, with deadlines."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [str(FAKEAPI), "serve", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=None if env is None else {**os.environ, **env},
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []

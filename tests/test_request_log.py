@@ -235,8 +235,9 @@ def test_serve_refuses_a_speed_for_a_clock_that_stands_still(tmp_path: Path) -> 
     result = run("serve", "--port", "0", "--scenario", "still.yaml", "--speed", "60", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "fakeapi serve: error: speed 60 for a virtual clock, which stands still until shifted: give a "
-        "speed only to the system clock (clock='system', or a scenario whose clock.mode is not virtual)\n"
+        "fakeapi serve: error: --speed 60 for the scenario still.yaml, whose clock is virtual (clock.mode: "
+        "virtual): it stands still until shifted (POST /_fakeapi/clock/shift); drop --speed, or give "
+        "--speed with a scenario on the system clock\n"
     )
     assert result.stdout == ""
 
@@ -311,3 +312,31 @@ def test_a_log_whose_reader_is_gone_stops_without_failing_requests() -> None:
             log.request(0.0, "rixapi", "GET", "/rixapi/v1/task/t", 200, "t", "queued", "running")
         with contextlib.suppress(BrokenPipeError):
             out.close()
+
+
+def test_serve_logs_every_line_to_a_terminal_that_cannot_show_an_arrow(callback_sink: CallbackSink) -> None:
+    served = Served("--port", "0", "--virtual-clock", env={"PYTHONIOENCODING": "ascii"})
+    try:
+        base_url, admin = started(served)
+        task_id = submit(base_url, callback_sink.url)
+        served.wait_for_line(rf"^00:00:00\.000 callback {task_id} queued \\u2192 ")
+        assert http("POST", admin + "/clock/shift", {"seconds": 2})[0] == 200
+        assert http("GET", f"{base_url}/v1/task/{task_id}")[0] == 200
+        served.wait_for_line(rf"GET /rixapi/v1/task/{task_id} 200 {task_id} queued\\u2192running$")
+        assert http("GET", f"{base_url}/v1/task/task_nope")[0] == 404
+        served.wait_for_line(r"GET /rixapi/v1/task/task_nope 404 task_nope$")
+    finally:
+        served.stop()
+
+
+def test_serve_with_an_admin_token_says_the_dashboard_is_off_and_why() -> None:
+    served = Served("--port", "0", "--admin-token", "t0ken")
+    try:
+        _, admin = started(served)
+        assert f"  admin     {admin}/ (token required)" in served.seen
+        assert (
+            "  dashboard off: a browser cannot send the admin token; use the admin API with "
+            "'Authorization: Bearer TOKEN'" in served.seen
+        )
+    finally:
+        served.stop()

@@ -135,6 +135,10 @@ class RequestLog:
         try:
             self._out.write(line + "\n")
             self._out.flush()
+        except UnicodeEncodeError:
+            # A stream that cannot show a character (`PYTHONIOENCODING=ascii`, the arrow of a state
+            # change): the line is written with that character escaped, and the log goes on.
+            self._write(line.encode("ascii", "backslashreplace").decode("ascii"))
         except (OSError, ValueError):
             # Whoever read the log is gone (`fakeapi serve | head`): the fake serves on, unlogged.
             self._closed = True
