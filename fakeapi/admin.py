@@ -190,9 +190,9 @@ class AdminError(Exception):
 
 
 def scenario_name(ref: object) -> str:
-    """What the health page calls a scenario: the bundled name or file path it was loaded by, else
-    ``custom`` (a mapping or a ``Scenario``)."""
-    return str(ref) if isinstance(ref, str | Path) else "custom"
+    """What the health page calls a scenario: the bundled name or the file name (no directory: the
+    page is open to any host) it was loaded by, else ``custom`` (a mapping or a ``Scenario``)."""
+    return Path(ref).name if isinstance(ref, str | Path) else "custom"
 
 
 def is_loopback(host: str) -> bool:
@@ -447,6 +447,10 @@ class Admin:
                 response.headers["WWW-Authenticate"] = "Bearer"
             return response
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            if request.path in self._open_paths:  # open to anyone: it names no other route
+                return _error(
+                    exc.status, f"{request.method} {request.path}: {exc.reason}; this page answers GET"
+                )
             served = ", ".join(f"{r.method} {self.mount}{r.path}" for r in self.routes())
             return _error(exc.status, f"{request.method} {request.path}: {exc.reason}; routes: {served}")
         except web.HTTPRequestEntityTooLarge as exc:

@@ -502,3 +502,26 @@ async def test_bad_paging_answers_400(
 ) -> None:
     status, answer = await call(http, fakeapi.base_url, "GET", f"/{listing}?{query}")
     assert (status, answer) == (400, {"error": {"message": message}})
+
+
+async def test_the_open_pages_tell_a_stranger_nothing_of_the_admin_api_or_the_files(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    path = tmp_path / "private-dir" / "mine.yaml"
+    path.parent.mkdir()
+    path.write_text(SCENARIO, encoding="utf-8")
+    stranger = {"Host": "rebind.example"}
+    async with FakeServer(str(path), clock="virtual") as server:
+        for open_path in ["/", "/healthz", "/_fakeapi/health"]:
+            async with http.post(server.base_url + open_path, headers=stranger) as response:
+                answer = await response.json()
+                assert response.status == 405, open_path
+                assert (
+                    answer["error"]["message"]
+                    == f"POST {open_path}: Method Not Allowed; this page answers GET"
+                )
+        for health_path in ["/healthz", "/_fakeapi/health"]:
+            async with http.get(server.base_url + health_path, headers=stranger) as response:
+                health = await response.json()
+                assert (response.status, health["scenario"]) == (200, "mine.yaml")
+            assert "private-dir" not in json.dumps(health)
