@@ -5,8 +5,10 @@ cannot go together."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
+import io
 import json
 import os
 import pty
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from admin_client import free_port
 from test_cli import BUNDLED, FAKEAPI, Served, http, run
 
 from fakeapi import DISTRIBUTION
@@ -44,13 +47,6 @@ def submit(base_url: str, callback_url: str | None = None) -> str:
     assert status == 200, raw
     task_id: str = json.loads(raw)["id"]
     return task_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_logs_each_request_its_state_change_and_each_callback(callback_sink: CallbackSink) -> None:
@@ -340,3 +336,20 @@ def test_serve_with_an_admin_token_says_the_dashboard_is_off_and_why() -> None:
         )
     finally:
         served.stop()
+
+
+async def test_the_lines_of_one_turn_of_the_loop_go_out_in_one_flush() -> None:
+    class Counted(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+            super().flush()
+
+    out = Counted()
+    log = RequestLog(out)
+    for _ in range(20):  # a burst of requests answered in one turn
+        log.request(0.0, "rixapi", "GET", "/rixapi/v1/task/t", 200, "t", "queued", "running")
+    assert out.flushes == 0
+    await asyncio.sleep(0)
+    assert (out.flushes, len(out.getvalue().splitlines())) == (1, 20)
