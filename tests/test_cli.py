@@ -164,6 +164,7 @@ class Served:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
+        self._reader.join(timeout=10)  # it reads stdout to its end: closed under it, it would raise
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
