@@ -13,10 +13,10 @@ is shown: a bare server below ~90 % of its core means the load generator, not th
 limit.
 
 1. Poll: ``GET /rixapi/v1/task/{id}`` of a completed task (outputs and usage rendered), against
-   fakeapi as a user runs it (``fakeapi serve --virtual-clock``; the task submitted over HTTP and
-   the clock shifted through the admin API), a bare aiohttp handler returning pre-encoded bytes of
-   the same size (the reference: default asyncio loop, no access log) and that bare handler on
-   uvloop.
+   fakeapi as a user runs it (``fakeapi serve --virtual-clock --quiet``: the fake's figures, not
+   its request log's; the task submitted over HTTP and the clock shifted through the admin API), a
+   bare aiohttp handler returning pre-encoded bytes of the same size (the reference: default
+   asyncio loop, no access log) and that bare handler on uvloop.
 2. Submit: ``POST /rixapi/v1/task/submit`` with a JSON body (wrk with ``bench/post.lua``,
    ``--latency``), against fakeapi and a bare handler that reads the body and answers pre-encoded
    bytes the size of fakeapi's answer (on asyncio and on uvloop). Tasks on a virtual clock never
@@ -219,11 +219,11 @@ def _output_tail(output: IO[bytes]) -> str:
 
 @contextlib.contextmanager
 def fakeapi_serve(name: str = "fakeapi") -> Iterator[Served]:
-    """``fakeapi serve --virtual-clock`` from this venv on a free port, pinned to the server core;
-    stopped with SIGTERM on the way out (and with this process, if it dies first)."""
+    """``fakeapi serve --virtual-clock --quiet`` from this venv on a free port, pinned to the server
+    core; stopped with SIGTERM on the way out (and with this process, if it dies first)."""
     port = free_port()
     command = [str(Path(sys.executable).with_name("fakeapi")), "serve", "--host", HOST]
-    command += ["--port", str(port), "--virtual-clock"]
+    command += ["--port", str(port), "--virtual-clock", "--quiet"]  # the fake's figures, not its log's
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_end_with_parent
@@ -711,7 +711,8 @@ def ratio_lines(loads: dict[str, list[Load]], servers: Compared) -> tuple[float,
 def bench_poll(run: Run, servers: Compared) -> list[Summary]:
     print(
         f"1. poll GET {POLL_ROUTE.format(task_id='{id}')}, completed task, {servers.poll_size} B body; "
-        f"fakeapi serve --virtual-clock (task submitted over HTTP, clock shifted through the admin API)"
+        "fakeapi serve --virtual-clock --quiet (task submitted over HTTP, clock shifted through the "
+        "admin API)"
     )
     targets = {
         servers.fake.name: Target(servers.poll_path),

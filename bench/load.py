@@ -3,9 +3,10 @@
 Run it as a script: ``python bench/load.py`` (64 clients for 60 s, then up to 30 s of grace for the
 last callbacks), or ``make bench-load``; ``--clients``, ``--duration``, ``--grace`` change that.
 
-1. ``fakeapi serve`` runs as a subprocess on a free port of 127.0.0.1, on the system clock, with a
-   scenario this script writes: every task ends 2 s after its submit, and a callback that fails is
-   retried every second, up to 15 times, each attempt waiting at most 5 s for an answer.
+1. ``fakeapi serve --quiet`` (no line per request) runs as a subprocess on a free port of
+   127.0.0.1, on the system clock, with a scenario this script writes: every task ends 2 s after
+   its submit, and a callback that fails is retried every second, up to 15 times, each attempt
+   waiting at most 5 s for an answer.
 2. Three callback receivers run in this process on 127.0.0.1, each on its own port: one answers 200,
    one answers 500 to every other request (and 200 to the rest), one never answers while the run
    lasts.
@@ -275,6 +276,7 @@ class Server:
     async def start(self) -> None:
         command = Path(sys.executable).with_name("fakeapi")
         args = ["serve", "--host", HOST, "--port", str(self.port), "--scenario", str(self.scenario)]
+        args.append("--quiet")  # the fake's figures, not its request log's
         self._process = await asyncio.create_subprocess_exec(
             command, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )

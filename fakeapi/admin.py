@@ -174,11 +174,16 @@ class RequestsQuery(_Body):
 
 
 class PageQuery(_Body):
-    """The page of a listing (``tasks``, ``journal``, ``deliveries``) an HTTP request reads:
+    """The page of a listing (``tasks``, ``journal``, ``deliveries``, ``requests``) an HTTP request reads:
     ``limit`` items from position ``offset``, oldest first."""
 
     limit: int = Field(default=PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
     offset: int = Field(default=0, ge=0)
+
+
+class RequestsPage(RequestsQuery, PageQuery):
+    """``GET /requests``' query: the criteria of ``RequestsQuery``, and the page of the matching
+    entries (``PageQuery``)."""
 
 
 class AdminError(Exception):
@@ -190,9 +195,9 @@ class AdminError(Exception):
 
 
 def scenario_name(ref: object) -> str:
-    """What the health page calls a scenario: the bundled name or file path it was loaded by, else
-    ``custom`` (a mapping or a ``Scenario``)."""
-    return str(ref) if isinstance(ref, str | Path) else "custom"
+    """What the health page calls a scenario: the bundled name or the file name (no directory: the
+    page is open to any host) it was loaded by, else ``custom`` (a mapping or a ``Scenario``)."""
+    return Path(ref).name if isinstance(ref, str | Path) else "custom"
 
 
 def is_loopback(host: str) -> bool:
@@ -420,7 +425,7 @@ class Admin:
             AdminRoute("POST", "/tasks/{task_id}/complete", self._complete),
             AdminRoute("POST", "/tasks/{task_id}/fail", self._fail, body=FailBody),
             AdminRoute("GET", "/journal", self._journal, query=PageQuery),
-            AdminRoute("GET", "/requests", self._requests, query=RequestsQuery),
+            AdminRoute("GET", "/requests", self._requests, query=RequestsPage),
             AdminRoute("GET", "/deliveries", self._deliveries, query=PageQuery),
             AdminRoute("GET", "/balance", self._balance, query=BalanceQuery),
             AdminRoute("GET", "/surprises", self._surprises),
@@ -447,6 +452,10 @@ class Admin:
                 response.headers["WWW-Authenticate"] = "Bearer"
             return response
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            if request.path in self._open_paths:  # open to anyone: it names no other route
+                return _error(
+                    exc.status, f"{request.method} {request.path}: {exc.reason}; this page answers GET"
+                )
             served = ", ".join(f"{r.method} {self.mount}{r.path}" for r in self.routes())
             return _error(exc.status, f"{request.method} {request.path}: {exc.reason}; routes: {served}")
         except web.HTTPRequestEntityTooLarge as exc:
@@ -567,8 +576,11 @@ class Admin:
         return _listing(request, page, entries, len(self._ops.recorder.journal))
 
     async def _requests(self, request: web.Request) -> web.Response:
-        query = RequestsQuery.model_validate(_once(request))
-        return _answer([_journal_json(entry) for entry in self.requests(query)])
+        asked = RequestsPage.model_validate(_once(request))
+        page = PageQuery(limit=asked.limit, offset=asked.offset)
+        matching = self.requests(RequestsQuery(**asked.model_dump(exclude=set(PageQuery.model_fields))))
+        entries = [_journal_json(entry) for entry in _window(matching, page)]
+        return _listing(request, page, entries, len(matching))
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         page = _page(request)
@@ -641,7 +653,7 @@ def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) 
     response.headers["X-Total-Count"] = str(total)
     following = page.offset + page.limit
     if following < total:
-        url = request.url.with_query(limit=page.limit, offset=following)
+        url = request.url.update_query(limit=page.limit, offset=following)  # its criteria kept
         response.headers[hdrs.LINK] = f'<{url}>; rel="next"'
     return response
 

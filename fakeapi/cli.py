@@ -470,7 +470,7 @@ def _validate(paths: list[str]) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from fakeapi.admin import is_loopback
+    from fakeapi.admin import is_loopback, scenario_name
     from fakeapi.etiquette import strictly
     from fakeapi.providers import REGISTRY
     from fakeapi.scenario import load_scenario
@@ -486,6 +486,14 @@ async def _serve(args: argparse.Namespace) -> int:
     for api, name in args.api_hosts:
         api_hosts.setdefault(api, []).append(name)
     scenario = load_scenario(args.scenario)
+    if args.speed is not None and scenario.clock.mode == "virtual":
+        print(
+            f"fakeapi serve: error: --speed {args.speed:g} for the scenario {args.scenario}, whose clock is "
+            "virtual (clock.mode: virtual): it stands still until shifted (POST /_fakeapi/clock/shift); "
+            "drop --speed, or give --speed with a scenario on the system clock",
+            file=sys.stderr,
+        )
+        return 2
     log = RequestLog(sys.stdout, args.log_format, colour=wants_colour(sys.stdout))
     # In JSON, stdout carries only the log's lines: what is said to a person goes to stderr.
     say = functools.partial(print, file=sys.stderr if args.log_format == "json" else sys.stdout, flush=True)
@@ -511,7 +519,7 @@ async def _serve(args: argparse.Namespace) -> int:
     ) as exc:  # options that contradict each other or the scenario (a speed for a virtual clock)
         print(f"fakeapi serve: error: {exc}", file=sys.stderr)
         return 2
-    server.admin.scenario_name = args.scenario
+    server.admin.scenario_name = scenario_name(args.scenario)
     try:
         await server.start()
     except OSError as exc:
@@ -534,7 +542,12 @@ async def _serve(args: argparse.Namespace) -> int:
         root = f"  (root paths: {server.root_url_for(name)}/)" if name in api_ports else ""
         say(f"  {name:<9} {server.url_for(name)}{root}")
     say(f"  {'admin':<9} {_admin_status(server)}")
-    if server.admin_token is not None or is_loopback(server.host):
+    if server.admin_token is not None:
+        say(
+            f"  {'dashboard':<9} off: a browser cannot send the admin token; use the admin API with "
+            "'Authorization: Bearer TOKEN'"
+        )
+    elif is_loopback(server.host):
         say(f"  {'dashboard':<9} {server.base_url}{server.admin.mount}/ (in a browser)")
     say(f"  {'health':<9} {server.base_url}{server.admin.mount}/health")
     clock = engine.clock

@@ -85,13 +85,13 @@ def redact_key(key: str | None) -> str | None:
     return f"{key[:4]}…{key[-2:]}" if len(key) >= SHOWN_KEY_LENGTH else REDACTED
 
 
-def redact_header(name: str, value: str) -> str:
-    """One header's value as a journal shows it: a secret's redacted (an ``Authorization`` keeps its
-    scheme, its credential shown as ``redact_key`` shows a key)."""
+def redact_header(name: str, value: str, key: Callable[[str], str | None] = redact_key) -> str:
+    """One header's value with its secret redacted: an ``Authorization`` keeps its scheme, its
+    credential shown as ``key`` shows a key (as a journal shows it, by default)."""
     lowered = name.lower()
     if lowered == "authorization":
         scheme, _, secret = value.partition(" ")
-        return f"{scheme} {redact_key(secret.strip())}" if secret.strip() else REDACTED
+        return f"{scheme} {key(secret.strip())}" if secret.strip() else REDACTED
     if lowered in SECRET_HEADERS or any(word in lowered for word in SECRET_WORDS):
         return REDACTED
     return value
@@ -234,9 +234,12 @@ class BoundedLog(Generic[E]):
         self._bytes = 0
         self._max_entries = entries
         self._max_bytes = body_bytes
+        #: How many entries were ever added (those dropped since too): a change a reader can see cheaply.
+        self.added = 0
 
     def add(self, entry: E, body_size: int) -> None:
         """Keep ``entry``, whose body takes ``body_size`` bytes, and drop the oldest beyond the caps."""
+        self.added += 1
         self._entries.append(entry)
         self._sizes.append(body_size)
         self._bytes += body_size

@@ -1,7 +1,8 @@
-"""Helpers the admin API's test modules share."""
+"""Helpers the test modules share."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import aiohttp
@@ -19,3 +20,11 @@ async def call(
     async with http.request(method, base_url + "/_fakeapi" + path, json=body, headers=headers) as response:
         assert response.content_type == "application/json"
         return response.status, await response.json()
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free now (for a ``fakeapi serve`` given its port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -419,6 +419,26 @@ async def test_tasks_are_listed_a_page_at_a_time(http: aiohttp.ClientSession, se
     assert await page(http, base + f"?offset={10**30}") == ([], 25, None)
 
 
+async def test_matching_requests_are_listed_a_page_at_a_time(
+    http: aiohttp.ClientSession, server: FakeServer
+) -> None:
+    ids = await submit(http, server, 5)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with http.get(server.url_for("rixapi") + "/v1/task/task_none", headers=headers) as response:
+        assert response.status == 404
+    base = server.base_url + "/_fakeapi/requests"
+    items, total, following = await page(http, base + "?path=/rixapi/v1/task/submit&limit=2")
+    assert (len(items), total) == (2, 5)
+    assert following == f"{base}?path=/rixapi/v1/task/submit&limit=2&offset=2"
+    seen = [entry["task_id"] for entry in items]
+    while following is not None:
+        items, total, following = await page(http, following)
+        assert total == 5
+        seen += [entry["task_id"] for entry in items]
+    assert seen == ids
+    assert await page(http, base + "?status=404&offset=1") == ([], 1, None)
+
+
 async def test_a_page_builds_only_its_own_tasks(
     http: aiohttp.ClientSession, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -502,3 +522,26 @@ async def test_bad_paging_answers_400(
 ) -> None:
     status, answer = await call(http, fakeapi.base_url, "GET", f"/{listing}?{query}")
     assert (status, answer) == (400, {"error": {"message": message}})
+
+
+async def test_the_open_pages_tell_a_stranger_nothing_of_the_admin_api_or_the_files(
+    http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    path = tmp_path / "private-dir" / "mine.yaml"
+    path.parent.mkdir()
+    path.write_text(SCENARIO, encoding="utf-8")
+    stranger = {"Host": "rebind.example"}
+    async with FakeServer(str(path), clock="virtual") as server:
+        for open_path in ["/", "/healthz", "/_fakeapi/health"]:
+            async with http.post(server.base_url + open_path, headers=stranger) as response:
+                answer = await response.json()
+                assert response.status == 405, open_path
+                assert (
+                    answer["error"]["message"]
+                    == f"POST {open_path}: Method Not Allowed; this page answers GET"
+                )
+        for health_path in ["/healthz", "/_fakeapi/health"]:
+            async with http.get(server.base_url + health_path, headers=stranger) as response:
+                health = await response.json()
+                assert (response.status, health["scenario"]) == (200, "mine.yaml")
+            assert "private-dir" not in json.dumps(health)

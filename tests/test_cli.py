@@ -122,12 +122,13 @@ def test_scenarios_schema() -> None:
 class Served:
     """A ``fakeapi serve`` subprocess whose output lines are read in a thread, with deadlines."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [str(FAKEAPI), "serve", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=None if env is None else {**os.environ, **env},
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
@@ -163,6 +164,7 @@ class Served:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
+        self._reader.join(timeout=10)  # it reads stdout to its end: closed under it, it would raise
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()

@@ -5,6 +5,7 @@ client reads it, its access rules, and the page itself in real headless Chromium
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import urllib.request
@@ -68,22 +69,32 @@ async def submit(http: aiohttp.ClientSession, server: FakeServer, **extra: Any) 
 
 
 class Events:
-    """A reader of the dashboard's event stream: the snapshots, as a page's EventSource gets them."""
+    """A reader of the dashboard's event stream, as a page's EventSource gets it: the snapshots, and
+    the clock events between them (kept in ``clocks``, their bytes counted in ``clock_bytes``)."""
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self.response = response
+        self.clocks: list[dict[str, Any]] = []
+        self.clock_bytes = 0
 
     async def next(self, timeout: float = 2.0) -> dict[str, Any]:
         """The next snapshot (``TimeoutError`` if none comes within ``timeout`` seconds)."""
         return await asyncio.wait_for(self._read(), timeout)
 
     async def _read(self) -> dict[str, Any]:
-        data: list[bytes] = []
+        name, data = "message", list[bytes]()
         async for line in self.response.content:
             if line == b"\n" and data:
-                snapshot: dict[str, Any] = json.loads(b"".join(data))
-                return snapshot
-            if line.startswith(b"data: "):
+                event: dict[str, Any] = json.loads(b"".join(data))
+                if name == "message":
+                    return event
+                assert name == "clock", name
+                self.clocks.append(event)
+                self.clock_bytes += sum(map(len, data))
+                name, data = "message", []
+            elif line.startswith(b"event: "):
+                name = line.removeprefix(b"event: ").rstrip(b"\n").decode()
+            elif line.startswith(b"data: "):
                 data.append(line.removeprefix(b"data: ").rstrip(b"\n"))
         raise AssertionError("the event stream ended")
 
@@ -163,6 +174,54 @@ async def test_a_change_sends_a_new_snapshot_and_no_change_none(
     [task] = shifted["tasks"]["items"]
     assert [step["state"] for step in task["timeline"]] == ["queued", "running", "succeeded"]
     assert (task["state"], task["terminal"]) == ("succeeded", True)
+
+
+async def test_pages_watching_a_quiet_run_share_one_snapshot_and_get_only_the_clock(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeServer(SLOW, clock="system") as server:  # its time moves on every tick
+        await submit(http, server, input={"prompt": "a fox " * 2000})  # a 12 KB body
+        builds: list[float] = []
+        build = server.dashboard.snapshot
+
+        def counted() -> dict[str, Any]:
+            builds.append(time.monotonic())
+            return build()
+
+        monkeypatch.setattr(server.dashboard, "snapshot", counted)
+        async with contextlib.AsyncExitStack() as pages:
+            streams = []
+            for _ in range(3):
+                response = await pages.enter_async_context(http.get(server.base_url + "/_fakeapi/events"))
+                streams.append(Events(response))
+            for events in streams:
+                first = await events.next()
+                [entry] = first["journal"]["items"]
+                assert len(entry["body"]) == dashboard.SHOWN_BODY_BYTES, "the page gets the body cut"
+                assert entry["truncated"]
+            assert len(builds) == 1, "one snapshot for every page"
+            with pytest.raises(asyncio.TimeoutError):
+                await streams[0].next(timeout=6 * TICK)  # nothing changed: no snapshot, the clock only
+            assert len(builds) == 1
+            assert len(streams[0].clocks) >= 3
+            assert streams[0].clock_bytes < 100 * len(streams[0].clocks)
+            assert streams[0].clocks[-1]["now"] > first["clock"]["now"]
+            task_id = await submit(http, server)
+            for events in streams:
+                changed = await events.next()
+                assert (changed["tasks"]["total"], changed["tasks"]["items"][0]["id"]) == (2, task_id)
+            assert len(builds) == 2
+
+
+async def test_the_stream_shows_no_api_key_whole(
+    server: FakeServer, events: Events, http: aiohttp.ClientSession
+) -> None:
+    await events.next()
+    await submit(http, server)
+    snapshot = await events.next()
+    assert snapshot["tasks"]["items"][0]["key"] == "sk-d…rd"
+    assert snapshot["journal"]["items"][0]["key"] == "sk-d…rd"
+    assert KEY not in json.dumps(snapshot, ensure_ascii=False)
 
 
 async def test_the_snapshot_holds_the_newest_tasks_first(
@@ -356,6 +415,16 @@ async def test_the_dashboard_shows_a_job_and_drives_the_fake_live(
     await page.screenshot(path=screenshot, full_page=True)
     print(f"dashboard screenshot: {screenshot}")
     assert screenshot.stat().st_size > 10_000
+
+
+async def test_the_page_s_clock_runs_with_a_system_clock_between_snapshots(page: Page) -> None:
+    async with FakeServer(SLOW, clock="system", speed=3600) as server:  # an hour a second
+        await page.goto(server.base_url + "/_fakeapi/")
+        await expect(page.locator("#clock-now")).to_contain_text(" UTC")  # the first snapshot's
+        shown = await page.locator("#clock-now").text_content()
+        assert shown is not None
+        await expect(page.locator("#clock-now")).not_to_have_text(shown)
+        await expect(page.locator("#clock-mode")).to_have_text("system clock \u00d73600")
 
 
 async def test_the_custom_shift_and_the_scenario_switcher(

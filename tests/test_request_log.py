@@ -5,8 +5,10 @@ cannot go together."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
+import io
 import json
 import os
 import pty
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from admin_client import free_port
 from test_cli import BUNDLED, FAKEAPI, Served, http, run
 
 from fakeapi import DISTRIBUTION
@@ -44,13 +47,6 @@ def submit(base_url: str, callback_url: str | None = None) -> str:
     assert status == 200, raw
     task_id: str = json.loads(raw)["id"]
     return task_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_logs_each_request_its_state_change_and_each_callback(callback_sink: CallbackSink) -> None:
@@ -235,8 +231,9 @@ def test_serve_refuses_a_speed_for_a_clock_that_stands_still(tmp_path: Path) -> 
     result = run("serve", "--port", "0", "--scenario", "still.yaml", "--speed", "60", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "fakeapi serve: error: speed 60 for a virtual clock, which stands still until shifted: give a "
-        "speed only to the system clock (clock='system', or a scenario whose clock.mode is not virtual)\n"
+        "fakeapi serve: error: --speed 60 for the scenario still.yaml, whose clock is virtual (clock.mode: "
+        "virtual): it stands still until shifted (POST /_fakeapi/clock/shift); drop --speed, or give "
+        "--speed with a scenario on the system clock\n"
     )
     assert result.stdout == ""
 
@@ -311,3 +308,48 @@ def test_a_log_whose_reader_is_gone_stops_without_failing_requests() -> None:
             log.request(0.0, "rixapi", "GET", "/rixapi/v1/task/t", 200, "t", "queued", "running")
         with contextlib.suppress(BrokenPipeError):
             out.close()
+
+
+def test_serve_logs_every_line_to_a_terminal_that_cannot_show_an_arrow(callback_sink: CallbackSink) -> None:
+    served = Served("--port", "0", "--virtual-clock", env={"PYTHONIOENCODING": "ascii"})
+    try:
+        base_url, admin = started(served)
+        task_id = submit(base_url, callback_sink.url)
+        served.wait_for_line(rf"^00:00:00\.000 callback {task_id} queued \\u2192 ")
+        assert http("POST", admin + "/clock/shift", {"seconds": 2})[0] == 200
+        assert http("GET", f"{base_url}/v1/task/{task_id}")[0] == 200
+        served.wait_for_line(rf"GET /rixapi/v1/task/{task_id} 200 {task_id} queued\\u2192running$")
+        assert http("GET", f"{base_url}/v1/task/task_nope")[0] == 404
+        served.wait_for_line(r"GET /rixapi/v1/task/task_nope 404 task_nope$")
+    finally:
+        served.stop()
+
+
+def test_serve_with_an_admin_token_says_the_dashboard_is_off_and_why() -> None:
+    served = Served("--port", "0", "--admin-token", "t0ken")
+    try:
+        _, admin = started(served)
+        assert f"  admin     {admin}/ (token required)" in served.seen
+        assert (
+            "  dashboard off: a browser cannot send the admin token; use the admin API with "
+            "'Authorization: Bearer TOKEN'" in served.seen
+        )
+    finally:
+        served.stop()
+
+
+async def test_the_lines_of_one_turn_of_the_loop_go_out_in_one_flush() -> None:
+    class Counted(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+            super().flush()
+
+    out = Counted()
+    log = RequestLog(out)
+    for _ in range(20):  # a burst of requests answered in one turn
+        log.request(0.0, "rixapi", "GET", "/rixapi/v1/task/t", 200, "t", "queued", "running")
+    assert out.flushes == 0
+    await asyncio.sleep(0)
+    assert (out.flushes, len(out.getvalue().splitlines())) == (1, 20)

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from admin_client import free_port
 
 from fakeapi import FakeServer
 
@@ -120,13 +120,6 @@ def scenario_file(tmp_path: Path) -> Path:
     path = tmp_path / "slow.yaml"
     path.write_text(yaml.safe_dump(SLOW))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

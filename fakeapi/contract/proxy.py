@@ -49,7 +49,7 @@ from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.etiquette import Etiquette, Violation, observed_from_wire
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
-from fakeapi.recorder import REDACTED, SECRET_HEADERS, SECRET_WORDS
+from fakeapi.recorder import REDACTED, redact_header
 from fakeapi.scenario.schema import EtiquetteSpec
 from fakeapi.server.app import listen
 from fakeapi.wire import bearer_key, compact_json, load_json
@@ -216,13 +216,7 @@ class Redactor:
 
     def value(self, name: str, value: str) -> str:
         """One header's value, redacted if the header holds a secret."""
-        lowered = name.lower()
-        if lowered == "authorization":
-            scheme, _, secret = value.partition(" ")
-            return f"{scheme} {self._key(secret.strip())}" if secret else REDACTED
-        if lowered in SECRET_HEADERS or any(word in lowered for word in SECRET_WORDS):
-            return REDACTED
-        return value
+        return redact_header(name, value, self._key)
 
     def _key(self, secret: str) -> str:
         number = self._keys.get(secret)

@@ -3,8 +3,11 @@
 The page (plain HTML, CSS and JavaScript shipped in this package: no build step, nothing fetched
 from elsewhere) follows ``GET /_fakeapi/events``, a stream of server-sent events: each is a compact
 snapshot of the run (the clock, the scenario, the newest tasks with their timelines, journal entries
-and callback deliveries). The stream builds a snapshot every ``TICK`` seconds while a page is
-connected and sends it only when it changed, so the request path of the APIs does no work for it.
+and callback deliveries, their bodies cut to ``SHOWN_BODY_BYTES``, API keys redacted), or, between
+them, a ``clock`` event with the clock alone (a system clock's time moves on every tick; nothing
+else need have). Every ``TICK`` seconds while a page is connected, the stream looks for a change by a
+cheap fingerprint of the run, builds a snapshot only when it changed and shares it with every
+connected page; the request path of the APIs does no work for it.
 The page's buttons call the admin API's own routes (``clock/shift``, ``tasks/{id}/complete`` ...).
 
 Every route here sits under the admin API's prefix and passes its access rules (``Admin.dispatch``):
@@ -18,14 +21,18 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Sized
+from dataclasses import replace
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import pydantic_core
 from aiohttp import web
 
 from fakeapi.admin import Admin, Handler, Operations, PageQuery
+from fakeapi.engine import TaskView
+from fakeapi.recorder import JournalEntry, cut_text, redact_key
 from fakeapi.scenario import bundled_names
+from fakeapi.webhooks import DeliveryAttempt
 from fakeapi.wire import compact_json
 
 if TYPE_CHECKING:
@@ -38,6 +45,9 @@ TICK = 0.2
 KEEPALIVE = 15.0
 #: How many of the newest tasks, journal entries and deliveries a snapshot holds.
 NEWEST = 50
+#: How much of each request, response and callback body a snapshot holds, in bytes (``truncated``,
+#: ``response_truncated`` mark a body cut); the admin API's listings have them whole.
+SHOWN_BODY_BYTES = 2048
 ASSETS = {
     "index.html": "text/html",
     "dashboard.css": "text/css",
@@ -66,6 +76,7 @@ class Dashboard:
         self._ops = ops
         self._admin = admin
         self._closing = asyncio.Event()
+        self._latest = _Latest(None, b"", b"", float("-inf"))
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         """The dashboard's routes: method, path (under the admin prefix) and handler."""
@@ -78,8 +89,8 @@ class Dashboard:
 
     def snapshot(self) -> dict[str, Any]:
         """The run as the page shows it: the clock, the scenario, and the newest ``NEWEST`` tasks
-        (each with its timeline and whether it has ended), journal entries and deliveries, newest
-        first, with their totals."""
+        (as ``_shown_task`` shows them), journal entries and deliveries (bodies cut), newest first,
+        with their totals."""
         ops, admin = self._ops, self._admin
         engine = ops.engine
         clock = engine.clock
@@ -92,26 +103,31 @@ class Dashboard:
             "scenarios": _bundled(),
             "tasks": {
                 "total": len(engine.tasks),
-                "items": [
-                    {
-                        **pydantic_core.to_jsonable_python(task),
-                        "terminal": task.terminal,
-                        "timeline": [{"state": s, "at": at} for s, at in admin.timeline(task.id)],
-                    }
-                    for task in tasks
-                ],
+                "items": [self._shown_task(task) for task in tasks],
             },
             "journal": {
                 "total": len(ops.recorder.journal),
-                "items": _newest(admin.journal, ops.recorder.journal),
+                "items": [_shown_entry(entry) for entry in _newest(admin.journal, ops.recorder.journal)],
             },
             "deliveries": {
                 "total": len(engine.deliveries),
-                "items": _newest(admin.deliveries, engine.deliveries),
+                "items": [
+                    _shown_attempt(attempt) for attempt in _newest(admin.deliveries, engine.deliveries)
+                ],
             },
             "surprises": len(ops.recorder.surprises),
             "violations": len(ops.etiquette.violations),
         }
+
+    def _shown_task(self, task: TaskView) -> dict[str, Any]:
+        """A task as a snapshot holds it: its key redacted, with its timeline and whether it has
+        ended, without its parameters (a prompt may be long; ``/_fakeapi/tasks/{id}`` has them)."""
+        shown: dict[str, Any] = pydantic_core.to_jsonable_python(task)
+        del shown["params"]
+        shown["key"] = redact_key(task.key)
+        shown["terminal"] = task.terminal
+        shown["timeline"] = [{"state": state, "at": at} for state, at in self._admin.timeline(task.id)]
+        return shown
 
     def close(self) -> None:
         """End the streams open now (the server is stopping: no page keeps it waiting)."""
@@ -146,16 +162,19 @@ class Dashboard:
         return stream
 
     async def _follow(self, request: web.Request, stream: web.StreamResponse, closing: asyncio.Event) -> None:
-        """Write a snapshot when it changed (a keepalive comment after a quiet while) each ``TICK``,
-        until the connection closes or ``closing`` is set."""
+        """Each ``TICK``, write the snapshot when it changed, else the clock when it moved (a
+        keepalive comment after a quiet while), until the connection closes or ``closing`` is set."""
         await stream.write(b"retry: 1000\n\n")
-        sent = b""
+        sent, sent_clock = b"", b""
         quiet = 0.0
         while request.transport is not None and not request.transport.is_closing():
-            snapshot = compact_json(self.snapshot())
-            if snapshot != sent:
-                await stream.write(b"data: " + snapshot + b"\n\n")
-                sent, quiet = snapshot, 0.0
+            latest = self._latest_run()
+            if latest.snapshot is not sent:
+                await stream.write(b"data: " + latest.snapshot + b"\n\n")
+                sent, sent_clock, quiet = latest.snapshot, latest.clock, 0.0
+            elif latest.clock != sent_clock:
+                await stream.write(b"event: clock\ndata: " + latest.clock + b"\n\n")
+                sent_clock, quiet = latest.clock, 0.0
             elif quiet >= KEEPALIVE:
                 await stream.write(b": keepalive\n\n")
                 quiet = 0.0
@@ -165,6 +184,69 @@ class Dashboard:
                 quiet += TICK
             else:
                 return
+
+    def _latest_run(self) -> _Latest:
+        """The run as the pages see it now, shared by the pages within half a tick of each other; the
+        snapshot is built again only when the run's fingerprint changed."""
+        at = asyncio.get_running_loop().time()
+        latest = self._latest
+        if at - latest.at < TICK / 2:
+            return latest
+        ops, admin = self._ops, self._admin
+        engine = ops.engine
+        clock = engine.clock
+        engine.forget_expired()
+        fingerprint = (
+            id(engine),
+            id(ops.recorder),
+            ops.recorder.journal.added,
+            engine.deliveries.added,
+            len(engine.tasks),
+            len(ops.recorder.surprises),
+            len(ops.etiquette.violations),
+            admin.seed(),
+            engine.scenario.description,
+            clock.speed,
+            clock.now() if clock.is_virtual else None,  # a virtual clock moves only when shifted
+            [(task.id, task.state, task.progress) for task in _newest(admin.tasks, engine.tasks)],
+        )
+        snapshot = latest.snapshot
+        if fingerprint != latest.fingerprint:
+            snapshot = compact_json(self.snapshot())
+        clock_now = compact_json({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
+        self._latest = _Latest(fingerprint, snapshot, clock_now, at)
+        return self._latest
+
+
+class _Latest(NamedTuple):
+    """The run as the pages saw it last: its fingerprint, snapshot and clock (as sent), and when
+    (the loop's time)."""
+
+    fingerprint: object
+    snapshot: bytes
+    clock: bytes
+    at: float
+
+
+def _shown_entry(entry: JournalEntry) -> JournalEntry:
+    """A journal entry with its bodies cut to ``SHOWN_BODY_BYTES``."""
+    body, _, cut = cut_text(entry.body, SHOWN_BODY_BYTES)
+    response, _, response_cut = cut_text(entry.response_body, SHOWN_BODY_BYTES)
+    if not (cut or response_cut):
+        return entry
+    return replace(
+        entry,
+        body=body,
+        truncated=entry.truncated or cut,
+        response_body=response,
+        response_truncated=entry.response_truncated or response_cut,
+    )
+
+
+def _shown_attempt(attempt: DeliveryAttempt) -> DeliveryAttempt:
+    """A callback delivery attempt with its body cut to ``SHOWN_BODY_BYTES``."""
+    body, _, cut = cut_text(attempt.body, SHOWN_BODY_BYTES)
+    return replace(attempt, body=body, truncated=True) if cut else attempt
 
 
 def _newest(read: Callable[[PageQuery], list[T]], items: Sized) -> list[T]:

@@ -52,7 +52,7 @@ function failure(error) {
 }
 
 // A task's row is made once and updated in place, so that its buttons stay the same elements while
-// snapshots arrive (five a second on a running system clock): a click is never lost to a re-render.
+// snapshots arrive (up to five a second while tasks run): a click is never lost to a re-render.
 // Ids repeat after a reset with the same seed: a row is the task's with that id, API, model and start.
 const taskRows = new Map();
 
@@ -116,7 +116,7 @@ function journalRow(entry, position) {
       "td",
       {},
       bodyDetails(`journal-${position}-request`, entry.truncated ? "request (cut)" : "request", entry.body),
-      bodyDetails(`journal-${position}-response`, "response", entry.response_body),
+      bodyDetails(`journal-${position}-response`, entry.response_truncated ? "response (cut)" : "response", entry.response_body),
     ),
   );
 }
@@ -145,10 +145,13 @@ function changed(name, listing) {
   return true;
 }
 
-function render(snapshot) {
-  const clock = snapshot.clock;
+function showClock(clock) {
   document.getElementById("clock-now").textContent = iso(clock.now);
   document.getElementById("clock-mode").textContent = clock.virtual ? "virtual clock" : `system clock ×${clock.speed}`;
+}
+
+function render(snapshot) {
+  showClock(snapshot.clock);
   document.getElementById("seed").textContent = String(snapshot.seed);
   document.getElementById("scenario-description").textContent = snapshot.scenario;
   document.getElementById("surprises").textContent = String(snapshot.surprises);
@@ -213,6 +216,8 @@ function connect() {
     connection.textContent = "reconnecting…";
   };
   events.onmessage = (event) => render(JSON.parse(event.data));
+  // Between snapshots, the clock alone: a system clock's time moves when nothing else does.
+  events.addEventListener("clock", (event) => showClock(JSON.parse(event.data)));
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -2,11 +2,13 @@
 a person (coloured on a terminal) or as JSON Lines for a machine.
 
 ``fakeapi serve`` turns it on; a server without one (the pytest fixture) pays a ``None`` check per
-request. Times are the fake's clock time, the time its answers show.
+request. Times are the fake's clock time, the time its answers show. The lines of one turn of the
+event loop go out in one flush at its end (a burst of requests costs one write to the terminal).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -41,6 +43,7 @@ class RequestLog:
         self._json = log_format == "json"
         self._colour = colour and not self._json
         self._closed = False
+        self._flush_due = False
 
     def request(
         self,
@@ -134,6 +137,30 @@ class RequestLog:
             return
         try:
             self._out.write(line + "\n")
+        except UnicodeEncodeError:
+            # A stream that cannot show a character (`PYTHONIOENCODING=ascii`, the arrow of a state
+            # change): the line is written with that character escaped, and the log goes on.
+            self._write(line.encode("ascii", "backslashreplace").decode("ascii"))
+            return
+        except (OSError, ValueError):
+            self._closed = True
+            return
+        if self._flush_due:
+            return
+        # The lines of one turn of the event loop (a burst of requests) go out in one flush, at the
+        # end of the turn; outside a running loop, at once.
+        try:
+            asyncio.get_running_loop().call_soon(self._flush)
+        except RuntimeError:
+            self._flush()
+        else:
+            self._flush_due = True
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        if self._closed:
+            return
+        try:
             self._out.flush()
         except (OSError, ValueError):
             # Whoever read the log is gone (`fakeapi serve | head`): the fake serves on, unlogged.
