@@ -4,6 +4,7 @@ importing the plugin costs a pytest run that never asks for the fixture."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -200,3 +201,13 @@ def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(pytester: 
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=2)
+
+
+def test_the_test_extra_builds_with_the_build_systems_setuptools() -> None:
+    pyproject = (PROJECT / "pyproject.toml").read_text()
+    build = re.search(r'^requires = \["(setuptools[^"]*)"\]$', pyproject, re.MULTILINE)
+    test = re.search(r"^test = \[\n(.*?)^\]$", pyproject, re.MULTILINE | re.DOTALL)
+    assert build is not None
+    assert test is not None
+    # test_install builds the package with --no-build-isolation: with the test extra's setuptools
+    assert f'"{build[1]}",' in test[1].split(), test[1]
