@@ -184,7 +184,10 @@ def test_importing_the_plugin_imports_nothing_heavy(tmp_path: Path) -> None:
     assert run(sys.executable, "-c", script, cwd=tmp_path).strip() == "['fakeapi', 'fakeapi.pytest_plugin']"
 
 
-def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("scenario", [None, "instant", "mine.yaml"])
+def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(
+    pytester: pytest.Pytester, scenario: str | None
+) -> None:
     pytester.makepyfile(
         test_plain="""
         import sys
@@ -199,7 +202,9 @@ def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(pytester: 
             assert set(loaded) <= {"fakeapi", "fakeapi.pytest_plugin", "fakeapi.pytest_aio"}, loaded
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    (pytester.path / "mine.yaml").write_text("rules:\n  - phases: [{state: succeeded}]\n")
+    options = () if scenario is None else ("--fakeapi-scenario", scenario)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", *options)
     result.assert_outcomes(passed=2)
 
 
