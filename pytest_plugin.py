@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -233,8 +233,16 @@ def _fakeapi_default_scenario(pytestconfig: pytest.Config) -> str:
     """The scenario of a test with no marker, loaded once: one that does not load stops the run."""
     scenario = default_scenario(pytestconfig)
     if problem := scenario_problem(scenario):
-        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+        stop_run(pytestconfig, problem)
     return scenario
+
+
+def stop_run(config: pytest.Config, problem: str) -> NoReturn:
+    """Stop the run with one line; in a pytest-xdist worker (where ``pytest.exit`` is the controller's
+    internal error) every test that asks for the fake fails with that line instead."""
+    if hasattr(config, "workerinput"):
+        pytest.fail(problem, pytrace=False)
+    pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")
@@ -258,7 +266,7 @@ def fakeapi_server(pytestconfig: pytest.Config, _fakeapi_default_scenario: str) 
     else:
         busy = None
     if busy is not None:
-        pytest.exit(busy, returncode=pytest.ExitCode.USAGE_ERROR)  # out of the except block: no chain
+        stop_run(pytestconfig, busy)  # out of the except block: not chained
     try:
         yield background
     finally:

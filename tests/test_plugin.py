@@ -1081,6 +1081,21 @@ def test_a_scenario_file_that_is_no_scenario_stops_the_run_once(downstream: pyte
     result.stdout.no_fnmatch_line("*ERROR at setup*")
 
 
+def test_a_scenario_file_that_is_no_scenario_fails_each_test_with_one_line_under_xdist(
+    downstream: pytest.Pytester,
+) -> None:
+    (downstream.path / "bad.yaml").write_text("rules: 5\n")
+    downstream.makepyfile(test_two="def test_a(fakeapi):\n    pass\n\n\ndef test_b(fakeapi):\n    pass\n")
+    result = downstream.runpytest_subprocess("-n", "2", "--fakeapi-scenario", "bad.yaml")
+    result.assert_outcomes(errors=2)
+    path = downstream.path / "bad.yaml"
+    assert (
+        result.outlines.count(f"fakeapi: {path}:1: rules: Input should be a valid list") == 2
+    )  # a test each
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
 def test_a_busy_fixed_port_stops_the_run_once(
     downstream: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
