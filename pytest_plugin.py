@@ -10,9 +10,10 @@ paths (``fakeapi.root_url_for(api)``): binding them costs well under a milliseco
 client broke the APIs' etiquette fails at teardown with the list (see ``fakeapi.etiquette``).
 
 Importing this module costs next to nothing: it imports only pytest and the standard library, and
-the fake itself once a test asks for a fixture. Relative scenario paths in the ini option and the
-marker are read from the ini file's directory (the rootdir), ``--fakeapi-scenario`` from the current
-directory, as any command-line path.
+the fake itself once a test asks for a fixture (a scenario named in the options is only looked for
+until then; one that does not load stops the run, once). Relative scenario paths in the ini option
+and the marker are read from the ini file's directory (the rootdir), ``--fakeapi-scenario`` from the
+directory pytest started in, as any command-line path, whatever directory a test changes to.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -71,19 +72,40 @@ def pytest_configure(config: pytest.Config) -> None:
         "teardown), and the surprises the test expects",
     )
     fixed_port(config)
+    option: str | None = config.getoption("fakeapi_scenario")
+    if option is not None and os.path.isfile(option):  # as named from here, whatever a test's cwd
+        config.option.fakeapi_scenario = os.path.abspath(option)
     scenario = default_scenario(config)
-    if scenario != "default":  # a scenario the user named: a bad one stops the run here, once
-        from fakeapi.errors import ScenarioError
-        from fakeapi.scenario import resolve_scenario
-
-        try:
-            resolve_scenario(scenario)
-        except ScenarioError as exc:
-            raise pytest.UsageError(f"fakeapi: {exc}") from None
+    if not os.path.isfile(scenario) and not is_bundled(scenario) and (problem := scenario_problem(scenario)):
+        raise pytest.UsageError(problem)  # no such scenario: the loader's words, once
     if config.pluginmanager.has_plugin("asyncio"):
         from fakeapi import pytest_aio
 
         config.pluginmanager.register(pytest_aio, "fakeapi.pytest_aio")
+
+
+def is_bundled(name: str) -> bool:
+    """Whether ``name`` is a bundled scenario's, found without importing the loader (and pydantic):
+    a run that never asks for the fixture pays nothing for a scenario it names."""
+    from importlib.util import find_spec
+
+    if "/" in name or "\0" in name:
+        return False
+    spec = find_spec("fakeapi.scenarios")  # found, not imported
+    folders = spec.submodule_search_locations or [] if spec is not None else []
+    return any(os.path.isfile(os.path.join(folder, f"{name}.yaml")) for folder in folders)
+
+
+def scenario_problem(scenario: str) -> str | None:
+    """Why ``scenario`` does not load, as the loader says it in one line (``None``: it loads)."""
+    from fakeapi.errors import ScenarioError
+    from fakeapi.scenario import resolve_scenario
+
+    try:
+        resolve_scenario(scenario)
+    except ScenarioError as exc:
+        return f"fakeapi: {exc}"
+    return None
 
 
 def default_scenario(config: pytest.Config) -> str:
@@ -162,12 +184,35 @@ def marker_options(request: pytest.FixtureRequest) -> Options:
     allowed = kwargs.pop("allow_surprises", ())
     if isinstance(allowed, str):
         allowed = (allowed,)
+    if not isinstance(allowed, (list, tuple)) or not all(isinstance(pattern, str) for pattern in allowed):
+        pytest.fail(
+            f"fakeapi marker: allow_surprises={allowed!r}: a pattern or a list of patterns (strings), "
+            "e.g. allow_surprises=['GET /rixapi/v1/nope']",
+            pytrace=False,
+        )
     return Options(scenario, allow_surprises=tuple(allowed), **kwargs)
 
 
-def failed_scenario(exc: Exception) -> str:
-    """A scenario that could not be loaded, as one failure line (no frames)."""
-    return f"{type(exc).__name__}: {exc}"
+async def load_test_scenario(handle: FakeApi, options: Options) -> str | None:
+    """Start the test's fake with its scenario, seed and overrides (awaited on the fake's loop, so
+    that both fixtures share it): ``None``, or why they do not load, as one failure line."""
+    from fakeapi.errors import ScenarioError, UsageError
+
+    try:
+        await handle.aload_scenario(
+            options.scenario, seed=options.seed, overrides=options.overrides, strict=options.strict
+        )
+    except (ScenarioError, UsageError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def begin_test(handle: FakeApi, options: Options, failure: str | None) -> None:
+    """Fail the test with ``failure`` (reported once: outside any except block, so not chained), or
+    allow the surprises it expects."""
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+    handle.allow_surprises(*options.allow_surprises)
 
 
 def check_at_teardown(handle: FakeApi) -> None:
@@ -184,7 +229,24 @@ def check_at_teardown(handle: FakeApi) -> None:
 
 
 @pytest.fixture(scope="session")
-def fakeapi_server(pytestconfig: pytest.Config) -> Iterator[BackgroundServer]:
+def _fakeapi_default_scenario(pytestconfig: pytest.Config) -> str:
+    """The scenario of a test with no marker, loaded once: one that does not load stops the run."""
+    scenario = default_scenario(pytestconfig)
+    if problem := scenario_problem(scenario):
+        stop_run(pytestconfig, problem)
+    return scenario
+
+
+def stop_run(config: pytest.Config, problem: str) -> NoReturn:
+    """Stop the run with one line; in a pytest-xdist worker (where ``pytest.exit`` is the controller's
+    internal error) every test that asks for the fake fails with that line instead."""
+    if hasattr(config, "workerinput"):
+        pytest.fail(problem, pytrace=False)
+    pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def fakeapi_server(pytestconfig: pytest.Config, _fakeapi_default_scenario: str) -> Iterator[BackgroundServer]:
     """The session's fake server, running in a background thread (on a free port, or the fixed one)."""
     from fakeapi.providers import REGISTRY
     from fakeapi.server import BackgroundServer, FakeServer
@@ -192,30 +254,52 @@ def fakeapi_server(pytestconfig: pytest.Config) -> Iterator[BackgroundServer]:
     first = fixed_port(pytestconfig)
     names = [provider.name for provider in REGISTRY.providers()]
     api_ports = {name: 0 if first is None else first + 1 + n for n, name in enumerate(names)}
-    server = FakeServer(default_scenario(pytestconfig), clock="virtual", port=first or 0, api_ports=api_ports)
-    with BackgroundServer(server) as background:
+    server = FakeServer(_fakeapi_default_scenario, clock="virtual", port=first or 0, api_ports=api_ports)
+    background = BackgroundServer(server)
+    try:
+        background.start()
+    except OSError as exc:
+        background.stop()
+        if first is None:
+            raise
+        busy: str | None = port_in_use(pytestconfig, first, exc)
+    else:
+        busy = None
+    if busy is not None:
+        stop_run(pytestconfig, busy)  # out of the except block: not chained
+    try:
         yield background
+    finally:
+        background.stop()
+
+
+def port_in_use(config: pytest.Config, first: int, exc: OSError) -> str:
+    """The fixed block's port that is taken, as one line naming the option that fixed it."""
+    import socket
+
+    option = config.getoption("fakeapi_port")
+    ini = config.getini("fakeapi_port")
+    named = f"--fakeapi-port {option}" if option is not None else f"fakeapi_port = {ini}"
+    for port in range(first, first + PORTS_PER_SERVER):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return (
+                    f"fakeapi: {named}: port {port} is in use (ports {first}-{first + PORTS_PER_SERVER - 1} "
+                    "are the fake's and its APIs'): stop what holds it, or fix another port"
+                )
+    return f"fakeapi: {named}: {exc.strerror or exc}"
 
 
 @pytest.fixture
 def fakeapi(fakeapi_server: BackgroundServer, request: pytest.FixtureRequest) -> Iterator[FakeApi]:
     """The fake, reset for this test; see ``fakeapi.fixture.FakeApi`` for what it offers."""
-    from fakeapi.errors import ScenarioError, UsageError
     from fakeapi.fixture import FakeApi
 
     options = marker_options(request)
     handle = FakeApi(fakeapi_server)
-    try:
-        handle.load_scenario(
-            options.scenario, seed=options.seed, overrides=options.overrides, strict=options.strict
-        )
-    except (ScenarioError, UsageError) as exc:  # the marker's scenario, seed or overrides
-        failure: str | None = failed_scenario(exc)
-    else:
-        failure = None
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)  # out of the except block: reported once, not chained
-    handle.allow_surprises(*options.allow_surprises)
+    begin_test(handle, options, fakeapi_server.run(load_test_scenario(handle, options)))
     yield handle
     check_at_teardown(handle)
 

@@ -30,7 +30,7 @@ from fakeapi.errors import UsageError, validation_problems
 from fakeapi.etiquette import Violation
 from fakeapi.recorder import JournalEntry, JournalQuery
 from fakeapi.scenario import FailureReason, ScenarioRef
-from fakeapi.server import ServerDriver
+from fakeapi.server import BackgroundServer, ServerDriver
 from fakeapi.webhooks import DeliveryAttempt
 
 T = TypeVar("T")
@@ -67,8 +67,9 @@ class ClockControl:
     """The fake's clock: read it, shift it, move it; shifting runs everything that falls due.
 
     ``shift`` and ``move_to`` wait until the callbacks they start reach their receivers, so they
-    refuse to run on a thread whose event loop is running (a receiver there could never answer):
-    async tests await ``ashift`` and ``amove_to``.
+    refuse to run on a thread whose event loop is running: they would block it, and anything of the
+    test's that runs on it (a callback receiver, a client) with it. Async tests await ``ashift`` and
+    ``amove_to``.
     """
 
     def __init__(self, background: ServerDriver, name: str = "fakeapi") -> None:
@@ -108,18 +109,20 @@ class ClockControl:
         await self._await(self._admin.move_to(body), "amove_to")
 
     def _wait(self, operation: Coroutine[Any, Any, None], name: str) -> None:
-        twin = f"{self._name}.clock.a{name}"
-        if self._bg.in_loop or _loop_running():
-            operation.close()
-            raise UsageError(
-                f"{self._name}.clock.{name} waits for the callbacks it starts to reach their receivers, "
-                f"and this thread's event loop is running (an async test): a receiver on it could never "
-                f"answer; use `await {twin}(...)`"
-            )
-        try:
-            self._bg.run(operation)
-        except ValueError as exc:
-            raise UsageError(f"clock.{name}: {exc}") from None
+        background = self._bg
+        if isinstance(background, BackgroundServer) and not _loop_running():
+            try:
+                background.run(operation)
+            except ValueError as exc:
+                raise UsageError(f"clock.{name}: {exc}") from None
+            return
+        operation.close()
+        itself = "" if isinstance(background, BackgroundServer) else f", {self._name} itself"
+        raise UsageError(
+            f"{self._name}.clock.{name} would block this thread's running event loop (an async test's), "
+            f"which anything of the test's that runs on it needs (a callback receiver, a client{itself}): "
+            f"use `await {self._name}.clock.a{name}(...)`"
+        )
 
     async def _await(self, operation: Coroutine[Any, Any, None], name: str) -> None:
         try:
@@ -205,13 +208,14 @@ class FakeApi:
         )
 
     def _blocking(self, operation: Coroutine[Any, Any, T], name: str) -> T:
-        if self._bg.in_loop:
-            operation.close()
-            raise UsageError(
-                f"{self._name} runs on this test's event loop, where {name} cannot wait: "
-                f"use `await {self._name}.a{name}(...)`"
-            )
-        return self._bg.run(operation)
+        background = self._bg
+        if isinstance(background, BackgroundServer):
+            return background.run(operation)
+        operation.close()
+        raise UsageError(
+            f"{self._name} runs on this test's event loop, where {name} cannot wait: "
+            f"use `await {self._name}.a{name}(...)`"
+        )
 
     @property
     def tasks(self) -> list[TaskView]:
@@ -281,6 +285,7 @@ class FakeApi:
         """Raise ``SurpriseError`` if the fake saw unmatched routes or crashed since the reset (but for
         the allowed ones; an allowed surprise that never came fails too), or, in strict mode, if a
         client broke the API's etiquette (one ``{rule}: {message}`` line each)."""
+        __tracebackhide__ = True  # a failure shows the test's line, not the fake's
         surprises = self.surprises
         violations = self.violations if self.strict else []
         unexpected = [s for s in surprises if not any(_surprise_matches(s, p) for p in self._allowed)]
@@ -331,6 +336,7 @@ class FakeApi:
         The ``AssertionError`` says what was asked, how many matched, and lists the journal's
         nearest entries one per line, each with the criteria it misses.
         """
+        __tracebackhide__ = True  # a failure shows the test's line, not the fake's
         if times is not None and times < 0:
             raise UsageError(f"assert_called: times: {times} is no count of requests")
         return self._query("assert_called", api, method, path, task_id, status).expect(self.journal, times)

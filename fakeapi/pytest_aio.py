@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from fakeapi.pytest_plugin import check_at_teardown, failed_scenario, marker_options
+from fakeapi.pytest_plugin import begin_test, check_at_teardown, load_test_scenario, marker_options
 
 if TYPE_CHECKING:
     from fakeapi.fixture import FakeApi
 
 
 @pytest_asyncio.fixture
-async def afakeapi(request: pytest.FixtureRequest) -> AsyncIterator[FakeApi]:
+async def afakeapi(request: pytest.FixtureRequest, _fakeapi_default_scenario: str) -> AsyncIterator[FakeApi]:
     """A fake of its own for this test, started on the test's loop, with the same API as ``fakeapi``
     (the same marker and options); what waits is awaited: ``await afakeapi.clock.ashift(...)``,
     ``await afakeapi.aload_scenario(...)``, ``await afakeapi.areset()``. Its ports are free ones."""
-    from fakeapi.errors import ScenarioError, UsageError
     from fakeapi.fixture import FakeApi
     from fakeapi.providers import REGISTRY
     from fakeapi.server import FakeServer, LoopServer
@@ -33,16 +32,6 @@ async def afakeapi(request: pytest.FixtureRequest) -> AsyncIterator[FakeApi]:
     api_ports = {provider.name: 0 for provider in REGISTRY.providers()}
     async with FakeServer(clock="virtual", api_ports=api_ports) as server:
         handle = FakeApi(LoopServer(server), name="afakeapi")
-        try:
-            await handle.aload_scenario(
-                options.scenario, seed=options.seed, overrides=options.overrides, strict=options.strict
-            )
-        except (ScenarioError, UsageError) as exc:  # the marker's scenario, seed or overrides
-            failure: str | None = failed_scenario(exc)
-        else:
-            failure = None
-        if failure is not None:
-            pytest.fail(failure, pytrace=False)  # out of the except block: reported once, not chained
-        handle.allow_surprises(*options.allow_surprises)
+        begin_test(handle, options, await load_test_scenario(handle, options))
         yield handle
         check_at_teardown(handle)

@@ -155,6 +155,7 @@ class JournalQuery:
         """The entries of ``journal`` that match, if there are ``times`` of them (``None``: at least
         one); else ``AssertionError``: what was asked, how many matched, and the journal's
         ``NEAREST`` entries that miss the fewest criteria, one per line with the criteria missed."""
+        __tracebackhide__ = True  # pytest shows the asserting test's line, not this one
         matched = self.matching(journal)
         if (len(matched) >= 1) if times is None else (len(matched) == times):
             return matched

@@ -4,6 +4,7 @@ importing the plugin costs a pytest run that never asks for the fixture."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -183,7 +184,10 @@ def test_importing_the_plugin_imports_nothing_heavy(tmp_path: Path) -> None:
     assert run(sys.executable, "-c", script, cwd=tmp_path).strip() == "['fakeapi', 'fakeapi.pytest_plugin']"
 
 
-def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("scenario", [None, "instant", "mine.yaml"])
+def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(
+    pytester: pytest.Pytester, scenario: str | None
+) -> None:
     pytester.makepyfile(
         test_plain="""
         import sys
@@ -198,5 +202,17 @@ def test_a_run_that_never_asks_for_the_fixture_never_imports_the_fake(pytester: 
             assert set(loaded) <= {"fakeapi", "fakeapi.pytest_plugin", "fakeapi.pytest_aio"}, loaded
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    (pytester.path / "mine.yaml").write_text("rules:\n  - phases: [{state: succeeded}]\n")
+    options = () if scenario is None else ("--fakeapi-scenario", scenario)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", *options)
     result.assert_outcomes(passed=2)
+
+
+def test_the_test_extra_builds_with_the_build_systems_setuptools() -> None:
+    pyproject = (PROJECT / "pyproject.toml").read_text()
+    build = re.search(r'^requires = \["(setuptools[^"]*)"\]$', pyproject, re.MULTILINE)
+    test = re.search(r"^test = \[\n(.*?)^\]$", pyproject, re.MULTILINE | re.DOTALL)
+    assert build is not None
+    assert test is not None
+    # test_install builds the package with --no-build-isolation: with the test extra's setuptools
+    assert f'"{build[1]}",' in test[1].split(), test[1]

@@ -715,6 +715,10 @@ def test_a_blocking_clock_operation_in_an_async_test_says_to_await(downstream: p
             with pytest.raises(Exception, match=re.escape("use `await fakeapi.clock.ashift(...)`")) as info:
                 fakeapi.clock.shift(10)
             assert type(info.value).__name__ == "UsageError"
+            assert str(info.value).startswith(
+                "fakeapi.clock.shift would block this thread's running event loop (an async test's), which "
+                "anything of the test's that runs on it needs (a callback receiver, a client): "
+            )
             with pytest.raises(Exception, match=re.escape("use `await fakeapi.clock.amove_to(...)`")) as info:
                 fakeapi.clock.move_to(fakeapi.clock.now() + 10)
             assert type(info.value).__name__ == "UsageError"
@@ -815,6 +819,15 @@ def error_report(result: pytest.RunResult, when: str) -> list[str]:
         ),
         ('"manual", "instant"', "fakeapi marker: one scenario, not 2 ('manual', 'instant')"),
         ('seed="x"', "UsageError: load_scenario: seed: Input should be a valid integer"),
+        (
+            "allow_surprises=5",
+            "fakeapi marker: allow_surprises=5: a pattern or a list of patterns (strings), e.g. "
+            "allow_surprises=['GET /rixapi/v1/nope']",
+        ),
+        (
+            "allow_surprises=['GET /x', 5]",
+            "fakeapi marker: allow_surprises=['GET /x', 5]: a pattern or a list of patterns (strings)",
+        ),
     ],
 )
 def test_marker_mistakes_fail_the_test(downstream: pytest.Pytester, marker: str, message: str) -> None:
@@ -1023,3 +1036,102 @@ def test_a_port_that_is_no_number_stops_the_run_once(downstream: pytest.Pytester
     assert [line for line in result.errlines if "fakeapi" in line] == [
         "ERROR: fakeapi: fakeapi_port = eighty: not a port number"
     ]
+
+
+def test_a_relative_scenario_option_holds_when_a_test_changes_directory(downstream: pytest.Pytester) -> None:
+    (downstream.path / "mine.yaml").write_text(MINE)
+    downstream.makepyfile(
+        test_moves="""
+        import pytest
+
+        from rixclient import status_of, submit
+
+
+        @pytest.fixture(autouse=True)
+        def elsewhere(tmp_path, monkeypatch):
+            monkeypatch.chdir(tmp_path)
+
+
+        def test_a(fakeapi):
+            task = submit(fakeapi, "flux-pro")
+            fakeapi.clock.shift(6)
+            assert status_of(fakeapi, task["id"]) == "queued"
+            fakeapi.clock.shift(1)
+            assert status_of(fakeapi, task["id"]) == "completed"
+
+
+        def test_b(fakeapi):
+            fakeapi.reset()
+        """
+    )
+    result = downstream.runpytest("--fakeapi-scenario", "mine.yaml")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_scenario_file_that_is_no_scenario_stops_the_run_once(downstream: pytest.Pytester) -> None:
+    (downstream.path / "bad.yaml").write_text("rules: 5\n")
+    downstream.makepyfile(test_two="def test_a(fakeapi):\n    pass\n\n\ndef test_b(fakeapi):\n    pass\n")
+    result = downstream.runpytest("--fakeapi-scenario", "bad.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    path = downstream.path / "bad.yaml"
+    lines = [line for line in result.outlines + result.errlines if "bad.yaml" in line]
+    assert len(lines) == 1, lines
+    assert f"fakeapi: {path}" in lines[0]
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*ERROR at setup*")
+
+
+def test_a_scenario_file_that_is_no_scenario_fails_each_test_with_one_line_under_xdist(
+    downstream: pytest.Pytester,
+) -> None:
+    (downstream.path / "bad.yaml").write_text("rules: 5\n")
+    downstream.makepyfile(test_two="def test_a(fakeapi):\n    pass\n\n\ndef test_b(fakeapi):\n    pass\n")
+    result = downstream.runpytest_subprocess("-n", "2", "--fakeapi-scenario", "bad.yaml")
+    result.assert_outcomes(errors=2)
+    path = downstream.path / "bad.yaml"
+    assert (
+        result.outlines.count(f"fakeapi: {path}:1: rules: Input should be a valid list") == 2
+    )  # a test each
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_a_busy_fixed_port_stops_the_run_once(
+    downstream: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the block starts at the port itself
+    port = free_ports(5)
+    downstream.makepyfile(test_two="def test_a(fakeapi):\n    pass\n\n\ndef test_b(fakeapi):\n    pass\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port + 2))
+        busy.listen()
+        result = downstream.runpytest("--fakeapi-port", str(port))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in result.outlines + result.errlines if str(port + 2) in line]
+    assert len(lines) == 1, result.outlines
+    assert f"fakeapi: --fakeapi-port {port}: port {port + 2} is in use" in lines[0]
+    assert not any("Traceback" in line or "OSError" in line for line in result.outlines), result.outlines
+
+
+def test_a_failed_assertion_shows_the_test_not_the_fake(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_hidden="""
+        from rixclient import call
+
+
+        def test_assert_called(fakeapi):
+            fakeapi.assert_called("rixapi", "POST")
+
+
+        def test_check(fakeapi):
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nope")
+            fakeapi.check()
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*expected at least 1 request matching*", "*matched no route*"])
+    for source in ("fixture.py", "recorder.py"):
+        result.stdout.no_fnmatch_line(f"*{source}:*")

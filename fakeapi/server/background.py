@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from fakeapi.errors import UsageError
 from fakeapi.server.facade import FakeServer
 from fakeapi.server.loops import new_event_loop
 
@@ -18,16 +17,11 @@ T = TypeVar("T")
 
 class ServerDriver(Protocol):
     """How ``FakeApi`` reaches a server's loop: ``call`` a function and ``arun`` a coroutine there
-    from anywhere; ``run`` one and wait for it, where ``in_loop`` is false (the caller's thread is
-    not the server's)."""
+    from anywhere; only a ``BackgroundServer`` (whose loop is not the caller's) can also ``run`` one
+    and wait for it."""
 
     @property
     def server(self) -> FakeServer: ...
-
-    @property
-    def in_loop(self) -> bool: ...
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T: ...
 
     async def arun(self, coro: Coroutine[Any, Any, T]) -> T: ...
 
@@ -40,8 +34,6 @@ class BackgroundServer:
     Sync code (and async code on another loop) drives it through ``call`` and ``run``; every engine
     mutation happens on the server's loop.
     """
-
-    in_loop = False
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
@@ -103,16 +95,10 @@ class BackgroundServer:
 
 class LoopServer:
     """A ``FakeServer`` started on the running loop of its caller: every operation runs right there,
-    so only the awaitable ones can wait (``run`` refuses)."""
-
-    in_loop = True
+    so only the awaitable ones can wait (it has no ``run``)."""
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
-        coro.close()
-        raise UsageError("the server runs on this thread's event loop: await the operation instead")
 
     async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
         return await coro
