@@ -6,6 +6,8 @@ entry point of the installed package, exactly as in a project that only ``pip in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 # A downstream project's tiny RixAPI client (sync, urllib only), written next to the inner tests.
@@ -899,12 +901,16 @@ def test_misuse_raises_one_readable_usage_error(downstream: pytest.Pytester) -> 
 
 
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports that are free now on 127.0.0.1."""
+    """The first of ``count`` consecutive ports that are free now on 127.0.0.1, below the ephemeral
+    range: the kernel hands ports of that range to every port-0 server and outgoing connection of the
+    other tests running beside this one, which took a fixed port between two runs of a test."""
     import random
     import socket
 
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    lowest_ephemeral = int(ephemeral.read_text().split()[0]) if ephemeral.is_file() else 32768
     for _ in range(100):
-        first = random.randrange(20000, 60000)
+        first = random.randrange(10000, max(10001, lowest_ephemeral - count))
         sockets = []
         try:
             for port in range(first, first + count):
