@@ -157,6 +157,7 @@ def test_the_wheel_in_a_fresh_venv_beside_a_project_with_its_own_pytest_plugin(
         "--quiet",
         "--no-deps",
         "--no-index",
+        "--ignore-installed",  # next to a non-editable install (make test-installed) pip sees it there
         wheel,
         cwd=tmp_path,
     )
