@@ -345,10 +345,15 @@ class Admin:
         """Every API request answered since the last reset (or one page of them), oldest first."""
         return _window(self._ops.recorder.journal, page)
 
+    def journal_query(self, query: RequestsQuery) -> JournalQuery:
+        """``query`` as criteria on journal entries, which know each API's mount (a path may be
+        given relative to it)."""
+        mounts = {provider.name: provider.mount for provider in self._ops.providers}
+        return JournalQuery(**query.model_dump(), mounts=mounts)
+
     def requests(self, query: RequestsQuery) -> list[JournalEntry]:
         """The journal's entries that match ``query``, oldest first."""
-        mounts = {provider.name: provider.mount for provider in self._ops.providers}
-        return JournalQuery(**query.model_dump(), mounts=mounts).matching(self._ops.recorder.journal)
+        return self.journal_query(query).matching(self._ops.recorder.journal)
 
     def deliveries(self, page: PageQuery | None = None) -> list[DeliveryAttempt]:
         """Every callback delivery attempt since the last reset (or one page of them), oldest first."""

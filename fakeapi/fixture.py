@@ -21,6 +21,7 @@ from fakeapi.admin import (
     FailBody,
     LoadScenarioBody,
     MoveToBody,
+    RequestsQuery,
     ResetBody,
     ShiftBody,
     SpeedBody,
@@ -34,7 +35,7 @@ from fakeapi.server import BackgroundServer, ServerDriver
 from fakeapi.webhooks import DeliveryAttempt
 
 T = TypeVar("T")
-B = TypeVar("B", LoadScenarioBody, ResetBody, ShiftBody, MoveToBody, SpeedBody, FailBody)
+B = TypeVar("B", LoadScenarioBody, ResetBody, ShiftBody, MoveToBody, SpeedBody, FailBody, RequestsQuery)
 
 
 class SurpriseError(AssertionError):
@@ -351,7 +352,10 @@ class FakeApi:
         status: int | None,
     ) -> JournalQuery:
         """The criteria; an unknown API is a ``UsageError`` (a typo would match nothing, silently)."""
-        mounts = {provider.name: provider.mount for provider in self._bg.server.providers}
-        if api is not None and api not in mounts:
-            raise UsageError(f"{operation}: api: {api!r} is none of {', '.join(mounts)}")
-        return JournalQuery(api, method, path, task_id, status, mounts)
+        criteria = _body(
+            RequestsQuery, operation, api=api, method=method, path=path, task_id=task_id, status=status
+        )
+        query = self._admin.journal_query(criteria)
+        if api is not None and api not in query.mounts:
+            raise UsageError(f"{operation}: api: {api!r} is none of {', '.join(query.mounts)}")
+        return query

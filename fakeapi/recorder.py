@@ -222,7 +222,16 @@ def describe(entry: JournalEntry) -> str:
 
 def clock_time(at: float) -> str:
     """A clock time of day, UTC, to the millisecond: what a person reads beside the answers' times."""
-    return time.strftime("%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}"
+    return time.strftime("%H:%M:%S", time.gmtime(at)) + _milliseconds(at)
+
+
+def iso_time(at: float) -> str:
+    """A Unix time as ISO 8601, UTC, to the millisecond (``2026-01-01T00:00:05.250Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + _milliseconds(at) + "Z"
+
+
+def _milliseconds(at: float) -> str:
+    return f".{int(at % 1 * 1000):03d}"
 
 
 class BoundedLog(Generic[E]):

@@ -19,7 +19,7 @@ from admin_client import call
 from aiohttp import web
 from playwright.async_api import Page, async_playwright, expect
 
-from fakeapi import FakeApi, FakeServer, dashboard
+from fakeapi import FakeApi, FakeServer, TaskView, dashboard
 from fakeapi.dashboard import TICK
 from fakeapi.server.app import SHUTDOWN_GRACE, listen
 
@@ -184,9 +184,9 @@ async def test_pages_watching_a_quiet_run_share_one_snapshot_and_get_only_the_cl
         builds: list[float] = []
         build = server.dashboard.snapshot
 
-        def counted() -> dict[str, Any]:
+        def counted(tasks: list[TaskView] | None = None) -> dict[str, Any]:
             builds.append(time.monotonic())
-            return build()
+            return build(tasks)
 
         monkeypatch.setattr(server.dashboard, "snapshot", counted)
         async with contextlib.AsyncExitStack() as pages:

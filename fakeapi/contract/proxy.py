@@ -27,7 +27,6 @@ import base64
 import json
 import signal
 import sys
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from fakeapi.errors import ErrorKind, FakeApiError
 from fakeapi.etiquette import Etiquette, Violation, observed_from_wire
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
-from fakeapi.recorder import REDACTED, redact_header
+from fakeapi.recorder import REDACTED, iso_time, redact_header
 from fakeapi.scenario.schema import EtiquetteSpec
 from fakeapi.server.app import listen
 from fakeapi.wire import bearer_key, compact_json, load_json
@@ -438,9 +437,7 @@ class Tally:
 
 def violation_line(exchange: RecordedExchange, found: Violation) -> str:
     """One violation as the proxy prints it: time, method, path, ``{rule}: {message}``."""
-    stamp = (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(exchange.at)) + f".{int(exchange.at % 1 * 1000):03d}Z"
-    )
+    stamp = iso_time(exchange.at)
     target = exchange.path + (f"?{exchange.query}" if exchange.query else "")
     return f"{stamp} {exchange.method} {target} {found.rule}: {found.message}"
 

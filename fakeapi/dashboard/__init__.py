@@ -87,15 +87,16 @@ class Dashboard:
             ("GET", mount + "/events", self._events),
         ]
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, tasks: list[TaskView] | None = None) -> dict[str, Any]:
         """The run as the page shows it: the clock, the scenario, and the newest ``NEWEST`` tasks
-        (as ``_shown_task`` shows them), journal entries and deliveries (bodies cut), newest first,
-        with their totals."""
+        (``tasks``, when already read; as ``_shown_task`` shows them), journal entries and
+        deliveries (bodies cut), newest first, with their totals."""
         ops, admin = self._ops, self._admin
         engine = ops.engine
+        if tasks is None:
+            engine.forget_expired()  # before counting: the listing forgets them too
+            tasks = _newest(admin.tasks, engine.tasks)
         clock = engine.clock
-        engine.forget_expired()  # before counting: the listing forgets them too
-        tasks = _newest(admin.tasks, engine.tasks)
         return {
             "clock": {"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual},
             "seed": admin.seed(),
@@ -196,6 +197,7 @@ class Dashboard:
         engine = ops.engine
         clock = engine.clock
         engine.forget_expired()
+        tasks = _newest(admin.tasks, engine.tasks)
         fingerprint = (
             id(engine),
             id(ops.recorder),
@@ -208,11 +210,11 @@ class Dashboard:
             engine.scenario.description,
             clock.speed,
             clock.now() if clock.is_virtual else None,  # a virtual clock moves only when shifted
-            [(task.id, task.state, task.progress) for task in _newest(admin.tasks, engine.tasks)],
+            [(task.id, task.state, task.progress) for task in tasks],
         )
         snapshot = latest.snapshot
         if fingerprint != latest.fingerprint:
-            snapshot = compact_json(self.snapshot())
+            snapshot = compact_json(self.snapshot(tasks))
         clock_now = compact_json({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
         self._latest = _Latest(fingerprint, snapshot, clock_now, at)
         return self._latest

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from typing import Literal, TextIO
 
-from fakeapi.recorder import clock_time
+from fakeapi.recorder import clock_time, iso_time
 from fakeapi.webhooks import DeliveryAttempt
 
 LogFormat = Literal["text", "json"]
@@ -63,7 +62,7 @@ class RequestLog:
                 {
                     "event": "request",
                     "at": at,
-                    "time": _iso(at),
+                    "time": iso_time(at),
                     "api": api,
                     "method": method,
                     "path": path,
@@ -89,7 +88,7 @@ class RequestLog:
                 {
                     "event": "callback",
                     "at": attempt.at,
-                    "time": _iso(attempt.at),
+                    "time": iso_time(attempt.at),
                     "task_id": attempt.task_id,
                     "state": attempt.state,
                     "url": attempt.url,
@@ -165,7 +164,3 @@ class RequestLog:
         except (OSError, ValueError):
             # Whoever read the log is gone (`fakeapi serve | head`): the fake serves on, unlogged.
             self._closed = True
-
-
-def _iso(at: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
