@@ -12,6 +12,8 @@ NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: the last
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # for one network's own translators (RFC 8215)
 METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
+# Names that never resolve (RFC 2606, RFC 6761): a callback to one can never arrive.
+NEVER_RESOLVED = ("invalid", ".invalid", ".example", ".test")
 KINDS: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
     ("loopback", lambda a: a.is_loopback),
     ("unspecified", lambda a: a.is_unspecified),
@@ -54,8 +56,19 @@ def literal(host: str) -> IPAddress | None:
 
 def local_name(host: str) -> bool:
     """Whether ``host`` is a name that can only mean this machine or its own network."""
+    return _named_under(host, LOCAL_NAMES)
+
+
+def never_resolved(host: str) -> bool:
+    """Whether ``host`` is a name reserved never to resolve (RFC 2606, RFC 6761)."""
+    return _named_under(host, NEVER_RESOLVED)
+
+
+def _named_under(host: str, names: tuple[str, ...]) -> bool:
+    """Whether ``host`` is ``names[0]`` or a name under one of the suffixes after it (any case, a
+    final dot or none)."""
     name = host.lower().rstrip(".")
-    return name == LOCAL_NAMES[0] or name.endswith(LOCAL_NAMES[1:])
+    return name == names[0] or name.endswith(names[1:])
 
 
 def _carried_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
-from fakeapi.addresses import literal
+from fakeapi.addresses import literal, never_resolved
 from fakeapi.contract.lifecycle import Lifecycle
 from fakeapi.errors import FakeApiError
+from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import Incoming, PollRoute, Provider, SubmitRoute, path_params
 from fakeapi.scenario.schema import EtiquetteSpec, RuleName, Scenario
 
 Point = Literal["submit", "poll", "other"]
-# Names that never resolve (RFC 2606, RFC 6761): a callback to one can never arrive.
-NEVER_RESOLVED = ("invalid", ".invalid", ".example", ".test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +135,11 @@ class _Pace:
     ended: bool = False
     # Made once: a client that keeps polling an ended task breaks the same rule on every poll.
     after_end: Violation | None = None
+
+
+def registered_lifecycles() -> dict[str, Lifecycle]:
+    """Each registered API's lifecycle, by API name (the APIs whose polls the rules pace)."""
+    return {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
 
 
 class Etiquette:
@@ -306,8 +310,7 @@ def unreachable(url: str) -> str | None:
     address = literal(host)
     if address is not None and address.is_unspecified:
         return "the unspecified address"
-    name = host.rstrip(".").lower()
-    if name == NEVER_RESOLVED[0] or name.endswith(NEVER_RESOLVED[1:]):
+    if never_resolved(host):
         return "a name reserved never to resolve"
     return None
 

@@ -16,7 +16,15 @@ from test_cli import Served, http
 from test_plugin import write_ini
 
 from fakeapi.errors import ScenarioError
-from fakeapi.etiquette import RULES, Etiquette, Observed, observed_from_wire, retry_after, unreachable
+from fakeapi.etiquette import (
+    RULES,
+    Etiquette,
+    Observed,
+    observed_from_wire,
+    registered_lifecycles,
+    retry_after,
+    unreachable,
+)
 from fakeapi.fixture import FakeApi
 from fakeapi.providers import REGISTRY
 from fakeapi.scenario import parse_scenario, scenario_json_schema, validate_scenario
@@ -296,9 +304,7 @@ def _seen(at: float, point: Literal["submit", "poll", "other"], **given: Any) ->
 
 
 def _checker(**spec: Any) -> Etiquette:
-    return Etiquette(
-        {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle}, EtiquetteSpec(**spec)
-    )
+    return Etiquette(registered_lifecycles(), EtiquetteSpec(**spec))
 
 
 def test_pixapi_polls_must_back_off() -> None:

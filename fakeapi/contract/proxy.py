@@ -45,8 +45,7 @@ from fakeapi.catalogue import unlisted
 from fakeapi.clock import Clock, SystemClock
 from fakeapi.contract.verify import Answer, AnswerChecker
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.etiquette import Etiquette, Violation, observed_from_wire
-from fakeapi.providers import REGISTRY
+from fakeapi.etiquette import Etiquette, Violation, observed_from_wire, registered_lifecycles
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
 from fakeapi.recorder import REDACTED, iso_time, redact_header
 from fakeapi.scenario.schema import EtiquetteSpec
@@ -158,7 +157,7 @@ class RecordedExchange(BaseModel):
 
 
 def _checkable_apis() -> list[str]:
-    return [p.name for p in REGISTRY.providers() if p.lifecycle is not None]
+    return list(registered_lifecycles())
 
 
 def body_value(raw: bytes) -> tuple[Any, bool]:
@@ -255,8 +254,7 @@ class ContractCheck:
         routes = sorted(self.provider.routes(), key=lambda r: "{" in r.path)  # fixed paths first
         self.routes = routes
         self.error_statuses = {row.status for row in self.provider.errors.values()}
-        lifecycles = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
-        self.etiquette = Etiquette(lifecycles, spec or EtiquetteSpec())
+        self.etiquette = Etiquette(registered_lifecycles(), spec or EtiquetteSpec())
         self.last_states: OrderedDict[str, list[str]] = OrderedDict()
 
     def check(self, exchange: RecordedExchange) -> list[Violation]:
@@ -363,10 +361,7 @@ class ContractCheck:
             data = None
         request = f"{exchange.method} {exchange.path}"
         answer = Answer(request, exchange.status, CIMultiDict(exchange.response_headers), raw, data)
-        if answer.status == 429 and hdrs.RETRY_AFTER not in answer.headers:
-            checker.add(
-                "violation", "headers", request, "Retry-After", "a Retry-After header on a 429", "absent"
-            )
+        checker.check_retry_after(answer)
         if answer.status == 200 and route is not None and route.content_type == "application/json":
             model = route.answer
             if parsed.waited and isinstance(route, SubmitRoute) and route.waited_answer is not None:

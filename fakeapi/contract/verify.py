@@ -419,6 +419,12 @@ class AnswerChecker:
             return
         self.report.findings += schema_findings(answer.request, model, answer.raw, answer.data)
 
+    def check_retry_after(self, answer: Answer) -> None:
+        """A 429 says when to come back (a violation if it has no ``Retry-After``)."""
+        if answer.status == 429 and "Retry-After" not in answer.headers:
+            expected = "a Retry-After header on a 429"
+            self.add("violation", "headers", answer.request, "Retry-After", expected, ABSENT)
+
     def check_status(self, answer: Answer, expected: int, check: str) -> bool:
         """Whether the answer has the ``expected`` status (a violation if not)."""
         if answer.status == expected:
@@ -553,13 +559,13 @@ class Verifier(AnswerChecker):
                 status, answer_headers = response.status, dict(response.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # not TimeoutError before 3.11
             return f"{type(exc).__name__}: {exc}"
-        if status == 429 and "Retry-After" not in answer_headers:
-            self.add("violation", "headers", request, "Retry-After", "a Retry-After header on a 429", ABSENT)
         try:
             data = json.loads(raw)
         except ValueError:
             data = None
-        return Answer(request, status, answer_headers, raw, data)
+        answer = Answer(request, status, answer_headers, raw, data)
+        self.check_retry_after(answer)
+        return answer
 
     # -- the flow ------------------------------------------------------------------------------
 

@@ -33,11 +33,11 @@ from fakeapi.providers.apixo.provider import DESCRIPTIONS, PROVIDER_STYLE, UPPER
 from fakeapi.providers.base import SubmitRoute, path_params
 from fakeapi.scenario.loading import parse_scenario
 from fakeapi.scenario.schema import REASON_MESSAGES, FailureSpec
-from fakeapi.scenario.types import FailureReason
+from fakeapi.scenario.types import TERMINAL_STATES, CanonicalState, FailureReason
 
 #: A failure rate is reproduced over this many submits of a model; later submits all succeed.
 HORIZON = 1000
-CANONICAL = ("queued", "running", "succeeded", "failed")
+CANONICAL: tuple[str, ...] = get_args(CanonicalState)
 MIDPOINT = "midway between the last poll showing {before} and the first showing {after}"
 
 
@@ -83,7 +83,7 @@ class Task:
     def end(self) -> str | None:
         """The terminal state shown, if any."""
         last = self.seen[-1].state if self.seen else None
-        return last if last in ("succeeded", "failed") else None
+        return last if last in TERMINAL_STATES else None
 
     def durations(self) -> dict[str, float]:
         """Seconds spent queued and running (0 for a state never shown), estimated from poll timing."""

@@ -31,9 +31,8 @@ from fakeapi.bodies import Dropped, closing, read_body, read_form
 from fakeapi.catalogue import unlisted
 from fakeapi.engine import TaskEngine
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.etiquette import Etiquette, Observed, body_digest, retry_after
+from fakeapi.etiquette import Etiquette, Observed, body_digest, registered_lifecycles, retry_after
 from fakeapi.etiquette import Point as EtiquettePoint
-from fakeapi.providers import REGISTRY
 from fakeapi.providers.base import (
     AccountRoute,
     ErrorContext,
@@ -119,8 +118,7 @@ class Current:
 
 def _etiquette_for(engine: TaskEngine) -> Etiquette:
     """A fresh etiquette checker for ``engine``'s run, paced by each registered API's lifecycle."""
-    lifecycles = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
-    return Etiquette(lifecycles, engine.scenario.etiquette)
+    return Etiquette(registered_lifecycles(), engine.scenario.etiquette)
 
 
 class _Facts:
