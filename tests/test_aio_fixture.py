@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_plugin import write_ini
+from admin_client import write_ini
 
 EXAMPLE = Path(__file__).parent / "examples" / "test_afakeapi.py"
 

@@ -342,8 +342,9 @@ def test_bundled_scenarios_load_from_a_regular_install(tmp_path: Path) -> None:
     shutil.copytree(
         PROJECT,
         source,
+        symlinks=True,  # as a checkout has them: fakeapi/pytest_plugin.py is one
         ignore=shutil.ignore_patterns(
-            ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+            ".venv*", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
         ),
     )
     target = tmp_path / "site"

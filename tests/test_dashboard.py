@@ -22,6 +22,7 @@ from playwright.async_api import Page, async_playwright, expect
 from fakeapi import FakeApi, FakeServer, TaskView, dashboard
 from fakeapi.dashboard import TICK
 from fakeapi.server.app import SHUTDOWN_GRACE, listen
+from fakeapi.sink import CallbackSink
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -167,13 +168,40 @@ async def test_a_change_sends_a_new_snapshot_and_no_change_none(
     [entry] = submitted["journal"]["items"]
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/rixapi/v1/task/submit", 200)
     assert json.loads(entry["body"])["input"] == {"prompt": "a red fox"}
-    status, _ = await call(http, server.base_url, "POST", "/clock/shift", {"seconds": 60})
+    status, _ = await call(http, server.base_url, "POST", "/clock/shift", {"seconds": 15})
+    assert status == 200
+    midway = await events.next()
+    [task] = midway["tasks"]["items"]
+    assert (task["state"], task["progress"]) == ("running", 50)  # 10 s of its 20 s running
+    status, _ = await call(http, server.base_url, "POST", "/clock/shift", {"seconds": 45})
     assert status == 200
     shifted = await events.next()
     assert shifted["clock"]["now"] == first["clock"]["now"] + 60
     [task] = shifted["tasks"]["items"]
     assert [step["state"] for step in task["timeline"]] == ["queued", "running", "succeeded"]
     assert (task["state"], task["terminal"]) == ("succeeded", True)
+
+
+async def test_a_snapshot_shows_the_callbacks_delivered(
+    server: FakeServer, events: Events, http: aiohttp.ClientSession
+) -> None:
+    sink = CallbackSink()
+    await sink.start()
+    try:
+        await events.next()
+        task_id = await submit(http, server, callback_url=sink.url)
+        status, _ = await call(http, server.base_url, "POST", "/clock/shift", {"seconds": 60})
+        assert status == 200  # the shift returns once its callbacks are answered
+        snapshot = await events.next()
+        while snapshot["deliveries"]["total"] < 3:
+            snapshot = await events.next()
+    finally:
+        await sink.stop()
+    shown = [(d["task_id"], d["state"], d["status"], d["delivered"]) for d in snapshot["deliveries"]["items"]]
+    assert shown == [
+        (task_id, state, 200, True) for state in ("succeeded", "running", "queued")
+    ]  # newest first
+    assert json.loads(snapshot["deliveries"]["items"][0]["body"])["status"] == "completed"
 
 
 async def test_pages_watching_a_quiet_run_share_one_snapshot_and_get_only_the_clock(

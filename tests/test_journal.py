@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from admin_client import call
+from admin_client import call, write_ini
 
 from fakeapi import FakeApi
 
@@ -54,7 +54,7 @@ def poll(fakeapi, task_id):
 @pytest.fixture
 def downstream(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(client=CLIENT)
-    pytester.makeini("[pytest]\naddopts = -p no:randomly\nasyncio_default_fixture_loop_scope = function")
+    write_ini(pytester)
     return pytester
 
 

@@ -6,9 +6,8 @@ entry point of the installed package, exactly as in a project that only ``pip in
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from admin_client import free_ports, write_ini
 
 # A downstream project's tiny RixAPI client (sync, urllib only), written next to the inner tests.
 RIXCLIENT = """
@@ -57,18 +56,6 @@ def downstream(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(rixclient=RIXCLIENT)
     write_ini(pytester)
     return pytester
-
-
-def write_ini(pytester: pytest.Pytester, *lines: str) -> None:
-    """The inner project's pytest.ini (a downstream project would set its asyncio loop scope).
-
-    The inner files are sequences: a test checks what the one before it left behind (a reset, a
-    marker that must not leak, ids compared across seeds). pytest-randomly, when installed, loads
-    itself into the inner sessions too, with a seed of its own that the outer run cannot reproduce;
-    the inner project keeps its files' order.
-    """
-    ini = ["[pytest]", "addopts = -p no:randomly", "asyncio_default_fixture_loop_scope = function", *lines]
-    pytester.makeini("\n".join(ini))
 
 
 def test_sync_client_submit_poll_shift_download(downstream: pytest.Pytester) -> None:
@@ -898,32 +885,6 @@ def test_misuse_raises_one_readable_usage_error(downstream: pytest.Pytester) -> 
     )
     result = downstream.runpytest("-q")
     result.assert_outcomes(passed=7)
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports that are free now on 127.0.0.1, below the ephemeral
-    range: the kernel hands ports of that range to every port-0 server and outgoing connection of the
-    other tests running beside this one, which took a fixed port between two runs of a test."""
-    import random
-    import socket
-
-    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
-    lowest_ephemeral = int(ephemeral.read_text().split()[0]) if ephemeral.is_file() else 32768
-    for _ in range(100):
-        first = random.randrange(10000, max(10001, lowest_ephemeral - count))
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return first
-    raise RuntimeError("no free block of ports")
 
 
 PORTS = """

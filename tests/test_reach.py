@@ -14,8 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import pytest
+from admin_client import write_ini
 from test_cli import Served, http
-from test_plugin import write_ini
 
 from fakeapi import FakeApi, SurpriseError
 from fakeapi.cli import main

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from admin_client import write_ini
 from test_cli import Served, http
-from test_plugin import write_ini
 
 from fakeapi.errors import ScenarioError
 from fakeapi.etiquette import (
