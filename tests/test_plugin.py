@@ -740,7 +740,8 @@ def test_a_surprise_at_teardown_is_reported_once(downstream: pytest.Pytester) ->
     )
     result = downstream.runpytest()
     result.assert_outcomes(passed=1, errors=1)
-    assert sum("GET /rixapi/v1/nope matched no route" in line for line in result.outlines) == 1
+    report = error_report(result, "teardown of test_typo")
+    assert sum("GET /rixapi/v1/nope matched no route" in line for line in report) == 1
     result.stdout.no_fnmatch_line("*During handling of the above exception*")
 
 
@@ -992,7 +993,8 @@ def test_allowed_surprises(downstream: pytest.Pytester) -> None:
             "*the test allowed surprises that never came: GET /rixapi/v1/nope*",
         ]
     )
-    assert sum("matched no route" in line for line in result.outlines) == 1
+    report = error_report(result, "teardown of test_one_allowed_one_not")
+    assert sum("matched no route" in line for line in report) == 1
 
 
 def test_a_port_that_is_no_number_stops_the_run_once(downstream: pytest.Pytester) -> None:
