@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from admin_client import free_ports
 from test_cli import Served
 
 from fakeapi.scenario.loading import bundled_names
@@ -25,7 +27,9 @@ DOCS_ADDRESS = "127.0.0.1:8000"
 ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)=(\S+)")
 # The sessions on each page run against one server, in the order the page shows them.
 SESSION_PAGES = ["README.md", "docs/admin.md"]
-BANNER_PAGES = ["README.md", "docs/sandbox.md"]
+BANNER_PAGES = ["README.md", "docs/sandbox.md", "docs/reaching.md"]
+# The ports the pages show for `--api-ports 8001`.
+DOCS_API_PORTS = range(8001, 8005)
 
 
 @dataclass(frozen=True)
@@ -127,17 +131,29 @@ def test_every_bundled_scenario_is_named_in_the_readme_and_described_in_the_docs
 
 
 @pytest.mark.parametrize("page", BANNER_PAGES)
-def test_the_banner_a_page_shows_is_what_make_serve_prints(page: str) -> None:
+def test_the_banner_a_page_shows_is_what_fakeapi_serve_prints(page: str) -> None:
     text = (ROOT / page).read_text(encoding="utf-8")
-    [shown] = re.findall(r"^```\n(fakeapi serving .*?)^```$", text, flags=re.S | re.M)
-    served = Served("--host", "127.0.0.1", "--port", "0", "--scenario", "default")
+    [(options, shown)] = re.findall(
+        r"^```\n(?:\$ fakeapi serve(.*)\n)?(fakeapi serving .*?)^```$", text, flags=re.S | re.M
+    )
+    first_api_port = free_ports(len(DOCS_API_PORTS))
+    api_ports = {str(docs): str(first_api_port + offset) for offset, docs in enumerate(DOCS_API_PORTS)}
+    # A page without a command shows `make serve`'s banner.
+    given = [api_ports.get(word, word) for word in shlex.split(options)] or ["--scenario", "default"]
+    served = Served("--host", "127.0.0.1", "--port", "0", *given)
     try:
         served.wait_for_line(r"^Press Ctrl-C to stop\.$")
     finally:
         served.stop()
-    port = re.search(r"http://127\.0\.0\.1:(\d+)/", "\n".join(served.seen))
+    printed = "\n".join(served.seen)
+    port = re.search(r"http://127\.0\.0\.1:(\d+)/", printed)
     assert port is not None, served.seen
-    assert "\n".join(served.seen).replace(f"127.0.0.1:{port.group(1)}", DOCS_ADDRESS) == shown.rstrip("\n")
+    as_in_the_docs = {f"127.0.0.1:{port.group(1)}": DOCS_ADDRESS} | {
+        f"127.0.0.1:{test}": f"127.0.0.1:{docs}" for docs, test in api_ports.items()
+    }
+    for test, docs in as_in_the_docs.items():
+        printed = printed.replace(test, docs)
+    assert printed == shown.rstrip("\n")
 
 
 def test_the_readme_links_to_every_docs_page_and_only_to_files_that_exist() -> None:

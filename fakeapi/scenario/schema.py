@@ -339,7 +339,9 @@ class LimitsSpec(Model):
     )
     idle_timeout: Duration = Field(default=75.0, gt=0, description="an idle keep-alive connection is closed")
     journal_entries: int = Field(default=10_000, gt=0)
-    journal_bytes: int = Field(default=16 * MiB, gt=0, description="the journal's bodies together")
+    journal_bytes: int = Field(
+        default=16 * MiB, gt=0, description="the journal's request bodies, headers and answers together"
+    )
     deliveries_entries: int = Field(default=10_000, gt=0)
     deliveries_bytes: int = Field(default=16 * MiB, gt=0, description="the delivery log's bodies together")
     logged_body_bytes: int = Field(
