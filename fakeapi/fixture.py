@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Coroutine
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -33,6 +33,15 @@ from fakeapi.recorder import JournalEntry, JournalQuery
 from fakeapi.scenario import FailureReason, ScenarioRef
 from fakeapi.server import BackgroundServer, ServerDriver
 from fakeapi.webhooks import DeliveryAttempt
+
+if TYPE_CHECKING:
+    import pytest
+
+
+def __tracebackhide__(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    """pytest hides this module's frames from a misuse's report, which then ends at the test's line."""
+    return excinfo.errisinstance(UsageError)
+
 
 T = TypeVar("T")
 B = TypeVar("B", LoadScenarioBody, ResetBody, ShiftBody, MoveToBody, SpeedBody, FailBody, RequestsQuery)

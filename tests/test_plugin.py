@@ -888,6 +888,24 @@ def test_misuse_raises_one_readable_usage_error(downstream: pytest.Pytester) -> 
     result.assert_outcomes(passed=7)
 
 
+def test_a_misuse_shows_the_test_s_line_and_none_of_the_fixture_s(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_misused="""
+        def test_shift_back(fakeapi):
+            fakeapi.clock.shift(-10)
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            ">       fakeapi.clock.shift(-10)",
+            "E       fakeapi.errors.UsageError: clock.shift: seconds: Input should be greater than or equal*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*fixture.py*")
+
+
 PORTS = """
 from __future__ import annotations
 
