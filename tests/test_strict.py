@@ -282,9 +282,15 @@ def test_serve_strict_prints_each_violation_with_its_request() -> None:
             r"^POST /rixapi/v1/task/submit -> 200: repeated-submit: the same body submitted again 0 s "
         )
         served.process.send_signal(signal.SIGTERM)
+        served.wait_for_line(r"^fakeapi stopped\.$")
         assert served.process.wait(timeout=10) == 0
     finally:
         served.stop()
+    first, second, violation = [line for line in served.seen if "/rixapi/v1/task/submit" in line]
+    request_line = r"\S+ rixapi +POST /rixapi/v1/task/submit 200 task_\w+ queued"
+    assert re.fullmatch(request_line, first)
+    assert re.fullmatch(request_line, second)  # the violation follows the request it is about
+    assert violation.startswith("POST /rixapi/v1/task/submit -> 200: repeated-submit: ")
 
 
 def _seen(at: float, point: Literal["submit", "poll", "other"], **given: Any) -> Observed:

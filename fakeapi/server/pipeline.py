@@ -300,9 +300,6 @@ class Pipeline:
             noted = [f"etiquette {v.rule}: {v.message}" for v in found if v.rule != "contract-note"]
             if noted:
                 notes += tuple(noted)
-            if current.announce is not None and engine.scenario.etiquette.strict:
-                for violation in found:
-                    current.announce(f"{request.method} {path} -> {status}: {violation}")
         recorder.record(
             now,
             request.method,
@@ -323,6 +320,9 @@ class Pipeline:
             self.log.request(
                 now, served.api, request.method, path, status, facts.task_id, facts.before, facts.state
             )
+        if found and current.announce is not None and engine.scenario.etiquette.strict:
+            for violation in found:
+                current.announce(f"{request.method} {path} -> {status}: {violation}")
         return response
 
     async def routed(self, request: web.Request, served: Served) -> web.StreamResponse:
