@@ -1,8 +1,8 @@
 """Polling etiquette: how a client of an async-task API should behave, checked request by request.
 
 ``Etiquette`` follows one run's traffic (``observe`` each exchange as an ``Observed``) and says
-which rules each request broke. The fake's pipeline builds ``Observed`` from what it already knows;
-a proxy in front of a real service builds it from the wire (``observed_from_wire``). Each rule in
+which rules each request broke. The fake's pipeline builds ``Observed`` from what it already knows,
+a proxy in front of a real service from what it parsed of the wire (``ContractCheck.read``). Each rule in
 ``RULES`` names its source: a documented fact (the page) or our inference.
 """
 
@@ -17,9 +17,7 @@ from urllib.parse import urlsplit
 
 from fakeapi.addresses import literal, never_resolved
 from fakeapi.contract.lifecycle import Lifecycle
-from fakeapi.errors import FakeApiError
 from fakeapi.providers import REGISTRY
-from fakeapi.providers.base import Incoming, PollRoute, Provider, SubmitRoute, path_params
 from fakeapi.scenario.schema import EtiquetteSpec, RuleName, Scenario
 
 Point = Literal["submit", "poll", "other"]
@@ -330,98 +328,3 @@ def body_digest(parts: Iterable[bytes]) -> str:
     for part in parts:
         digest.update(part)
     return digest.hexdigest()
-
-
-class _Wire:
-    """A request as a provider's parser reads it, from a recording: no headers, the query given."""
-
-    def __init__(self, query: Mapping[str, str]) -> None:
-        self.query = query
-        self.headers: Mapping[str, str] = {}
-        self.content_type = "application/json"
-
-
-def _route_of(
-    provider: Provider, method: str, path: str
-) -> tuple[SubmitRoute | PollRoute, dict[str, str]] | None:
-    """The submit or poll route of ``provider`` that ``method`` and ``path`` (its query aside) name,
-    and the path's parameters."""
-    for route in provider.routes():
-        if route.method == method and isinstance(route, SubmitRoute | PollRoute):
-            params = path_params(route.path, path)
-            if params is not None:
-                return route, params
-    return None
-
-
-def observed_from_wire(
-    provider: Provider,
-    at: float,
-    method: str,
-    path: str,
-    key: str | None,
-    request_body: bytes,
-    status: int,
-    response_headers: Mapping[str, str],
-    response_body: bytes,
-    query: Mapping[str, str] | None = None,
-) -> Observed:
-    """An exchange with ``provider``'s API (``path`` relative to its root) as ``Observed``: the route
-    by method and path, the task id and state from a JSON answer where ``provider.lifecycle`` says
-    they are, a submit's callback URL and contract notes as the provider's own parser finds them."""
-    # Here, not at the top: the fake's server needs none of the verifier's client machinery.
-    from fakeapi.contract.verify import json_or_none, value_at
-
-    found = _route_of(provider, method, path)
-    lifecycle = provider.lifecycle
-    point: Point = "other"
-    task_id: str | None = None
-    terminal = False
-    callback_url = None
-    digest = None
-    notes: tuple[str, ...] = ()
-    if found is not None:
-        route, params = found
-        incoming = Incoming(
-            key=key,
-            settings=provider.settings_model(),
-            source=_Wire(query or {}),
-            params=params,
-            body=request_body,
-        )
-        answer = json_or_none(response_body) if lifecycle is not None else None
-        if lifecycle is not None and status < 400:
-            shown, state = value_at(answer, lifecycle.status)
-            terminal = shown and state in lifecycle.terminal
-        try:
-            parsed = route.parse(incoming)
-        except (FakeApiError, ValueError):
-            parsed = None
-        notes = tuple(incoming.notes)
-        if isinstance(route, SubmitRoute):
-            point = "submit"
-            # Only a synchronous answer is the end, as the fake counts it: an async submit's answer
-            # may show a state that ended without the results a poll brings.
-            terminal = route.sync and status < 400
-            digest = body_digest((route.path.encode(), request_body))
-            callback_url = getattr(parsed, "callback_url", None)
-            if lifecycle is not None and status < 400:
-                shown, value = value_at(answer, lifecycle.task_id)
-                task_id = str(value) if shown and value is not None else None
-        else:
-            point = "poll"
-            task_id = getattr(parsed, "task_id", None) or params.get("task_id")
-    return Observed(
-        at=at,
-        api=provider.name,
-        key=key,
-        method=method,
-        point=point,
-        task_id=task_id,
-        terminal=terminal,
-        status=status,
-        retry_after=retry_after(response_headers) if status == 429 else None,
-        body_digest=digest,
-        callback_url=callback_url,
-        notes=notes,
-    )

@@ -15,18 +15,17 @@ import pytest
 from admin_client import write_ini
 from test_cli import Served, http
 
+from fakeapi.contract.proxy import ContractCheck, RecordedExchange, body_value
 from fakeapi.errors import ScenarioError
 from fakeapi.etiquette import (
     RULES,
     Etiquette,
     Observed,
-    observed_from_wire,
     registered_lifecycles,
     retry_after,
     unreachable,
 )
 from fakeapi.fixture import FakeApi
-from fakeapi.providers import REGISTRY
 from fakeapi.scenario import parse_scenario, scenario_json_schema, validate_scenario
 from fakeapi.scenario.schema import EtiquetteSpec
 
@@ -336,12 +335,44 @@ def test_the_state_kept_is_bounded() -> None:
     assert len(etiquette.violations) == 1
 
 
-def test_observed_from_wire_reads_the_route_the_answer_and_the_notes() -> None:
-    providers = {p.name: p for p in REGISTRY.providers()}
-    apixo = providers["apixo"]
+def _read_from_the_wire(
+    api: str,
+    method: str,
+    path: str,
+    body: bytes,
+    status: int,
+    answer: bytes,
+    query: str = "",
+    answer_headers: dict[str, str] | None = None,
+) -> Observed:
+    """An exchange with ``api`` (path relative to its root, key ``k``) as a proxy observes it."""
+    request_body, request_base64 = body_value(body)
+    response_body, response_base64 = body_value(answer)
+    exchange = RecordedExchange(
+        at=5.0,
+        elapsed=0.0,
+        api=api,
+        method=method,
+        path=path,
+        query=query,
+        request_headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
+        request_body=request_body,
+        request_body_base64=request_base64,
+        status=status,
+        response_headers=answer_headers or {},
+        response_body=response_body,
+        response_body_base64=response_base64,
+        violations=[],
+    )
+    observed, _ = ContractCheck(api).read(exchange)
+    assert (observed.at, observed.api, observed.key, observed.method) == (5.0, api, "k", method)
+    return observed
+
+
+def test_a_proxy_observes_the_route_the_answer_and_the_notes() -> None:
     body = json.dumps({"source": "mcp", "input": {"mode": "text-to-video", "prompt": "p"}}).encode()
     answer = json.dumps({"code": 200, "message": "success", "data": {"taskId": "task_1"}}).encode()
-    seen = observed_from_wire(apixo, 5.0, "POST", "/api/v1/generateTask/vidu-q3", "k", body, 200, {}, answer)
+    seen = _read_from_the_wire("apixo", "POST", "/api/v1/generateTask/vidu-q3", body, 200, answer)
     assert (seen.point, seen.task_id, seen.terminal, seen.notes) == (
         "submit",
         "task_1",
@@ -350,22 +381,24 @@ def test_observed_from_wire_reads_the_route_the_answer_and_the_notes() -> None:
     )
     assert seen.body_digest is not None
     done = json.dumps({"code": 200, "data": {"taskId": "task_1", "state": "success"}}).encode()
-    poll = observed_from_wire(
-        apixo, 9.0, "GET", "/api/v1/statusTask/vidu-q3", "k", b"", 200, {}, done, query={"taskId": "task_1"}
-    )
+    poll = _read_from_the_wire("apixo", "GET", "/api/v1/statusTask/vidu-q3", b"", 200, done, "taskId=task_1")
     assert (poll.point, poll.task_id, poll.terminal) == ("poll", "task_1", True)
-    limited = observed_from_wire(
-        providers["rixapi"], 9.0, "GET", "/v1/task/task_9", "k", b"", 429, {"Retry-After": "7"}, b"{}"
+    limited = _read_from_the_wire(
+        "rixapi", "GET", "/v1/task/task_9", b"", 429, b"{}", answer_headers={"Retry-After": "7"}
     )
     assert (limited.point, limited.task_id, limited.retry_after) == ("poll", "task_9", 7.0)
     image = json.dumps({"model": "gpt-image-2", "prompt": "p"}).encode()
     answer = json.dumps({"created": 1, "data": [{"url": "https://x/0.png"}]}).encode()
-    waited = observed_from_wire(
-        providers["pixapi"], 9.0, "POST", "/v1/images/generations", "k", image, 200, {}, answer
-    )
+    waited = _read_from_the_wire("pixapi", "POST", "/v1/images/generations", image, 200, answer)
     assert (waited.point, waited.task_id, waited.terminal) == ("submit", None, True)
-    other = observed_from_wire(providers["rixapi"], 9.0, "GET", "/v1/models", "k", b"", 404, {}, b"")
+    other = _read_from_the_wire("rixapi", "GET", "/v1/models", b"", 404, b"")
     assert (other.point, other.task_id) == ("other", None)
+    hooked = json.dumps(
+        {"model": "flux-pro", "input": {"prompt": "x"}, "callback_url": "https://h.example/cb"}
+    )
+    submitted = json.dumps({"id": "task_abcdefghijkl", "status": "queued", "created_at": 1}).encode()
+    seen = _read_from_the_wire("rixapi", "POST", "/v1/task/submit", hooked.encode(), 200, submitted)
+    assert (seen.task_id, seen.callback_url) == ("task_abcdefghijkl", "https://h.example/cb")
 
 
 def test_the_docs_etiquette_example_is_valid() -> None:
@@ -442,8 +475,7 @@ def test_a_retry_after_that_is_no_finite_wait_binds_nothing(value: str) -> None:
 
 
 def test_an_async_submit_s_answer_is_not_the_end_of_its_task() -> None:
-    provider = next(p for p in REGISTRY.providers() if p.name == "rixapi")
     answer = json.dumps({"id": "task_abcdefghijkl", "status": "completed", "created_at": 1}).encode()
     body = json.dumps({"model": "flux-pro", "input": {"prompt": "x"}}).encode()
-    seen = observed_from_wire(provider, 0.0, "POST", "/v1/task/submit", "sk-a", body, 200, {}, answer)
+    seen = _read_from_the_wire("rixapi", "POST", "/v1/task/submit", body, 200, answer)
     assert (seen.point, seen.task_id, seen.terminal) == ("submit", "task_abcdefghijkl", False)

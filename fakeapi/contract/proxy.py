@@ -43,9 +43,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fakeapi.catalogue import unlisted
 from fakeapi.clock import Clock, SystemClock
-from fakeapi.contract.verify import Answer, AnswerChecker
+from fakeapi.contract.verify import Answer, AnswerChecker, value_at
 from fakeapi.errors import ErrorKind, FakeApiError
-from fakeapi.etiquette import Etiquette, Violation, observed_from_wire, registered_lifecycles
+from fakeapi.etiquette import (
+    Etiquette,
+    Observed,
+    Point,
+    Violation,
+    body_digest,
+    registered_lifecycles,
+    retry_after,
+)
 from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
 from fakeapi.recorder import REDACTED, iso_time, redact_header
 from fakeapi.scenario.schema import EtiquetteSpec
@@ -236,11 +244,13 @@ class RecordedRequest:
 
 class Parsed(NamedTuple):
     """What parsing a request as the fake does found: what the API refuses in it (``None``:
-    nothing), whether it asked to wait for its task's end, the task a poll asks for."""
+    nothing), whether it asked to wait for its task's end, the task a poll asks for, the callback
+    URL a submit gives."""
 
     problem: str | None = None
     waited: bool = False
     polled: str | None = None
+    callback_url: str | None = None
 
 
 class ContractCheck:
@@ -250,6 +260,9 @@ class ContractCheck:
     def __init__(self, api: str, spec: EtiquetteSpec | None = None) -> None:
         self.answers = AnswerChecker(api, "")
         self.provider = self.answers.provider
+        lifecycle = self.provider.lifecycle
+        assert lifecycle is not None, f"{api} declares no lifecycle"  # RecordedExchange admits no other
+        self.lifecycle = lifecycle
         self.settings = self.provider.settings_model()
         routes = sorted(self.provider.routes(), key=lambda r: "{" in r.path)  # fixed paths first
         self.routes = routes
@@ -258,21 +271,27 @@ class ContractCheck:
         self.last_states: OrderedDict[str, list[str]] = OrderedDict()
 
     def check(self, exchange: RecordedExchange) -> list[Violation]:
-        """The violations ``exchange`` shows."""
+        """The violations ``exchange`` shows: the contract's, then the etiquette's."""
+        observed, found = self.read(exchange)
+        return found + self.etiquette.observe(observed)
+
+    def read(self, exchange: RecordedExchange) -> tuple[Observed, list[Violation]]:
+        """``exchange`` as the etiquette rules see it, and what it shows against the contract (its
+        request's problems, then its answer's); the request and the answer are each parsed once."""
         found: list[Violation] = []
         headers = CIMultiDict(exchange.request_headers)
         key = bearer_key(headers)
         notes: list[str] = []
         parsed = Parsed()
         hit = self.route(exchange.method, exchange.path)
-        if hit is None:
+        route, params = hit if hit is not None else (None, {})
+        if route is None:
             found.append(
                 Violation(
                     REQUEST_CONTRACT, f"{exchange.method} {exchange.path} is no route of {self.provider.name}"
                 )
             )
         else:
-            route, params = hit
             if key is None:
                 status = self.provider.errors[ErrorKind.UNAUTHORIZED].status
                 found.append(
@@ -283,22 +302,61 @@ class ContractCheck:
             parsed = self.parse(exchange, route, params, key, headers, notes)
             if parsed.problem is not None:
                 found.append(Violation(REQUEST_CONTRACT, parsed.problem))
-        observed = observed_from_wire(
-            self.provider,
-            exchange.at,
-            exchange.method,
-            exchange.path,
-            key,
-            exchange.request_bytes,
-            exchange.status,
-            CIMultiDict(exchange.response_headers),
-            exchange.response_bytes,
+        try:
+            data = load_json(exchange.response_bytes)
+        except FakeApiError:
+            data = None
+        observed = self.observed(exchange, route, params, key, parsed, data, tuple(notes))
+        found += self.answer_problems(exchange, route, parsed, data, observed.task_id)
+        return observed, found
+
+    def observed(
+        self,
+        exchange: RecordedExchange,
+        route: AnyRoute | None,
+        params: dict[str, str],
+        key: str | None,
+        parsed: Parsed,
+        data: Any,
+        notes: tuple[str, ...],
+    ) -> Observed:
+        """The exchange as the etiquette rules see it: a submit's or a poll's, its task (a submit's
+        from the answer, a poll's the one it asks for, also when the answer shows none: another key's
+        404), whether the answer shows the task's end."""
+        ok = exchange.status < 400
+        point: Point = "other"
+        task_id: str | None = None
+        terminal = False
+        digest = None
+        if isinstance(route, SubmitRoute):
+            point = "submit"
+            # Only a synchronous answer is the end, as the fake counts it: an async submit's answer
+            # may show a state that ended without the results a poll brings.
+            terminal = route.sync and ok
+            digest = body_digest((route.path.encode(), exchange.request_bytes))
+            shown, value = value_at(data, self.lifecycle.task_id)
+            task_id = str(value) if ok and shown and value is not None else None
+        elif isinstance(route, PollRoute):
+            point = "poll"
+            task_id = parsed.polled or params.get("task_id")
+            shown, state = value_at(data, self.lifecycle.status)
+            terminal = ok and shown and state in self.lifecycle.terminal
+        return Observed(
+            at=exchange.at,
+            api=self.provider.name,
+            key=key,
+            method=exchange.method,
+            point=point,
+            task_id=task_id,
+            terminal=terminal,
+            status=exchange.status,
+            retry_after=(
+                retry_after(CIMultiDict(exchange.response_headers)) if exchange.status == 429 else None
+            ),
+            body_digest=digest,
+            callback_url=parsed.callback_url,
+            notes=notes,
         )
-        found += self.answer_problems(exchange, hit[0] if hit else None, parsed, observed.task_id)
-        # A poll's task is the one it asks for, also when the answer shows none (another key's: 404).
-        observed = observed._replace(notes=tuple(notes), task_id=parsed.polled or observed.task_id)
-        found += self.etiquette.observe(observed)
-        return found
 
     def route(self, method: str, path: str) -> tuple[AnyRoute, dict[str, str]] | None:
         """The API's route for ``method`` and ``path``, and its path parameters."""
@@ -340,7 +398,7 @@ class ContractCheck:
                 submit = route.parse(incoming)
                 if route.model_param is None and catalogue.lookup(submit.model) is None:
                     notes.append(unlisted(submit.model))
-                return Parsed(waited=route.sync or submit.sync)
+                return Parsed(waited=route.sync or submit.sync, callback_url=submit.callback_url)
             if isinstance(route, PollRoute):
                 return Parsed(polled=route.parse(incoming).task_id)
         except FakeApiError as exc:
@@ -348,19 +406,21 @@ class ContractCheck:
         return Parsed()
 
     def answer_problems(
-        self, exchange: RecordedExchange, route: AnyRoute | None, parsed: Parsed, task_id: str | None
+        self,
+        exchange: RecordedExchange,
+        route: AnyRoute | None,
+        parsed: Parsed,
+        data: Any,
+        task_id: str | None,
     ) -> list[Violation]:
-        """What ``contract verify`` finds in the answer: violations only (a field the contract does
-        not know is an addition, which the real API may add at any time). ``task_id``: the task the
-        answer shows."""
+        """What ``contract verify`` finds in the answer (``data``: its JSON, ``None`` if it is none):
+        violations only (a field the contract does not know is an addition, which the real API may
+        add at any time). ``task_id``: the exchange's task."""
         checker = self.answers
-        raw = exchange.response_bytes
-        try:
-            data = load_json(raw)
-        except FakeApiError:
-            data = None
         request = f"{exchange.method} {exchange.path}"
-        answer = Answer(request, exchange.status, CIMultiDict(exchange.response_headers), raw, data)
+        answer = Answer(
+            request, exchange.status, CIMultiDict(exchange.response_headers), exchange.response_bytes, data
+        )
         checker.check_retry_after(answer)
         if answer.status == 200 and route is not None and route.content_type == "application/json":
             model = route.answer
@@ -369,7 +429,7 @@ class ContractCheck:
             checker.check_body(answer, model)
             if data is not None:
                 state = checker.check_task(request, data, parsed.polled)
-                self.check_order(request, state, parsed.polled or task_id)
+                self.check_order(request, state, task_id)
         elif answer.status in self.error_statuses and route is not None:
             checker.check_body(answer, self.provider.error_model)
         findings = checker.report.findings
