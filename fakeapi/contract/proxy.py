@@ -54,7 +54,7 @@ from fakeapi.etiquette import (
     registered_lifecycles,
     retry_after,
 )
-from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, path_params
+from fakeapi.providers.base import AnyRoute, FormPart, Incoming, PollRoute, SubmitRoute, route_for
 from fakeapi.recorder import REDACTED, iso_time, redact_header
 from fakeapi.scenario.schema import EtiquetteSpec
 from fakeapi.server.app import listen
@@ -264,8 +264,7 @@ class ContractCheck:
         assert lifecycle is not None, f"{api} declares no lifecycle"  # RecordedExchange admits no other
         self.lifecycle = lifecycle
         self.settings = self.provider.settings_model()
-        routes = sorted(self.provider.routes(), key=lambda r: "{" in r.path)  # fixed paths first
-        self.routes = routes
+        self.routes = sorted(self.provider.routes(), key=lambda r: "{" in r.path)  # fixed paths first
         self.error_statuses = {row.status for row in self.provider.errors.values()}
         self.etiquette = Etiquette(registered_lifecycles(), spec or EtiquetteSpec())
         self.last_states: OrderedDict[str, list[str]] = OrderedDict()
@@ -283,7 +282,7 @@ class ContractCheck:
         key = bearer_key(headers)
         notes: list[str] = []
         parsed = Parsed()
-        hit = self.route(exchange.method, exchange.path)
+        hit = route_for(self.routes, exchange.method, exchange.path)
         route, params = hit if hit is not None else (None, {})
         if route is None:
             found.append(
@@ -357,13 +356,6 @@ class ContractCheck:
             callback_url=parsed.callback_url,
             notes=notes,
         )
-
-    def route(self, method: str, path: str) -> tuple[AnyRoute, dict[str, str]] | None:
-        """The API's route for ``method`` and ``path``, and its path parameters."""
-        for route in self.routes:
-            if route.method == method and (params := path_params(route.path, path)) is not None:
-                return route, params
-        return None
 
     def parse(
         self,

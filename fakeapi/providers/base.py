@@ -12,9 +12,9 @@ one request pipeline; a provider imports no aiohttp.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol, TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel
@@ -215,6 +215,16 @@ class AccountRoute(Route):
 
 
 AnyRoute = SubmitRoute | PollRoute | AccountRoute
+R = TypeVar("R", bound=Route)
+
+
+def route_for(routes: Iterable[R], method: str, path: str) -> tuple[R, dict[str, str]] | None:
+    """The first of ``routes`` that ``method`` and ``path`` (its query aside) name, and the path's
+    parameters (``path_params``)."""
+    for route in routes:
+        if route.method == method and (params := path_params(route.path, path)) is not None:
+            return route, params
+    return None
 
 
 class ErrorRow(Protocol):

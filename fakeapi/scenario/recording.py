@@ -30,7 +30,7 @@ from fakeapi.contract.verify import value_at
 from fakeapi.errors import ScenarioError
 from fakeapi.providers import REGISTRY
 from fakeapi.providers.apixo.provider import DESCRIPTIONS, PROVIDER_STYLE, UPPER_SNAKE
-from fakeapi.providers.base import SubmitRoute, path_params
+from fakeapi.providers.base import SubmitRoute, route_for
 from fakeapi.scenario.loading import parse_scenario
 from fakeapi.scenario.schema import REASON_MESSAGES, FailureSpec
 from fakeapi.scenario.types import TERMINAL_STATES, CanonicalState, FailureReason
@@ -121,16 +121,15 @@ def _apis() -> dict[str, _Api]:
 
 def _model_of(api: _Api, exchange: RecordedExchange) -> str | None:
     """The model a submit asks for, if the exchange is a submit (APIXO's is in its path)."""
-    for route in api.submits:
-        params = path_params(route.path, exchange.path)
-        if route.method != exchange.method or params is None:
-            continue
-        if route.model_param is not None:
-            return params[route.model_param]
-        body = exchange.request_body
-        model = body.get("model") if isinstance(body, dict) else None
-        return model if isinstance(model, str) else None
-    return None
+    hit = route_for(api.submits, exchange.method, exchange.path)
+    if hit is None:
+        return None
+    route, params = hit
+    if route.model_param is not None:
+        return params[route.model_param]
+    body = exchange.request_body
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
 
 
 def _codes() -> dict[str, FailureReason]:
