@@ -319,6 +319,23 @@ def test_a_bad_regex_in_a_match_is_rejected(field: str) -> None:
     assert f"{field}: not a regular expression" in message
 
 
+def test_an_api_name_no_api_has_is_refused_where_it_is_written() -> None:
+    text = (
+        "rules:\n"
+        "  - match: {api: rixap}\n"
+        "    phases: [{state: failed}]\n"
+        "  - {phases: [{state: succeeded}]}\n"
+        "faults:\n"
+        "  - {at: submit, api: APIXO, effect: status, status: 500}\n"
+    )
+    problems = sorted(invalid_text(text).splitlines())  # by line
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("s.yaml:2: rules[0].match.api: ")
+    assert problems[0].endswith("no API named 'rixap': the APIs are rixapi, apixo, foxapi, pixapi")
+    assert problems[1].startswith("s.yaml:6: faults[0].api: ")
+    assert problems[1].endswith("no API named 'APIXO': the APIs are rixapi, apixo, foxapi, pixapi")
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from fakeapi.scenario.matching import counted_in, glob_matches, headers_match
-from fakeapi.scenario.types import Duration, Model, Nth, one_or_more
+from fakeapi.scenario.types import ApiName, Duration, Model, Nth, one_or_more
 
 FaultPoint = Literal["submit", "poll", "download", "webhook"]
 DEFAULT_HANG = 30.0
@@ -131,7 +131,7 @@ class FaultBase(Model):
     at: Annotated[list[FaultPoint], BeforeValidator(one_or_more)] = Field(
         min_length=1, description="one point or a list"
     )
-    api: str | None = None
+    api: ApiName | None = None
     key: str | None = Field(default=None, description="glob on the API key")
     header: dict[str, str] = Field(default={}, description="request header name -> glob on its value")
     path: str | None = Field(default=None, description="glob on the path after the API's mount point")

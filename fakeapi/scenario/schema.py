@@ -21,6 +21,7 @@ from fakeapi.clock import DEFAULT_START
 from fakeapi.scenario.faults import Fault
 from fakeapi.scenario.types import (
     TERMINAL_STATES,
+    ApiName,
     CanonicalState,
     Curve,
     Duration,
@@ -184,7 +185,7 @@ class Match(Model):
     submits of each such prompt ("fail twice, then succeed" with a later rule).
     """
 
-    api: str | None = None
+    api: ApiName | None = None
     model: str | None = Field(default=None, description="glob, e.g. 'kling-*'")
     model_pattern: str | None = Field(default=None, description="regular expression on the model")
     kind: Literal["image", "video", "audio", "text"] | None = None

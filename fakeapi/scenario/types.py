@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -28,6 +28,19 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def registered_api(name: str) -> str:
+    """``name`` if an API of that name is registered (a misspelt one would match nothing)."""
+    from fakeapi.providers.registry import REGISTRY  # the providers import the engine, which imports this
+
+    names = [provider.name for provider in REGISTRY.providers()]
+    if name not in names:
+        raise ValueError(f"no API named {name!r}: the APIs are {', '.join(names)}")
+    return name
+
+
+ApiName = Annotated[str, AfterValidator(registered_api)]
 CanonicalState = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed"})
 Curve = Literal["linear", "ease_in", "ease_out", "ease_in_out"]
