@@ -9,7 +9,7 @@ Misuse (a bad argument, a blocking operation on a running loop) raises ``UsageEr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,10 +27,11 @@ from fakeapi.admin import (
     SpeedBody,
 )
 from fakeapi.engine import TaskView
-from fakeapi.errors import UsageError, validation_problems
+from fakeapi.errors import ScenarioError, TaskStateError, UsageError, validation_problems
 from fakeapi.etiquette import Violation
 from fakeapi.recorder import JournalEntry, JournalQuery
 from fakeapi.scenario import FailureReason, ScenarioRef
+from fakeapi.scenario.types import registered_api
 from fakeapi.server import BackgroundServer, ServerDriver
 from fakeapi.webhooks import DeliveryAttempt
 
@@ -38,9 +39,40 @@ if TYPE_CHECKING:
     import pytest
 
 
+# What a test is told as it is (the docs name each): a misuse, an unknown task (a KeyError), a task
+# that cannot change any more, a scenario that does not load.
+TOLD = (UsageError, KeyError, TaskStateError, ScenarioError)
+
+
 def __tracebackhide__(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
-    """pytest hides this module's frames from a misuse's report, which then ends at the test's line."""
-    return excinfo.errisinstance(UsageError)
+    """pytest hides this module's frames from the report of what a test is told (``TOLD``), which
+    then ends at the test's line."""
+    return excinfo.errisinstance(TOLD)
+
+
+def _told(operation: Callable[[], T]) -> T:
+    """``operation()``, what it raises of ``TOLD`` raised from here: the frames of the server it
+    came through tell a test nothing."""
+    try:
+        return operation()
+    except TOLD as exc:
+        raise exc.with_traceback(None) from None
+
+
+async def _atold(operation: Awaitable[T]) -> T:
+    """``_told`` for what an async test awaits."""
+    try:
+        return await operation
+    except TOLD as exc:
+        raise exc.with_traceback(None) from None
+
+
+def _api(operation: str, api: str) -> str:
+    """``api`` if an API has that name, else a ``UsageError`` (a misspelt name must not go unnoticed)."""
+    try:
+        return registered_api(api)
+    except ValueError as exc:
+        raise UsageError(f"{operation}: {exc}") from None
 
 
 T = TypeVar("T")
@@ -160,12 +192,12 @@ class FakeApi:
 
     def url_for(self, api: str) -> str:
         """The base URL to configure a client of ``api`` with, e.g. ``url_for("rixapi")``."""
-        return self._bg.server.url_for(api)
+        return self._bg.server.url_for(_api("url_for", api))
 
     def root_url_for(self, api: str) -> str:
         """The root URL of ``api``'s own port, where it answers at its real paths: for a client whose
         base URL is the real service's root (``https://api.apixo.ai``), e.g. ``root_url_for("apixo")``."""
-        return self._bg.server.root_url_for(api)
+        return self._bg.server.root_url_for(_api("root_url_for", api))
 
     @property
     def seed(self) -> int:
@@ -195,7 +227,8 @@ class FakeApi:
         strict: bool | None = None,
     ) -> None:
         """``load_scenario`` for async tests."""
-        await self._bg.arun(self._admin.load_scenario(self._scenario_body(scenario, seed, overrides, strict)))
+        body = self._scenario_body(scenario, seed, overrides, strict)
+        await _atold(self._bg.arun(self._admin.load_scenario(body)))
 
     def reset(self, *, seed: int | None = None) -> None:
         """Start over with the current scenario: no tasks, fresh accounts, clock and logs."""
@@ -203,7 +236,7 @@ class FakeApi:
 
     async def areset(self, *, seed: int | None = None) -> None:
         """``reset`` for async tests."""
-        await self._bg.arun(self._admin.reset(_body(ResetBody, "areset", seed=seed)))
+        await _atold(self._bg.arun(self._admin.reset(_body(ResetBody, "areset", seed=seed))))
 
     @staticmethod
     def _scenario_body(
@@ -220,7 +253,7 @@ class FakeApi:
     def _blocking(self, operation: Coroutine[Any, Any, T], name: str) -> T:
         background = self._bg
         if isinstance(background, BackgroundServer):
-            return background.run(operation)
+            return _told(lambda: background.run(operation))
         operation.close()
         raise UsageError(
             f"{self._name} runs on this test's event loop, where {name} cannot wait: "
@@ -233,15 +266,15 @@ class FakeApi:
         return self._bg.call(self._admin.tasks)
 
     def task(self, task_id: str) -> TaskView:
-        return self._bg.call(lambda: self._admin.task(task_id))
+        return _told(lambda: self._bg.call(lambda: self._admin.task(task_id)))
 
     def timeline(self, task_id: str) -> list[tuple[str, float]]:
         """The canonical states a task has entered so far, with their clock times."""
-        return self._bg.call(lambda: self._admin.timeline(task_id))
+        return _told(lambda: self._bg.call(lambda: self._admin.timeline(task_id)))
 
     def complete(self, task_id: str) -> TaskView:
         """Finish a task successfully now."""
-        return self._bg.call(lambda: self._admin.complete(task_id))
+        return _told(lambda: self._bg.call(lambda: self._admin.complete(task_id)))
 
     def fail(
         self,
@@ -253,7 +286,7 @@ class FakeApi:
         """Fail a task now: with this message, or the API's words for ``reason``, and ``code``
         (for APIs that have one), or the API's code for ``reason``."""
         body = _body(FailBody, "fail", message=message, code=code, reason=reason)
-        return self._bg.call(lambda: self._admin.fail(task_id, body))
+        return _told(lambda: self._bg.call(lambda: self._admin.fail(task_id, body)))
 
     @property
     def journal(self) -> list[JournalEntry]:
@@ -267,7 +300,8 @@ class FakeApi:
 
     def balance(self, api: str, key: str) -> float | None:
         """A key's remaining balance on ``api`` (``None``: unlimited)."""
-        return self._bg.call(lambda: self._admin.balance(BalanceQuery(api=api, key=key)))
+        query = BalanceQuery(api=_api("balance", api), key=key)
+        return self._bg.call(lambda: self._admin.balance(query))
 
     @property
     def surprises(self) -> list[str]:

@@ -906,6 +906,51 @@ def test_a_misuse_shows_the_test_s_line_and_none_of_the_fixture_s(downstream: py
     result.stdout.no_fnmatch_line("*fixture.py*")
 
 
+def test_an_error_of_the_fake_s_own_shows_the_test_s_line_and_its_message(
+    downstream: pytest.Pytester,
+) -> None:
+    downstream.makepyfile(
+        test_wrong="""
+        from rixclient import submit
+
+
+        def test_unknown_api(fakeapi):
+            fakeapi.url_for("rix")
+
+
+        def test_unknown_task(fakeapi):
+            fakeapi.fail("task_nope")
+
+
+        def test_unknown_scenario(fakeapi):
+            fakeapi.load_scenario("instnat")
+
+
+        def test_completed_twice(fakeapi):
+            task_id = submit(fakeapi, "flux-pro")["id"]
+            fakeapi.complete(task_id)
+            fakeapi.complete(task_id)
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            '>       fakeapi.url_for("rix")',
+            "E       fakeapi.errors.UsageError: url_for: no API named 'rix': the APIs are rixapi, apixo, *",
+            '>       fakeapi.fail("task_nope")',
+            "E       KeyError: \"no task 'task_nope'; tasks: none\"",
+            '>       fakeapi.load_scenario("instnat")',
+            "E       fakeapi.errors.ScenarioError: *instnat*",
+            ">       fakeapi.complete(task_id)",
+            "E       fakeapi.errors.TaskStateError: *",
+        ],
+        consecutive=False,
+    )
+    result.stdout.no_fnmatch_line("*fakeapi/*.py:*")
+    result.stdout.no_fnmatch_line("*concurrent/futures*")
+
+
 PORTS = """
 from __future__ import annotations
 
