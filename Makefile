@@ -22,18 +22,24 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The distribution was called fakeapi before it became fakeapi-sandbox (the name is taken on PyPI): an
-# old install's pytest11 entry point would load the plugin a second time.
+# old install's pytest11 entry point would load the plugin a second time. The sandbox needs the
+# package alone (about 100 MB); the tests add the test extras (pytest plugins, mypy, ruff, Playwright,
+# mkdocs: about 500 MB). -qq: pip's and setuptools' notes about an editable install are no news here.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip uninstall --quiet --yes fakeapi 2>/dev/null || true
 	rm -rf fakeapi.egg-info
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install -qq -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -qq -e '.[test]'
 	touch $@
 
 serve: $(VENV)/.installed
 	$(BIN)/fakeapi serve --host $(HOST) --port $(PORT) --scenario $(SCENARIO)
 
 # install-chromium never fails: without /usr/bin/chromium, tests/test_dashboard.py fails saying so.
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	sh scripts/install-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,7 +48,7 @@ test: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 # The docs (docs/, mkdocs.yml) on http://127.0.0.1:8001/, rebuilt as you edit them.
-docs: $(VENV)/.installed
+docs: $(VENV)/.installed-test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # The pyenv interpreter for a version (its highest plain X.Y.Z release), else pythonX.Y on PATH.
@@ -63,7 +69,7 @@ test-python-%: .venv-%/.installed
 	$(call python_for,$*) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip
 	.venv-$*/bin/python -m pip uninstall --quiet --yes fakeapi 2>/dev/null || true
-	.venv-$*/bin/python -m pip install --quiet -e '.[test]'
+	.venv-$*/bin/python -m pip install -qq -e '.[test]'
 	touch $@
 
 # The suite next to a non-editable install (`pip install .`, as a user's) in .venv-installed, made
@@ -81,11 +87,11 @@ test-installed:
 # benchmark drives the load with its Python client and says so).
 BENCH_OPTS ?=
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	sh bench/install-wrk
 	$(BIN)/python bench/bench.py $(BENCH_OPTS)
 
-bench-load: $(VENV)/.installed
+bench-load: $(VENV)/.installed-test
 	$(BIN)/python bench/load.py
 
 clean:
