@@ -136,10 +136,17 @@ def fixed_port(config: pytest.Config) -> int | None:
             raise pytest.UsageError(f"fakeapi: fakeapi_port = {ini}: not a port number") from None
     if port is None:
         return None
+    if not 1 <= port <= 65535:
+        raise pytest.UsageError(
+            f"fakeapi: port {port}: a fixed port is one of 1 to 65535 "
+            "(without one, the fixture takes free ports)"
+        )
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     first = port + PORTS_PER_SERVER * int(worker.removeprefix("gw") or 0)
-    if not 1 <= first <= 65535 - PORTS_PER_SERVER:
-        raise pytest.UsageError(f"fakeapi: port {first} leaves no room for the APIs' ports")
+    if first + PORTS_PER_SERVER - 1 > 65535:
+        raise pytest.UsageError(
+            f"fakeapi: port {first} leaves no room for the APIs' {PORTS_PER_SERVER - 1} ports after it"
+        )
     return first
 
 

@@ -1070,6 +1070,27 @@ def test_a_port_that_is_no_number_stops_the_run_once(downstream: pytest.Pytester
     ]
 
 
+NOT_A_PORT = "a fixed port is one of 1 to 65535 (without one, the fixture takes free ports)"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("99999", f"port 99999: {NOT_A_PORT}"),
+        ("0", f"port 0: {NOT_A_PORT}"),
+        ("65533", "port 65533 leaves no room for the APIs' 4 ports after it"),
+    ],
+)
+def test_a_port_out_of_range_stops_the_run_once(
+    downstream: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, given: str, message: str
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # this run's own worker's, not the inner run's
+    downstream.makepyfile(test_one="def test_a(fakeapi):\n    pass\n")
+    result = downstream.runpytest("--fakeapi-port", given)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if "fakeapi" in line] == [f"ERROR: fakeapi: {message}"]
+
+
 def test_a_relative_scenario_option_holds_when_a_test_changes_directory(downstream: pytest.Pytester) -> None:
     (downstream.path / "mine.yaml").write_text(MINE)
     downstream.makepyfile(
