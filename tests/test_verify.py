@@ -540,6 +540,15 @@ def test_options_that_cannot_be_verified_exit_2(
         listening.accept()
 
 
+def test_the_help_tells_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["contract", "verify", "--help"])
+    assert exit.value.code == 0
+    assert " ".join(capsys.readouterr().out.split()).endswith(
+        "exit status: 0 the server conforms, 1 drift, 2 a usage error or a server it cannot reach"
+    )
+
+
 def test_the_command_as_a_user_runs_it() -> None:
     """The console entry point, in a process of its own, against a fake on a thread: a JSON report
     that conforms."""
@@ -619,15 +628,16 @@ def test_a_server_that_never_answers_is_given_up_within_the_timeout(listening: s
     assert time.perf_counter() - started < 10.0
 
 
-async def test_a_server_that_goes_away_after_the_submit(fake: FakeServer) -> None:
-    """The server stops listening once it has answered the first submit: what was checked before is
-    reported, the request it went away at is named, and it is no drift."""
+async def _going_away_after_the_submit(fake: FakeServer, change: Callable[[Any], None]) -> tuple[Report, str]:
+    """Verify RixAPI through a proxy to ``fake`` that stops listening once it has answered the first
+    submit (``change`` applied to that answer); the report and the proxy's base URL."""
     runner: web.AppRunner | None = None
     stopping: list[asyncio.Task[None]] = []
 
     def stop_after_the_submit(kind: str, path: str, data: Any) -> Any:
         submitted = path == "/rixapi/v1/task/submit" and "status" in data  # not the invalid body's error
         if submitted and not stopping and runner is not None:
+            change(data)
             stopping.append(asyncio.create_task(runner.cleanup()))
         return data
 
@@ -643,19 +653,35 @@ async def test_a_server_that_goes_away_after_the_submit(fake: FakeServer) -> Non
         finally:
             await runner.cleanup()
     assert stopping, "the submit was answered"
+    return report, proxy.base
+
+
+async def test_a_server_that_goes_away_after_the_submit(fake: FakeServer) -> None:
+    """What was checked before is reported, the request it went away at is named, and it is no drift."""
+    report, base = await _going_away_after_the_submit(fake, lambda data: None)
     assert report.violations == [], report.human()
     assert report.exit_code == 2
     assert report.unreachable is not None
     assert report.unreachable.request.startswith("GET /v1/task/task_")
-    assert report.unreachable.reason == f"cannot connect to 127.0.0.1:{port}: connection refused"
+    address = base.removeprefix("http://")
+    assert report.unreachable.reason == f"cannot connect to {address}: connection refused"
     assert report.answered == 4  # the three error probes and the submit
     (job,) = report.jobs
     assert job.endswith(": queued; then unreachable")
     first = report.human().splitlines()[0]
     assert first == (
-        f"rixapi at {proxy.base}/rixapi: {len(report.requests)} requests, UNREACHABLE after 4 answer(s) "
+        f"rixapi at {base}/rixapi: {len(report.requests)} requests, UNREACHABLE after 4 answer(s) "
         "with no drift, 0 addition(s)"
     )
+
+
+async def test_drift_found_before_the_server_went_away_is_drift(fake: FakeServer) -> None:
+    report, _ = await _going_away_after_the_submit(fake, lambda data: data.pop("created_at"))
+    assert [f.path for f in report.violations] == ["$.created_at"], report.human()
+    assert report.unreachable is not None
+    assert report.exit_code == 1
+    assert report.human().splitlines()[0].endswith("DRIFT: 1 violation(s), 0 addition(s)")
+    assert f"UNREACHABLE {report.unreachable.request}: " in report.human()
 
 
 async def test_a_time_out_is_a_violation() -> None:
