@@ -201,11 +201,12 @@ def _run(argv: Sequence[str] | None) -> int:
         metavar="URL",
         help="where the fake is served (default: http://127.0.0.1:8000)",
     )
+    verify = _command(
+        contract_actions, "verify", "drive an API's canonical flow against a server, checking each answer"
+    )
+    verify.epilog = "exit status: 0 the server conforms, 1 drift, 2 a usage error or a server it cannot reach"
     _add_verify_arguments(
-        _command(
-            contract_actions, "verify", "drive an API's canonical flow against a server, checking each answer"
-        ),
-        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
+        verify, [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None]
     )
     _add_check_arguments(
         _command(

@@ -10,6 +10,7 @@ pausing (``poll_every=0``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from xml.etree import ElementTree
 
 import aiohttp
 import pytest
+from admin_client import free_port
 from aiohttp import web
 
 from fakeapi import FakeServer
@@ -33,6 +35,7 @@ from fakeapi.server.app import listen
 from fakeapi.server.background import BackgroundServer
 
 FAKEAPI = Path(sys.executable).parent / "fakeapi"
+VERIFY = [str(FAKEAPI), "contract", "verify", "--api", "rixapi", "--key", "sk-1"]
 APIS = ("rixapi", "apixo", "foxapi", "pixapi")
 CALLBACK_APIS = ("rixapi", "apixo", "foxapi")
 LIFECYCLES = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
@@ -537,14 +540,22 @@ def test_options_that_cannot_be_verified_exit_2(
         listening.accept()
 
 
+def test_the_help_tells_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["contract", "verify", "--help"])
+    assert exit.value.code == 0
+    assert " ".join(capsys.readouterr().out.split()).endswith(
+        "exit status: 0 the server conforms, 1 drift, 2 a usage error or a server it cannot reach"
+    )
+
+
 def test_the_command_as_a_user_runs_it() -> None:
     """The console entry point, in a process of its own, against a fake on a thread: a JSON report
-    that conforms, then a JUnit report against a server that does not answer (exit 1)."""
+    that conforms."""
     with BackgroundServer(FakeServer("poll-count")) as background:
         url = background.server.url_for("rixapi")
-        command = [str(FAKEAPI), "contract", "verify", "--api", "rixapi", "--key", "sk-1"]
         done = subprocess.run(
-            [*command, "--base-url", url, "--poll-every", "0", "--report", "json"],
+            [*VERIFY, "--base-url", url, "--poll-every", "0", "--report", "json"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -552,31 +563,125 @@ def test_the_command_as_a_user_runs_it() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["conforms"] is True
+    assert report["unreachable"] is None
     assert report["violations"] == []
     assert any(r.startswith("POST /v1/task/submit") for r in report["requests"])
-    with socket.create_server(("127.0.0.1", 0)) as closed:
-        port = closed.getsockname()[1]
-    failed = subprocess.run(
-        [
-            *command,
-            "--base-url",
-            f"http://127.0.0.1:{port}/rixapi",
-            "--report",
-            "junit",
-            "--max-submits",
-            "1",
-            "--poll-every",
-            "0",
-        ],
+
+
+def test_nothing_listening_is_no_drift_and_fails_at_once() -> None:
+    """A port nobody listens on: one line that says so, the environment's exit status (2), not
+    drift's (1), and no retrying first."""
+    port = free_port()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*VERIFY, "--base-url", f"http://127.0.0.1:{port}/rixapi"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == (
+        f"rixapi at http://127.0.0.1:{port}/rixapi: UNREACHABLE: GET /v1/task/task_000000000000: "
+        f"cannot connect to 127.0.0.1:{port}: connection refused; nothing was checked\n"
+    )
+    assert done.stderr == ""
+    assert time.perf_counter() - started < 10.0  # the process's start included; the API's pace is 5 s
+
+
+def test_an_unreachable_server_in_a_junit_report_is_an_error() -> None:
+    """For CI: the JUnit report has an error (it could not run), no failure (no drift); stderr has
+    the reason for the job's log."""
+    port = free_port()
+    done = subprocess.run(
+        [*VERIFY, "--base-url", f"http://127.0.0.1:{port}/rixapi", "--report", "junit"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    suite = ElementTree.fromstring(failed.stdout)
-    # The key, unknown-task and submit requests share a path; the invalid body is the other one.
-    assert suite.get("failures") == "2"
-    assert len(suite.findall("testcase/failure")) == 4
+    assert done.returncode == 2, done.stdout + done.stderr
+    suite = ElementTree.fromstring(done.stdout)
+    assert (suite.get("failures"), suite.get("errors")) == ("0", "1")
+    assert suite.findall("testcase/failure") == []
+    (error,) = suite.findall("testcase/error")
+    assert error.get("message") == f"cannot connect to 127.0.0.1:{port}: connection refused"
+    assert done.stderr == (
+        f"fakeapi contract verify: rixapi at http://127.0.0.1:{port}/rixapi is unreachable: "
+        f"cannot connect to 127.0.0.1:{port}: connection refused\n"
+    )
+
+
+def test_a_server_that_never_answers_is_given_up_within_the_timeout(listening: socket.socket) -> None:
+    """A server that takes the connection and never answers: given up within ``--timeout``, saying so."""
+    port = listening.getsockname()[1]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*VERIFY, "--base-url", f"http://127.0.0.1:{port}/rixapi", "--timeout", "1", "--report", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["conforms"] is False
+    assert report["violations"] == []
+    assert report["unreachable"] == {
+        "request": "GET /v1/task/task_000000000000",
+        "reason": f"127.0.0.1:{port} sent no answer within 1 s",
+    }
+    assert time.perf_counter() - started < 10.0
+
+
+async def _going_away_after_the_submit(fake: FakeServer, change: Callable[[Any], None]) -> tuple[Report, str]:
+    """Verify RixAPI through a proxy to ``fake`` that stops listening once it has answered the first
+    submit (``change`` applied to that answer); the report and the proxy's base URL."""
+    runner: web.AppRunner | None = None
+    stopping: list[asyncio.Task[None]] = []
+
+    def stop_after_the_submit(kind: str, path: str, data: Any) -> Any:
+        submitted = path == "/rixapi/v1/task/submit" and "status" in data  # not the invalid body's error
+        if submitted and not stopping and runner is not None:
+            change(data)
+            stopping.append(asyncio.create_task(runner.cleanup()))
+        return data
+
+    proxy = Proxy(fake.base_url, distort=stop_after_the_submit)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    async with aiohttp.ClientSession() as session:
+        proxy.session = session
+        runner, port = await listen(app, "127.0.0.1", 0)
+        proxy.base = f"http://127.0.0.1:{port}"
+        try:
+            report = await _verify(proxy.base, "rixapi")
+        finally:
+            await runner.cleanup()
+    assert stopping, "the submit was answered"
+    return report, proxy.base
+
+
+async def test_a_server_that_goes_away_after_the_submit(fake: FakeServer) -> None:
+    """What was checked before is reported, the request it went away at is named, and it is no drift."""
+    report, base = await _going_away_after_the_submit(fake, lambda data: None)
+    assert report.violations == [], report.human()
+    assert report.exit_code == 2
+    assert report.unreachable is not None
+    assert report.unreachable.request.startswith("GET /v1/task/task_")
+    address = base.removeprefix("http://")
+    assert report.unreachable.reason == f"cannot connect to {address}: connection refused"
+    assert report.answered == 4  # the three error probes and the submit
+    (job,) = report.jobs
+    assert job.endswith(": queued; then unreachable")
+    first = report.human().splitlines()[0]
+    assert first == (
+        f"rixapi at {base}/rixapi: {len(report.requests)} requests, UNREACHABLE after 4 answer(s) "
+        "with no drift, 0 addition(s)"
+    )
+
+
+async def test_drift_found_before_the_server_went_away_is_drift(fake: FakeServer) -> None:
+    report, _ = await _going_away_after_the_submit(fake, lambda data: data.pop("created_at"))
+    assert [f.path for f in report.violations] == ["$.created_at"], report.human()
+    assert report.unreachable is not None
+    assert report.exit_code == 1
+    assert report.human().splitlines()[0].endswith("DRIFT: 1 violation(s), 0 addition(s)")
+    assert f"UNREACHABLE {report.unreachable.request}: " in report.human()
 
 
 async def test_a_time_out_is_a_violation() -> None:

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import re
 import sys
 import time
@@ -24,6 +25,7 @@ from xml.etree import ElementTree
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
+from yarl import URL
 
 from fakeapi.contract.lifecycle import Job, Lifecycle
 from fakeapi.errors import ErrorKind
@@ -53,6 +55,7 @@ KIND_MEDIA = {"image": "image/", "video": "video/", "audio": "audio/"}
 MAX_DOWNLOADS = 8
 MAGIC_BYTES = 16  # what is read of each result file
 REQUEST_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 10.0
 CALLBACK_WAIT = 10.0
 RETRIES = 3
 
@@ -70,6 +73,22 @@ class Finding:
     observed: str
 
 
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """Why a run stopped before its end: the request no answer came to, and why, in plain words."""
+
+    request: str
+    reason: str
+
+
+class UnreachableError(Exception):
+    """The server (or a result file's host) could not be reached: the run stops there."""
+
+    def __init__(self, unreachable: Unreachable) -> None:
+        super().__init__(f"{unreachable.request}: {unreachable.reason}")
+        self.unreachable = unreachable
+
+
 @dataclass(slots=True)
 class Report:
     """What a verify run found, and every request it sent (method and path)."""
@@ -80,6 +99,10 @@ class Report:
     requests: list[str] = field(default_factory=list)
     #: Each job as it went: its kind, model, id and the states seen (polls, then callbacks).
     jobs: list[str] = field(default_factory=list)
+    #: The requests the API answered (each answer was checked).
+    answered: int = 0
+    #: Where and why the run stopped early, when the server could no longer be reached.
+    unreachable: Unreachable | None = None
 
     @property
     def violations(self) -> list[Finding]:
@@ -93,17 +116,31 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when the server conforms, 1 on drift."""
-        return 1 if self.violations else 0
+        """0 when the server conforms, 1 on drift (even if it went away later), 2 when it could not
+        be reached before any drift was found."""
+        if self.violations:
+            return 1
+        return 2 if self.unreachable is not None else 0
 
     def human(self) -> str:
         """The report for a terminal: the verdict, each job's way, each finding."""
-        verdict = "conforms" if not self.violations else f"DRIFT: {len(self.violations)} violation(s)"
+        gone = self.unreachable
+        if gone is not None and not self.answered:
+            where = f"{self.api} at {self.base_url}"
+            return f"{where}: UNREACHABLE: {gone.request}: {gone.reason}; nothing was checked"
+        if self.violations:
+            verdict = f"DRIFT: {len(self.violations)} violation(s)"
+        elif gone is not None:
+            verdict = f"UNREACHABLE after {self.answered} answer(s) with no drift"
+        else:
+            verdict = "conforms"
         lines = [
             f"{self.api} at {self.base_url}: {len(self.requests)} requests, {verdict}, "
             f"{len(self.additions)} addition(s)"
         ]
         lines += [f"  {job}" for job in self.jobs]
+        if gone is not None:
+            lines.append(f"UNREACHABLE {gone.request}: {gone.reason}")
         for f in [*self.violations, *self.additions]:
             lines.append(f"{f.kind.upper()} [{f.check}] {f.request}  {f.path}")
             lines.append(f"    expected: {f.expected}")
@@ -116,7 +153,8 @@ class Report:
             {
                 "api": self.api,
                 "base_url": self.base_url,
-                "conforms": not self.violations,
+                "conforms": not self.violations and self.unreachable is None,
+                "unreachable": None if self.unreachable is None else asdict(self.unreachable),
                 "requests": self.requests,
                 "jobs": self.jobs,
                 "violations": [asdict(f) for f in self.violations],
@@ -127,16 +165,22 @@ class Report:
         )
 
     def junit(self) -> str:
-        """A JUnit XML report: one test case per request, a failure per violation it showed."""
+        """A JUnit XML report: one test case per request, a failure per violation it showed, and an
+        error where the server could not be reached."""
         cases = list(dict.fromkeys([*self.requests, *(f.request for f in self.findings)]))
+        gone = self.unreachable
         suite = ElementTree.Element(
             "testsuite",
             name=f"fakeapi contract verify {self.api}",
             tests=str(len(cases)),
             failures=str(len({f.request for f in self.violations})),
+            errors=str(int(gone is not None)),
         )
         for request in cases:
             case = ElementTree.SubElement(suite, "testcase", classname=self.api, name=request)
+            if gone is not None and gone.request == request:
+                error = ElementTree.SubElement(case, "error", message=gone.reason)
+                error.text = f"{gone.request}: {gone.reason}; the run stopped here"
             for f in self.findings:
                 if f.request != request:
                     continue
@@ -386,6 +430,51 @@ def _diff(expected: Any, observed: Any, path: str = "$") -> list[tuple[str, str,
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class NoAnswer:
+    """Why a request got no answer."""
+
+    reason: str
+    #: Connecting failed, or nothing came in time: asking again would only wait again.
+    final: bool
+    #: The server could not be reached (or dropped the connection), rather than answering garbage.
+    unreachable: bool
+
+
+def no_answer(exc: Exception, url: str, timeout: aiohttp.ClientTimeout) -> NoAnswer:
+    """What ``exc``, raised asking ``url`` within ``timeout``, says in plain words."""
+    if not isinstance(exc, aiohttp.ClientConnectionError | asyncio.TimeoutError | TimeoutError):
+        return NoAnswer(f"{type(exc).__name__}: {exc}", final=False, unreachable=False)
+    target = URL(url)
+    address = f"{target.host}:{target.port}"
+    cannot = f"cannot connect to {address}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return NoAnswer(f"{cannot}: name not resolved", final=True, unreachable=True)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        cause = (
+            exc.certificate_error
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError)
+            else exc.os_error
+        )
+        detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
+        return NoAnswer(f"{cannot}: TLS failure ({str(detail).rstrip('.')})", final=True, unreachable=True)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return NoAnswer(f"{cannot}: no connection within {timeout.connect:g} s", final=True, unreachable=True)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return NoAnswer(f"{cannot}: {_os_words(exc)}", final=True, unreachable=True)
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):  # the same class from Python 3.11
+        return NoAnswer(f"{address} sent no answer within {timeout.total:g} s", final=True, unreachable=True)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return NoAnswer(f"{address} closed the connection without answering", final=False, unreachable=True)
+    return NoAnswer(f"{address}: {_os_words(exc)}", final=False, unreachable=True)
+
+
+def _os_words(exc: Exception) -> str:
+    """An OS error in its plain words ('connection refused'), without asyncio's details."""
+    errno = exc.errno if isinstance(exc, OSError) else None
+    return os.strerror(errno).lower() if errno else str(exc)
+
+
 @dataclass(slots=True)
 class Answer:
     """One answer: the request that got it, its status, headers and body (JSON, or ``None``)."""
@@ -510,6 +599,11 @@ class Verifier(AnswerChecker):
         self.base = options.base_url.rstrip("/")
         self.deadline = time.monotonic() + options.timeout
         self.pace = options.poll_every if options.poll_every is not None else self.lifecycle.poll_every
+        # Each request within the run's --timeout too (0 would turn aiohttp's timeouts off).
+        bound = max(options.timeout, 0.001)
+        self.timeout = aiohttp.ClientTimeout(
+            total=min(REQUEST_TIMEOUT, bound), connect=min(CONNECT_TIMEOUT, bound)
+        )
 
     async def call(
         self,
@@ -520,28 +614,34 @@ class Verifier(AnswerChecker):
         body: Any = None,
         query: Mapping[str, str] | None = None,
     ) -> Answer | None:
-        """One request to the API; ``None`` (a violation recorded) when no answer came.
+        """One request to the API; ``None`` (a violation recorded) when the answer was no HTTP.
 
         A 429 is asked again after its ``Retry-After`` (it created nothing), and so is a GET that
-        got a 5xx or no answer, after the poll pace; a submit that got a 5xx never is (it may have
-        created a job). Up to ``RETRIES`` times, within the run's time.
+        got a 5xx, a broken answer or a dropped connection, after the poll pace; a submit that got
+        a 5xx never is (it may have created a job). Up to ``RETRIES`` times, within the run's time.
+        A server that cannot be reached raises ``UnreachableError`` (at once when it cannot be
+        connected to or does not answer in time).
         """
         for attempt in range(RETRIES + 1):
             answer = await self.send(method, path, key=key, body=body, query=query)
-            status = answer.status if isinstance(answer, Answer) else None
-            again = status == 429 or (method == "GET" and (status is None or status >= 500))
+            if isinstance(answer, NoAnswer):
+                again = method == "GET" and not answer.final
+            else:
+                again = answer.status == 429 or (method == "GET" and answer.status >= 500)
             if not again or attempt == RETRIES or self.remaining() <= 0:
                 break
             wait = _retry_after(answer, self.pace) if isinstance(answer, Answer) else self.pace
             await asyncio.sleep(min(wait, self.remaining()))
         if isinstance(answer, Answer):
             return answer
-        self.add("violation", "http", f"{method} {path}", "$", "an HTTP answer", answer)
+        if answer.unreachable:
+            raise UnreachableError(Unreachable(f"{method} {path}", answer.reason))
+        self.add("violation", "http", f"{method} {path}", "$", "an HTTP answer", answer.reason)
         return None
 
     async def send(
         self, method: str, path: str, *, key: bool, body: Any, query: Mapping[str, str] | None
-    ) -> Answer | str:
+    ) -> Answer | NoAnswer:
         """One attempt: the answer, or why none came."""
         request = f"{method} {path}"
         self.report.requests.append(request)
@@ -553,12 +653,13 @@ class Verifier(AnswerChecker):
                 json=body,
                 params=query,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+                timeout=self.timeout,
             ) as response:
                 raw = await response.read()
                 status, answer_headers = response.status, dict(response.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # not TimeoutError before 3.11
-            return f"{type(exc).__name__}: {exc}"
+            return no_answer(exc, self.base + path, self.timeout)
+        self.report.answered += 1
         try:
             data = json.loads(raw)
         except ValueError:
@@ -608,10 +709,14 @@ class Verifier(AnswerChecker):
         self.check_order(submitted.request, states, state)
         if state is not None and route.answer is poll.answer:
             seen[state] = submitted.data
-        final = await self.poll_until_terminal(poll, task_id, planned.model, states, seen)
-        files = await self.download(final, planned.job) if final is not None else 0
-        seen_states = _states_seen(states)
-        journey = f"{planned.job.kind} job {planned.model} {task_id}: {seen_states}, {files} result file(s)"
+        job = f"{planned.job.kind} job {planned.model} {task_id}"
+        try:
+            final = await self.poll_until_terminal(poll, task_id, planned.model, states, seen)
+            files = await self.download(final, planned.job) if final is not None else 0
+        except UnreachableError:
+            self.report.jobs.append(f"{job}: {_states_seen(states)}; then unreachable")
+            raise
+        journey = f"{job}: {_states_seen(states)}, {files} result file(s)"
         if sink is not None:
             delivered = await self.check_callbacks(sink, task_id, seen, ended=final is not None)
             journey += f"; callbacks: {' > '.join(delivered) or 'none'}"
@@ -666,9 +771,7 @@ class Verifier(AnswerChecker):
             request = f"GET {url}"
             self.report.requests.append(request)
             try:
-                async with self.http.get(
-                    url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-                ) as response:
+                async with self.http.get(url, timeout=self.timeout) as response:
                     status, content_type = response.status, response.content_type
                     head = b""
                     while len(head) < MAGIC_BYTES and (
@@ -676,9 +779,10 @@ class Verifier(AnswerChecker):
                     ):
                         head += more
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-                self.add(
-                    "violation", "result", request, "$", "a downloadable file", f"{type(exc).__name__}: {exc}"
-                )
+                missing = no_answer(exc, url, self.timeout)
+                if missing.unreachable:
+                    raise UnreachableError(Unreachable(request, missing.reason)) from None
+                self.add("violation", "result", request, "$", "a downloadable file", missing.reason)
                 continue
             if status != 200:
                 self.add("violation", "result", request, "HTTP status", "200", str(status))
@@ -796,9 +900,12 @@ async def verify(options: Options) -> Report:
     try:
         async with aiohttp.ClientSession() as session:
             verifier = Verifier(options, session)
-            await verifier.probe_errors(jobs[0].model if jobs else lifecycle.jobs[0].models[0])
-            for index, job in enumerate(jobs):
-                await verifier.run_job(job, sink if index == 0 else None)
+            try:
+                await verifier.probe_errors(jobs[0].model if jobs else lifecycle.jobs[0].models[0])
+                for index, job in enumerate(jobs):
+                    await verifier.run_job(job, sink if index == 0 else None)
+            except UnreachableError as exc:
+                verifier.report.unreachable = exc.unreachable
     finally:
         if sink is not None:
             await sink.stop()
@@ -809,7 +916,8 @@ async def verify(options: Options) -> Report:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """``fakeapi contract verify``: 0 when the server conforms, 1 on drift, 2 on a usage error."""
+    """``fakeapi contract verify``: 0 when the server conforms, 1 on drift, 2 on a usage error or
+    when the server could not be reached (before any drift was found)."""
     options = Options(
         api=args.api,
         base_url=args.base_url,
@@ -832,4 +940,10 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"fakeapi contract verify: {exc}", file=sys.stderr)
         return 2
     print(report.render(args.report))
+    gone = report.unreachable
+    if gone is not None and args.report != "human":  # the machine's report is in a file; say it in the log
+        print(
+            f"fakeapi contract verify: {options.api} at {options.base_url} is unreachable: {gone.reason}",
+            file=sys.stderr,
+        )
     return report.exit_code
