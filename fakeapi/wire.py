@@ -78,8 +78,13 @@ def parse_body(model: type[M], data: Any, *prefix: str, missing: str | None = No
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        found = problem(first, data)
+        errors = exc.errors()
+        first, found = errors[0], problem(errors[0], data)
+        # A union's members each report the value: the one that went deepest into it says the most.
+        for error in errors[1:]:
+            deeper = problem(error, data)
+            if len(deeper.path) > len(found.path) and deeper.path[: len(found.path)] == found.path:
+                first, found = error, deeper
         field = ".".join([*prefix, *map(str, found.path)])
         if missing is not None and first["type"] == "missing":
             message = missing.format(field=field)

@@ -211,6 +211,19 @@ WRONG_TYPES = {
         {"model": "nano-banana", "prompt": "a cat", "image": 5},
         "image: Input should be a valid string",
     ),
+    # Of a union's members, the one that went deepest into the body names the problem.
+    "pixapi image list": (
+        "pixapi",
+        "/v1/images/generate",
+        {"model": "nano-banana", "prompt": "a cat", "image": ["https://example.com/a.png", 5]},
+        "image.1: Input should be a valid string",
+    ),
+    "foxapi content blocks": (
+        "foxapi",
+        "/v1/llm/generations",
+        {"model": "gpt-5", "messages": [{"role": "user", "content": ["hi"]}]},
+        "messages.0.content.0: Input should be an object",
+    ),
 }
 
 
