@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
+
+# Pydantic's words for "not a mapping" name Python's types or our model classes ("a valid dictionary or
+# instance of GenerateBody"); the data came as JSON or YAML.
+_NOT_AN_OBJECT = frozenset({"model_type", "dict_type", "dataclass_type"})
 
 
 class ErrorKind(str, Enum):
@@ -67,6 +72,56 @@ class UsageError(Exception):
     place (a blocking clock shift on a running event loop). The message says what to do instead."""
 
 
+class Problem(NamedTuple):
+    """One pydantic error in the terms of the data it is about."""
+
+    path: tuple[str | int, ...]
+    """The keys and indexes of the data that lead to it (none: the data as a whole)."""
+    message: str
+
+
+def problem(error: ErrorDetails, data: Any = None) -> Problem:
+    """``error`` as its path in ``data`` and a message without pydantic's words for Python.
+
+    The path leaves out the tags pydantic adds to a location (union members such as ``int`` or
+    ``list[str]``, validators such as ``function-after[...]``, tagged-union keys), keeping a key
+    the data lacks only where the error is that it is missing. A ``FieldRule``'s path is the field
+    it names (the validators of top-level models raise them). Without ``data`` the location is
+    pydantic's, right for models with no unions. The message drops the ``Value error, `` and
+    ``Assertion failed, `` before a validator's own words, and says ``an object`` where pydantic
+    names a Python type or one of our classes.
+    """
+    cause = error.get("ctx", {}).get("error")
+    loc = (cause.field,) if isinstance(cause, FieldRule) else error["loc"]
+    if isinstance(cause, BaseException) and str(cause):
+        message = str(cause)
+    elif error["type"] in _NOT_AN_OBJECT:
+        message = "Input should be an object"
+    else:
+        message = error["msg"]
+    if data is None:
+        return Problem(tuple(loc), message)
+    absent_allowed = error["type"] == "missing" or isinstance(cause, FieldRule)
+    return Problem(_data_path(data, loc, absent_allowed), message)
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...], absent_allowed: bool) -> tuple[str | int, ...]:
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        elif not (absent_allowed and index == len(loc) - 1):
+            continue
+        path.append(part)
+    return tuple(path)
+
+
 def validation_problems(exc: ValidationError) -> str:
-    """A pydantic error as ``field: message`` parts joined by ``; `` (no URLs, no input echoed)."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+    """A pydantic error as ``field: message`` parts joined by ``; `` (no URLs, no input echoed), for
+    the admin API's and the fixture's models, which have no unions."""
+    return "; ".join(
+        f"{'.'.join(map(str, found.path)) or 'body'}: {found.message}" for found in map(problem, exc.errors())
+    )

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from fakeapi.errors import ErrorKind, FakeApiError, FieldRule
+from fakeapi.errors import ErrorKind, FakeApiError, problem
 
 M = TypeVar("M", bound=BaseModel)
 # The longest output a request may ask for, in seconds: no API documents a bound, and billing an
@@ -78,15 +78,18 @@ def parse_body(model: type[M], data: Any, *prefix: str, missing: str | None = No
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        rule = first.get("ctx", {}).get("error")
-        loc = (rule.field,) if isinstance(rule, FieldRule) else first["loc"]
-        field = ".".join([*prefix, *(str(p) for p in loc)])
+        errors = exc.errors()
+        first, found = errors[0], problem(errors[0], data)
+        # A union's members each report the value: the one that went deepest into it says the most.
+        for error in errors[1:]:
+            deeper = problem(error, data)
+            if len(deeper.path) > len(found.path) and deeper.path[: len(found.path)] == found.path:
+                first, found = error, deeper
+        field = ".".join([*prefix, *map(str, found.path)])
         if missing is not None and first["type"] == "missing":
             message = missing.format(field=field)
         else:
-            reason = str(rule) if isinstance(rule, FieldRule) else first["msg"]
-            message = f"{field}: {reason}" if field else reason
+            message = f"{field or 'body'}: {found.message}"
         raise FakeApiError(ErrorKind.INVALID_REQUEST, message, param=field or None) from None
 
 

@@ -159,7 +159,7 @@ async def test_bad_scenarios_answer_400_naming_source_and_path(
     status, answer = await call(http, base, "POST", "/load_scenario", {"scenario": 5})
     assert status == 400
     assert answer["error"]["message"] == (
-        "scenario: Value error, a bundled scenario name, a scenario file path or a scenario mapping"
+        "scenario: a bundled scenario name, a scenario file path or a scenario mapping"
     )
     assert fakeapi.seed == 0  # nothing was loaded
 
@@ -370,7 +370,7 @@ async def test_a_crash_answers_500_json_and_is_a_surprise(
         ("/clock/shift", {"seconds": -1}, "seconds: Input should be greater than or equal to 0"),
         ("/clock/shift", {}, "seconds: Field required"),
         ("/clock/shift", {"seconds": 1, "sekonds": 1}, "sekonds: Extra inputs are not permitted"),
-        ("/clock/shift", [1], "body: Input should be a valid dictionary or instance of ShiftBody"),
+        ("/clock/shift", [1], "body: Input should be an object"),
         (
             "/clock/move_to",
             {"t": "soon"},

@@ -160,6 +160,91 @@ async def test_foxapi_echoes_a_field_only_when_it_is_short_and_of_its_type(
     assert answer["error"]["message"].startswith(field)
 
 
+# -- pydantic's words kept out of the APIs' messages ----------------------------------------------
+
+
+def error_message(answer: dict[str, Any]) -> str:
+    """The message of an error envelope, without RixAPI's request id."""
+    message = answer["data"]["error"] if "data" in answer else answer["error"]["message"]
+    return str(message).partition(" (request id: ")[0]
+
+
+@pytest.mark.parametrize("body", [[], "a cat", 7])
+async def test_a_body_that_is_no_object_is_named_the_body_on_every_json_route(
+    server: FakeServer, http: aiohttp.ClientSession, body: object
+) -> None:
+    for provider, route in json_routes():
+        status, answer = await send(http, route.method, url_of(server, provider, route), json=body)
+        assert status in (400, 422), (provider.name, route.path, answer)
+        assert error_message(answer) == "body: Input should be an object", (provider.name, route.path)
+
+
+# Each is named by the body's own path: no union member's tag (``int``, ``str``, ``list[str]``), no class.
+WRONG_TYPES = {
+    "foxapi duration": (
+        "foxapi",
+        "/v1/videos/generations",
+        {"model": "sora-2", "prompt": "a cat", "duration": "eight"},
+        "duration: Input should be a valid integer",
+    ),
+    "foxapi content": (
+        "foxapi",
+        "/v1/llm/generations",
+        {"model": "gpt-5", "messages": [{"role": "user", "content": 5}]},
+        "messages.0.content: Input should be a valid string",
+    ),
+    "foxapi message": (
+        "foxapi",
+        "/v1/llm/generations",
+        {"model": "gpt-5", "messages": [5]},
+        "messages.0: Input should be an object",
+    ),
+    "pixapi duration": (
+        "pixapi",
+        "/v1/async/videos/generations",
+        {"model": "veo3", "prompt": "a cat", "duration": "8s"},
+        "duration: Input should be a valid integer",
+    ),
+    "pixapi image": (
+        "pixapi",
+        "/v1/images/generate",
+        {"model": "nano-banana", "prompt": "a cat", "image": 5},
+        "image: Input should be a valid string",
+    ),
+    # Of a union's members, the one that went deepest into the body names the problem.
+    "pixapi image list": (
+        "pixapi",
+        "/v1/images/generate",
+        {"model": "nano-banana", "prompt": "a cat", "image": ["https://example.com/a.png", 5]},
+        "image.1: Input should be a valid string",
+    ),
+    "foxapi content blocks": (
+        "foxapi",
+        "/v1/llm/generations",
+        {"model": "gpt-5", "messages": [{"role": "user", "content": ["hi"]}]},
+        "messages.0.content.0: Input should be an object",
+    ),
+}
+
+
+@pytest.mark.parametrize(("api", "path", "body", "message"), WRONG_TYPES.values(), ids=WRONG_TYPES)
+async def test_a_field_of_the_wrong_type_is_named_by_its_path_in_the_body(
+    server: FakeServer, http: aiohttp.ClientSession, api: str, path: str, body: Any, message: str
+) -> None:
+    status, answer = await send(http, "POST", server.url_for(api) + path, json=body)
+    assert status in (400, 422), answer
+    assert error_message(answer) == message
+
+
+async def test_a_validators_message_comes_without_pydantics_value_error(
+    server: FakeServer, http: aiohttp.ClientSession
+) -> None:
+    body = {**GOOD["rixapi"], "callback_url": "ftp://example.com/hook"}
+    status, answer = await send(http, "POST", server.url_for("rixapi") + "/v1/task/submit", json=body)
+    assert status == 400, answer
+    assert error_message(answer) == "callback_url: callback_url must be an http(s) URL"
+
+
 # -- numbers out of range ------------------------------------------------------------------------
 
 

@@ -285,7 +285,7 @@ GOOD_LINE = {
         ),
         (
             [{**GOOD_LINE, "api": "openai"}],
-            ":1: not a recorded exchange: api: Value error, must be one of rixapi, apixo, foxapi, pixapi",
+            ":1: not a recorded exchange: api: must be one of rixapi, apixo, foxapi, pixapi",
         ),
         ([], ": the recording is empty"),
         ([GOOD_LINE], ": no task in the recording (1 exchange(s), none a submit whose answer names a task)"),

@@ -226,7 +226,7 @@ async def test_unknown_key_is_401_when_accounts_are_closed(
     ("data", "fragment"),
     [
         (b"{not json", "not valid JSON"),
-        (b"[]", "valid dictionary"),
+        (b"[]", "body: Input should be an object"),
         (json.dumps({"input": {}}).encode(), "model"),
         (json.dumps({"model": 7, "input": {}}).encode(), "model"),
         (json.dumps({"model": "kling-v2"}).encode(), "input"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -491,3 +493,37 @@ def test_faults_that_would_be_ignored_are_refused(fault: dict[str, Any], words: 
     message = invalid({"faults": [fault], "rules": [FALLBACK]})
     assert message.startswith("<inline>: faults[0]")
     assert words in message
+
+
+# -- messages in the file's own terms, as `fakeapi scenarios validate` prints them -----------------------
+
+FAKEAPI = Path(sys.executable).parent / "fakeapi"
+PYDANTIC_WORDING = """\
+prices:
+  kling-*: [1]
+faults:
+  - {at: poll, effect: reset}
+  - {at: webhook, effect: out_of_order, api: apixo}
+rules:
+  - phases:
+      - {state: queued, for: soon}
+      - {state: running, for: {uniform: [5s, 1s]}}
+      - {state: succeeded}
+  - 7
+"""
+
+
+def test_scenarios_validate_speaks_of_the_files_data_not_of_pydantics_checks(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(PYDANTIC_WORDING, encoding="utf-8")
+    command = [str(FAKEAPI), "scenarios", "validate", "bad.yaml"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "bad.yaml:2: prices.kling-*: Input should be an object",
+        "bad.yaml:5: faults[1]: apixo calls back only when a task ends, so it has no earlier callback to "
+        "deliver late: an 'out_of_order' fault needs an API that calls back on every change",
+        "bad.yaml:8: rules[0].phases[0].for: a duration is a number of seconds or a string such as '30s' "
+        "or '2m'",
+        "bad.yaml:9: rules[0].phases[1].for: uniform: the first bound must not exceed the second",
+        "bad.yaml:11: rules[1]: Input should be an object",
+    ]

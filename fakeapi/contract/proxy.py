@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fakeapi.catalogue import unlisted
 from fakeapi.clock import Clock, SystemClock
 from fakeapi.contract.verify import Answer, AnswerChecker, value_at
-from fakeapi.errors import ErrorKind, FakeApiError
+from fakeapi.errors import ErrorKind, FakeApiError, problem
 from fakeapi.etiquette import (
     Etiquette,
     Observed,
@@ -202,10 +202,10 @@ def read_recording(path: Path) -> Iterator[tuple[int, RecordedExchange]]:
             try:
                 yield number, RecordedExchange.model_validate_json(line)
             except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(part) for part in first["loc"])
+                found = problem(exc.errors(include_url=False)[0])
+                at = ".".join(map(str, found.path))
                 raise RecordingError(
-                    f"{path}:{number}: not a recorded exchange: {where + ': ' if where else ''}{first['msg']}"
+                    f"{path}:{number}: not a recorded exchange: {at + ': ' if at else ''}{found.message}"
                 ) from None
 
 

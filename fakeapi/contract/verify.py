@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from yarl import URL
 
 from fakeapi.contract.lifecycle import Job, Lifecycle
-from fakeapi.errors import ErrorKind
+from fakeapi.errors import ErrorKind, problem
 from fakeapi.providers import REGISTRY, Provider
 from fakeapi.providers.base import PollRoute, SubmitRoute
 from fakeapi.sink import CallbackSink
@@ -402,7 +402,7 @@ def schema_findings(request: str, model: type[BaseModel], raw: bytes, data: Any)
             findings.append(Finding("violation", "schema", request, path, "a required field", ABSENT))
         else:
             findings.append(
-                Finding("violation", "schema", request, path, error["msg"], _show(error["input"]))
+                Finding("violation", "schema", request, path, problem(error).message, _show(error["input"]))
             )
     return list(dict.fromkeys(findings))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError, create_model
 
-from fakeapi.errors import ScenarioError
+from fakeapi.errors import ScenarioError, problem
 from fakeapi.scenario.schema import ApisBase, ApiSettings, Scenario
 
 if TYPE_CHECKING:
@@ -269,11 +269,10 @@ def validate_scenario(
         return scenario_model().model_validate(data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
-            loc = _data_path(data, err["loc"])
-            line = _nearest_line(lines or {}, loc)
+        for found in (problem(error, data) for error in exc.errors()):
+            line = _nearest_line(lines or {}, found.path)
             where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: {_dotted(loc) or '(top level)'}: {err['msg']}")
+            problems.append(f"{where}: {_dotted(found.path) or '(top level)'}: {found.message}")
         raise ScenarioError("\n".join(problems)) from None
 
 
@@ -300,27 +299,6 @@ def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
             value = _merged(current, value)
         merged[key] = value
     return merged
-
-
-def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    """The parts of a pydantic error location that name keys or indexes of the data.
-
-    Pydantic adds tags of its own (union members, validator names) that are not in the data; a
-    missing key is kept, since it is what the error is about.
-    """
-    path: list[str | int] = []
-    node = data
-    for part in loc:
-        in_dict = isinstance(node, dict) and part in node
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if in_dict or in_list:
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and "[" not in part:
-            node = None
-        else:
-            continue
-        path.append(part)
-    return tuple(path)
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
