@@ -42,6 +42,7 @@ from fakeapi.etiquette import Etiquette, Violation, strictly
 from fakeapi.recorder import JournalEntry, JournalQuery, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
 from fakeapi.scenario.loading import ScenarioDirs
+from fakeapi.scenario.types import ApiName
 from fakeapi.webhooks import DeliveryAttempt
 from fakeapi.wire import bearer_key, compact_json, load_json
 
@@ -166,7 +167,7 @@ class RequestsQuery(_Body):
     ``method`` in any case, ``path`` exactly or as a glob, as sent or relative to the API's mount,
     ``task_id`` and ``status`` exactly (see ``fakeapi.recorder.JournalQuery``)."""
 
-    api: str | None = None
+    api: ApiName | None = None
     method: str | None = None
     path: str | None = None
     task_id: str | None = None

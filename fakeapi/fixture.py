@@ -398,7 +398,4 @@ class FakeApi:
         criteria = _body(
             RequestsQuery, operation, api=api, method=method, path=path, task_id=task_id, status=status
         )
-        query = self._admin.journal_query(criteria)
-        if api is not None and api not in query.mounts:
-            raise UsageError(f"{operation}: api: {api!r} is none of {', '.join(query.mounts)}")
-        return query
+        return self._admin.journal_query(criteria)

@@ -242,7 +242,7 @@ async def test_a_validators_message_comes_without_pydantics_value_error(
     body = {**GOOD["rixapi"], "callback_url": "ftp://example.com/hook"}
     status, answer = await send(http, "POST", server.url_for("rixapi") + "/v1/task/submit", json=body)
     assert status == 400, answer
-    assert error_message(answer) == "callback_url: callback_url must be an http(s) URL"
+    assert error_message(answer) == "callback_url: must be an http(s) URL"
 
 
 # -- numbers out of range ------------------------------------------------------------------------

@@ -184,10 +184,10 @@ def test_a_misspelt_api_or_a_negative_count_is_a_usage_error(downstream: pytest.
 
 
         def test_misspelt(fakeapi):
-            none_of = r"^requests: api: 'rixap' is none of rixapi, apixo, foxapi, pixapi$"
+            none_of = r"^requests: api: no API named 'rixap': the APIs are rixapi, apixo, foxapi, pixapi$"
             with pytest.raises(UsageError, match=none_of):
                 fakeapi.requests(api="rixap")
-            with pytest.raises(UsageError, match=r"^assert_called: api: 'apixo2' is none of "):
+            with pytest.raises(UsageError, match=r"^assert_called: api: no API named 'apixo2': "):
                 fakeapi.assert_called(api="apixo2", times=0)
             with pytest.raises(UsageError, match=r"^assert_called: times: -1 is no count of requests$"):
                 fakeapi.assert_called(times=-1)
@@ -316,3 +316,8 @@ async def test_admin_requests_filters_the_journal_as_the_fixture_does(
     assert answer["error"]["message"].startswith("colour: Extra inputs are not permitted")
     status, answer = await call(http, fakeapi.base_url, "GET", "/requests?api=a&api=b")
     assert (status, answer["error"]["message"]) == (400, "give api once")
+    status, answer = await call(http, fakeapi.base_url, "GET", "/requests?api=rix")
+    assert (status, answer["error"]["message"]) == (
+        400,
+        "api: no API named 'rix': the APIs are rixapi, apixo, foxapi, pixapi",
+    )

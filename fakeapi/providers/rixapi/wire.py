@@ -25,7 +25,7 @@ class SubmitBody(BaseModel):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("callback_url must be an http(s) URL")
+            raise ValueError("must be an http(s) URL")
         return value
 
 
