@@ -167,6 +167,10 @@ async def test_a_missing_file_inside_is_named_missing(
         assert message.endswith(
             f"and no such scenario file in the scenario directories ({allowed.resolve()})"
         )
+    message = await refused(http, server, "flaky5xx")
+    assert message.startswith(
+        "flaky5xx: no bundled scenario of that name; did you mean flaky-5xx? (bundled: "
+    )
 
 
 @pytest.mark.parametrize("ref", ["x" * 256, "x" * 5000 + ".yaml", "nul\0.yaml", "", "loop.yaml"])

@@ -119,6 +119,17 @@ def test_an_unknown_name_lists_the_bundled_names() -> None:
         assert name in message
 
 
+def test_a_misspelt_name_is_told_the_bundled_name_it_is_nearest() -> None:
+    with pytest.raises(ScenarioError) as error:
+        load_scenario("instnat")
+    assert str(error.value).startswith(
+        "instnat: no such scenario file, and no bundled scenario of that name; did you mean instant? "
+    )
+    with pytest.raises(ScenarioError) as error:
+        load_scenario("no-such-scenario")
+    assert "did you mean" not in str(error.value)
+
+
 def test_a_missing_path_is_not_looked_up_among_the_bundled(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="no such scenario file"):
         load_scenario(tmp_path / "default")

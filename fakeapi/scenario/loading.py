@@ -7,6 +7,7 @@ show nothing of a file that is not a scenario.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,10 +89,15 @@ def load_scenario(ref: str | Path) -> Scenario:
     bundled = _bundled(ref) if isinstance(ref, str) else None
     if bundled is not None:
         return bundled
-    raise ScenarioError(
-        f"{ref}: no such scenario file, and no bundled scenario of that name "
-        f"(bundled: {', '.join(bundled_names())})"
-    )
+    raise ScenarioError(f"{ref}: no such scenario file, and {_not_bundled(str(ref))}")
+
+
+def _not_bundled(name: str) -> str:
+    """Why ``name`` is no bundled scenario's, with the nearest bundled name if one is near."""
+    names = bundled_names()
+    nearest = difflib.get_close_matches(name, names, n=1)
+    guess = f"; did you mean {nearest[0]}?" if nearest else ""
+    return f"no bundled scenario of that name{guess} (bundled: {', '.join(names)})"
 
 
 @functools.lru_cache(maxsize=64)
@@ -169,9 +175,7 @@ class ScenarioDirs:
                 f"outside the scenario directories ({where}); start the server with --scenario-dir DIR "
                 "(FakeServer(scenario_dirs=[...])) to load files under DIR"
             )
-        raise ScenarioError(
-            f"{ref}: no bundled scenario of that name (bundled: {', '.join(bundled_names())}), and {reason}"
-        )
+        raise ScenarioError(f"{ref}: {_not_bundled(ref)}, and {reason}")
 
 
 def _is_file(path: Path | Traversable) -> bool:
