@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import pydantic_core
 from aiohttp import hdrs, web
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 from fakeapi import package_version
 from fakeapi.bodies import Dropped, read_body
@@ -162,6 +162,13 @@ class BalanceQuery(_Body):
     key: str
 
 
+def _rooted(path: str) -> str:
+    """A path criterion that can match a request's path (which starts with ``/``)."""
+    if not path.startswith(("/", "*", "?", "[")):
+        raise ValueError(f"{path!r} starts with neither / nor a wildcard: it would match no request")
+    return path
+
+
 class RequestsQuery(_Body):
     """``requests``: the journal's entries that match every criterion given: ``api`` by name,
     ``method`` in any case, ``path`` exactly or as a glob, as sent or relative to the API's mount,
@@ -169,7 +176,7 @@ class RequestsQuery(_Body):
 
     api: ApiName | None = None
     method: str | None = None
-    path: str | None = None
+    path: Annotated[str, AfterValidator(_rooted)] | None = None
     task_id: str | None = None
     status: int | None = None
 

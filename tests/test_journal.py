@@ -191,6 +191,13 @@ def test_a_misspelt_api_or_a_negative_count_is_a_usage_error(downstream: pytest.
                 fakeapi.assert_called(api="apixo2", times=0)
             with pytest.raises(UsageError, match=r"^assert_called: times: -1 is no count of requests$"):
                 fakeapi.assert_called(times=-1)
+            no_root = (
+                r"^assert_called: path: 'v1/task/submit' starts with neither / nor a wildcard: "
+                r"it would match no request$"
+            )
+            with pytest.raises(UsageError, match=no_root):
+                fakeapi.assert_called(path="v1/task/submit", times=0)
+            assert fakeapi.requests(path="*/submit") == []
         """
     )
     result = downstream.runpytest("-p", "no:cacheprovider")
