@@ -26,7 +26,7 @@ def package_version() -> str:
 if TYPE_CHECKING:
     from fakeapi.clock import ManualClock, SystemClock
     from fakeapi.engine import SubmitRequest, TaskEngine, TaskView
-    from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError, UsageError
+    from fakeapi.errors import ErrorKind, FakeApiError, ScenarioError, TaskStateError, UnknownTask, UsageError
     from fakeapi.fixture import FakeApi, SurpriseError
     from fakeapi.scenario import Scenario, load_scenario, parse_scenario
     from fakeapi.server import BackgroundServer, FakeServer
@@ -48,6 +48,7 @@ _HOMES = {
     "TaskEngine": "fakeapi.engine",
     "TaskStateError": "fakeapi.errors",
     "TaskView": "fakeapi.engine",
+    "UnknownTask": "fakeapi.errors",
     "UsageError": "fakeapi.errors",
     "load_scenario": "fakeapi.scenario",
     "parse_scenario": "fakeapi.scenario",
@@ -69,6 +70,7 @@ __all__ = [
     "TaskEngine",
     "TaskStateError",
     "TaskView",
+    "UnknownTask",
     "UsageError",
     "load_scenario",
     "package_version",

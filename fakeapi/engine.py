@@ -27,7 +27,7 @@ from typing_extensions import assert_never
 from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, UnknownModel, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
-from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError
+from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError, UnknownTask
 from fakeapi.media import result_extension
 from fakeapi.randomness import Randomness
 from fakeapi.recorder import DeliveryLog
@@ -387,7 +387,7 @@ class TaskEngine:
     def get(self, task_id: str) -> Task:
         task = self.find(task_id)
         if task is None:
-            raise KeyError(f"no task {task_id!r}; tasks: {', '.join(self.tasks) or 'none'}")
+            raise UnknownTask(f"no task {task_id!r}; tasks: {', '.join(self.tasks) or 'none'}")
         return task
 
     # -- control --------------------------------------------------------------------------------

@@ -63,6 +63,10 @@ class TaskStateError(Exception):
     """A control operation that the task's current state does not allow (e.g. completing it twice)."""
 
 
+class UnknownTask(KeyError):
+    """A control operation or a lookup named a task id the fake never gave out (a ``KeyError``)."""
+
+
 class ScenarioError(Exception):
     """A scenario file that cannot be loaded; the message names the file and the path inside it."""
 

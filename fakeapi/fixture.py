@@ -27,7 +27,7 @@ from fakeapi.admin import (
     SpeedBody,
 )
 from fakeapi.engine import TaskView
-from fakeapi.errors import ScenarioError, TaskStateError, UsageError, validation_problems
+from fakeapi.errors import ScenarioError, TaskStateError, UnknownTask, UsageError, validation_problems
 from fakeapi.etiquette import Violation
 from fakeapi.recorder import JournalEntry, JournalQuery
 from fakeapi.scenario import FailureReason, ScenarioRef
@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 
 # What a test is told as it is (the docs name each): a misuse, an unknown task (a KeyError), a task
-# that cannot change any more, a scenario that does not load.
-TOLD = (UsageError, KeyError, TaskStateError, ScenarioError)
+# that cannot change any more, a scenario that does not load. Any other error is a bug of the fake's,
+# whose frames are kept.
+TOLD = (UsageError, UnknownTask, TaskStateError, ScenarioError)
 
 
 def __tracebackhide__(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:

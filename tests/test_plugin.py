@@ -939,7 +939,7 @@ def test_an_error_of_the_fake_s_own_shows_the_test_s_line_and_its_message(
             '>       fakeapi.url_for("rix")',
             "E       fakeapi.errors.UsageError: url_for: no API named 'rix': the APIs are rixapi, apixo, *",
             '>       fakeapi.fail("task_nope")',
-            "E       KeyError: \"no task 'task_nope'; tasks: none\"",
+            "E       fakeapi.errors.UnknownTask: \"no task 'task_nope'; tasks: none\"",
             '>       fakeapi.load_scenario("instnat")',
             "E       fakeapi.errors.ScenarioError: *instnat*",
             ">       fakeapi.complete(task_id)",
@@ -949,6 +949,25 @@ def test_an_error_of_the_fake_s_own_shows_the_test_s_line_and_its_message(
     )
     result.stdout.no_fnmatch_line("*fakeapi/*.py:*")
     result.stdout.no_fnmatch_line("*concurrent/futures*")
+
+
+def test_a_bug_of_the_fake_s_keeps_the_fake_s_frames(downstream: pytest.Pytester) -> None:
+    downstream.makepyfile(
+        test_bug="""
+        from fakeapi.engine import TaskEngine
+
+
+        def test_a_lookup_that_fails_inside(fakeapi, monkeypatch):
+            def broken(engine, task_id, *args, **kwargs):
+                return {}["internal-bug-key"]
+
+            monkeypatch.setattr(TaskEngine, "_force", broken)
+            fakeapi.complete("task_x")
+        """
+    )
+    result = downstream.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fakeapi/engine.py:*: in complete", "*KeyError: 'internal-bug-key'"])
 
 
 PORTS = """
