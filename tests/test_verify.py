@@ -11,6 +11,7 @@ pausing (``poll_every=0``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -41,6 +42,13 @@ CALLBACK_APIS = ("rixapi", "apixo", "foxapi")
 LIFECYCLES = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
 # Distort one body: (what it is: "answer", "callback" or "file", the request's path, the JSON value).
 Distortion = Callable[[str, str, Any], Any]
+
+
+def run_verify(base_url: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """``fakeapi contract verify`` of RixAPI at ``base_url``, as a user runs it."""
+    return subprocess.run(
+        [*VERIFY, "--base-url", base_url, *options], capture_output=True, text=True, timeout=60
+    )
 
 
 def _set(data: Any, path: str, value: Any) -> None:
@@ -131,9 +139,9 @@ async def fake() -> AsyncIterator[FakeServer]:
         yield server
 
 
-@pytest.fixture
-async def proxy(fake: FakeServer) -> AsyncIterator[Proxy]:
-    proxy = Proxy(fake.base_url)
+@contextlib.asynccontextmanager
+async def served(proxy: Proxy) -> AsyncIterator[web.AppRunner]:
+    """``proxy`` listening on a free port of 127.0.0.1 (its ``base``), with a client session of its own."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", proxy.handle)
     async with aiohttp.ClientSession() as session:
@@ -141,9 +149,16 @@ async def proxy(fake: FakeServer) -> AsyncIterator[Proxy]:
         runner, port = await listen(app, "127.0.0.1", 0)
         proxy.base = f"http://127.0.0.1:{port}"
         try:
-            yield proxy
+            yield runner
         finally:
             await runner.cleanup()
+
+
+@pytest.fixture
+async def proxy(fake: FakeServer) -> AsyncIterator[Proxy]:
+    proxy = Proxy(fake.base_url)
+    async with served(proxy):
+        yield proxy
 
 
 async def _verify(base: str, api: str, *, callbacks: bool = False, **more: Any) -> Report:
@@ -554,12 +569,7 @@ def test_the_command_as_a_user_runs_it() -> None:
     that conforms."""
     with BackgroundServer(FakeServer("poll-count")) as background:
         url = background.server.url_for("rixapi")
-        done = subprocess.run(
-            [*VERIFY, "--base-url", url, "--poll-every", "0", "--report", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_verify(url, "--poll-every", "0", "--report", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["conforms"] is True
@@ -573,9 +583,7 @@ def test_nothing_listening_is_no_drift_and_fails_at_once() -> None:
     drift's (1), and no retrying first."""
     port = free_port()
     started = time.perf_counter()
-    done = subprocess.run(
-        [*VERIFY, "--base-url", f"http://127.0.0.1:{port}/rixapi"], capture_output=True, text=True, timeout=60
-    )
+    done = run_verify(f"http://127.0.0.1:{port}/rixapi")
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout == (
         f"rixapi at http://127.0.0.1:{port}/rixapi: UNREACHABLE: GET /v1/task/task_000000000000: "
@@ -589,12 +597,7 @@ def test_an_unreachable_server_in_a_junit_report_is_an_error() -> None:
     """For CI: the JUnit report has an error (it could not run), no failure (no drift); stderr has
     the reason for the job's log."""
     port = free_port()
-    done = subprocess.run(
-        [*VERIFY, "--base-url", f"http://127.0.0.1:{port}/rixapi", "--report", "junit"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_verify(f"http://127.0.0.1:{port}/rixapi", "--report", "junit")
     assert done.returncode == 2, done.stdout + done.stderr
     suite = ElementTree.fromstring(done.stdout)
     assert (suite.get("failures"), suite.get("errors")) == ("0", "1")
@@ -602,8 +605,8 @@ def test_an_unreachable_server_in_a_junit_report_is_an_error() -> None:
     (error,) = suite.findall("testcase/error")
     assert error.get("message") == f"cannot connect to 127.0.0.1:{port}: connection refused"
     assert done.stderr == (
-        f"fakeapi contract verify: rixapi at http://127.0.0.1:{port}/rixapi is unreachable: "
-        f"cannot connect to 127.0.0.1:{port}: connection refused\n"
+        f"fakeapi contract verify: rixapi at http://127.0.0.1:{port}/rixapi: stopped at "
+        f"GET /v1/task/task_000000000000: cannot connect to 127.0.0.1:{port}: connection refused\n"
     )
 
 
@@ -611,12 +614,7 @@ def test_a_server_that_never_answers_is_given_up_within_the_timeout(listening: s
     """A server that takes the connection and never answers: given up within ``--timeout``, saying so."""
     port = listening.getsockname()[1]
     started = time.perf_counter()
-    done = subprocess.run(
-        [*VERIFY, "--base-url", f"http://127.0.0.1:{port}/rixapi", "--timeout", "1", "--report", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_verify(f"http://127.0.0.1:{port}/rixapi", "--timeout", "1", "--report", "json")
     assert done.returncode == 2, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["conforms"] is False
@@ -631,27 +629,20 @@ def test_a_server_that_never_answers_is_given_up_within_the_timeout(listening: s
 async def _going_away_after_the_submit(fake: FakeServer, change: Callable[[Any], None]) -> tuple[Report, str]:
     """Verify RixAPI through a proxy to ``fake`` that stops listening once it has answered the first
     submit (``change`` applied to that answer); the report and the proxy's base URL."""
-    runner: web.AppRunner | None = None
+    runners: list[web.AppRunner] = []
     stopping: list[asyncio.Task[None]] = []
 
     def stop_after_the_submit(kind: str, path: str, data: Any) -> Any:
         submitted = path == "/rixapi/v1/task/submit" and "status" in data  # not the invalid body's error
-        if submitted and not stopping and runner is not None:
+        if submitted and not stopping and runners:
             change(data)
-            stopping.append(asyncio.create_task(runner.cleanup()))
+            stopping.append(asyncio.create_task(runners[0].cleanup()))
         return data
 
     proxy = Proxy(fake.base_url, distort=stop_after_the_submit)
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy.handle)
-    async with aiohttp.ClientSession() as session:
-        proxy.session = session
-        runner, port = await listen(app, "127.0.0.1", 0)
-        proxy.base = f"http://127.0.0.1:{port}"
-        try:
-            report = await _verify(proxy.base, "rixapi")
-        finally:
-            await runner.cleanup()
+    async with served(proxy) as runner:
+        runners.append(runner)
+        report = await _verify(proxy.base, "rixapi")
     assert stopping, "the submit was answered"
     return report, proxy.base
 
@@ -682,6 +673,55 @@ async def test_drift_found_before_the_server_went_away_is_drift(fake: FakeServer
     assert report.exit_code == 1
     assert report.human().splitlines()[0].endswith("DRIFT: 1 violation(s), 0 addition(s)")
     assert f"UNREACHABLE {report.unreachable.request}: " in report.human()
+
+
+async def test_answers_that_are_no_http_before_the_server_went_away_are_drift_in_every_report() -> None:
+    """Four answers that are no HTTP, then nothing listening: drift (1), which the human report shows
+    too, beside where the run stopped."""
+    answered = 0
+
+    async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        answered += 1
+        await reader.read(1000)
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        if answered == 4:
+            server.close()
+
+    server = await asyncio.start_server(not_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    report = await _verify(f"http://127.0.0.1:{port}", "rixapi", max_submits=1)
+    assert report.exit_code == 1
+    assert [f.check for f in report.violations] == ["http"]
+    lines = report.human().splitlines()
+    assert lines[0].endswith("DRIFT: 1 violation(s), 0 addition(s)")
+    assert (
+        lines[1]
+        == f"UNREACHABLE {report.requests[-1]}: cannot connect to 127.0.0.1:{port}: connection refused"
+    )
+    assert lines[2] == "VIOLATION [http] GET /v1/task/task_000000000000  $"
+
+
+async def test_drift_in_a_junit_report_is_a_failure_in_the_request_s_case(proxy: Proxy) -> None:
+    def without_created_at(kind: str, path: str, data: Any) -> Any:
+        if path == "/rixapi/v1/task/submit" and isinstance(data, dict) and "status" in data:
+            data.pop("created_at")
+        return data
+
+    proxy.distort = without_created_at
+    report = await _verify(proxy.base, "rixapi")
+    assert report.exit_code == 1
+    suite = ElementTree.fromstring(report.junit())
+    assert (suite.get("failures"), suite.get("errors")) == ("1", "0")
+    assert int(suite.get("tests") or 0) == len(set(report.requests)) > 1
+    (case,) = [case for case in suite.findall("testcase") if case.find("failure") is not None]
+    assert case.get("name") == "POST /v1/task/submit"
+    failures = [(failure.get("message"), failure.text) for failure in case.findall("failure")]
+    missing = ("[schema] $.created_at", "$.created_at: expected a required field; observed absent")
+    assert failures  # each submit's answer, in the one case of its request
+    assert failures == [missing] * len(report.violations)
 
 
 async def test_a_time_out_is_a_violation() -> None:

@@ -125,7 +125,7 @@ class Report:
     def human(self) -> str:
         """The report for a terminal: the verdict, each job's way, each finding."""
         gone = self.unreachable
-        if gone is not None and not self.answered:
+        if gone is not None and not self.answered and not self.findings:
             where = f"{self.api} at {self.base_url}"
             return f"{where}: UNREACHABLE: {gone.request}: {gone.reason}; nothing was checked"
         if self.violations:
@@ -943,7 +943,8 @@ def run_verify(args: argparse.Namespace) -> int:
     gone = report.unreachable
     if gone is not None and args.report != "human":  # the machine's report is in a file; say it in the log
         print(
-            f"fakeapi contract verify: {options.api} at {options.base_url} is unreachable: {gone.reason}",
+            f"fakeapi contract verify: {options.api} at {options.base_url}: stopped at {gone.request}: "
+            f"{gone.reason}",
             file=sys.stderr,
         )
     return report.exit_code
