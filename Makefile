@@ -23,8 +23,8 @@ $(BIN)/python:
 
 # The distribution was called fakeapi before it became fakeapi-sandbox (the name is taken on PyPI): an
 # old install's pytest11 entry point would load the plugin a second time. The sandbox needs the
-# package alone (about 100 MB); the tests add the test extras (pytest plugins, mypy, ruff, Playwright,
-# mkdocs: about 500 MB). -qq: pip's and setuptools' notes about an editable install are no news here.
+# package alone (about 90 MB); the tests add the test extras (pytest plugins, mypy, ruff, Playwright,
+# mkdocs: about 540 MB). -qq: pip's and setuptools' notes about an editable install are no news here.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip uninstall --quiet --yes fakeapi 2>/dev/null || true
 	rm -rf fakeapi.egg-info
