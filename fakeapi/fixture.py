@@ -38,6 +38,7 @@ from fakeapi.webhooks import DeliveryAttempt
 if TYPE_CHECKING:
     import pytest
 
+T = TypeVar("T")
 
 # What a test is told as it is (the docs name each): a misuse, an unknown task (a KeyError), a task
 # that cannot change any more, a scenario that does not load. Any other error is a bug of the fake's,
@@ -76,7 +77,6 @@ def _api(operation: str, api: str) -> str:
         raise UsageError(f"{operation}: {exc}") from None
 
 
-T = TypeVar("T")
 B = TypeVar("B", LoadScenarioBody, ResetBody, ShiftBody, MoveToBody, SpeedBody, FailBody, RequestsQuery)
 
 
