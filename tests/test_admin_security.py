@@ -403,6 +403,16 @@ async def page(http: aiohttp.ClientSession, url: str) -> tuple[list[dict[str, An
     return items, total, match.group(1)
 
 
+async def later_pages(http: aiohttp.ClientSession, following: str | None, total: int) -> list[dict[str, Any]]:
+    """The items of the pages from ``following`` on, each of which tells the same ``total``."""
+    items: list[dict[str, Any]] = []
+    while following is not None:
+        more, told, following = await page(http, following)
+        assert told == total
+        items += more
+    return items
+
+
 async def test_tasks_are_listed_a_page_at_a_time(http: aiohttp.ClientSession, server: FakeServer) -> None:
     ids = await submit(http, server, 25)
     base = server.base_url + "/_fakeapi/tasks"
@@ -410,11 +420,7 @@ async def test_tasks_are_listed_a_page_at_a_time(http: aiohttp.ClientSession, se
     assert ([t["id"] for t in items], total) == (ids[:10], 25)
     assert following == f"{base}?limit=10&offset=10"
 
-    seen = [t["id"] for t in items]
-    while following is not None:
-        items, total, following = await page(http, following)
-        assert total == 25
-        seen += [t["id"] for t in items]
+    seen = [t["id"] for t in items + await later_pages(http, following, 25)]
     assert seen == ids == [t.id for t in server.admin.tasks()]
 
     items, total, following = await page(http, base + "?offset=20")
@@ -434,11 +440,7 @@ async def test_matching_requests_are_listed_a_page_at_a_time(
     items, total, following = await page(http, base + "?path=/rixapi/v1/task/submit&limit=2")
     assert (len(items), total) == (2, 5)
     assert following == f"{base}?path=/rixapi/v1/task/submit&limit=2&offset=2"
-    seen = [entry["task_id"] for entry in items]
-    while following is not None:
-        items, total, following = await page(http, following)
-        assert total == 5
-        seen += [entry["task_id"] for entry in items]
+    seen = [entry["task_id"] for entry in items + await later_pages(http, following, 5)]
     assert seen == ids
     assert await page(http, base + "?status=404&offset=1") == ([], 1, None)
 
