@@ -19,11 +19,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 from admin_client import free_port
 from test_cli import BUNDLED, FAKEAPI, Served, http, run
 
-from fakeapi import DISTRIBUTION
+from fakeapi import DISTRIBUTION, FakeServer
 from fakeapi.cli import main
 from fakeapi.server.request_log import RequestLog
 from fakeapi.sink import CallbackSink
@@ -367,3 +368,26 @@ async def test_the_lines_of_one_turn_of_the_loop_go_out_in_one_flush() -> None:
     assert out.flushes == 0
     await asyncio.sleep(0)
     assert (out.flushes, len(out.getvalue().splitlines())) == (1, 20)
+
+
+@pytest.mark.parametrize("waits", [{"for": "5s"}, {"polls": 2}], ids=["for a time", "for polls"])
+async def test_a_poll_after_a_synchronous_submit_shows_no_second_change(waits: dict[str, object]) -> None:
+    out = io.StringIO()
+    phases = [{"state": "queued", **waits}, {"state": "succeeded"}]
+    async with (
+        FakeServer({"rules": [{"phases": phases}]}, clock="virtual", request_log=RequestLog(out)) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        headers = {"Authorization": "Bearer sk-downstream"}
+        llm = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}], "sync": True}
+        async with session.post(
+            server.url_for("foxapi") + "/v1/llm/generations", json=llm, headers=headers
+        ) as r:
+            assert r.status == 200, await r.text()
+        (task_id,) = server.engine.tasks
+        async with session.get(server.url_for("foxapi") + f"/v1/tasks/{task_id}", headers=headers) as r:
+            assert r.status == 200, await r.text()
+        await asyncio.sleep(0)  # the log's flush
+    submit, poll = out.getvalue().splitlines()
+    assert submit.endswith(f" {task_id} queued→succeeded")
+    assert poll.endswith(f" GET /foxapi/v1/tasks/{task_id} 200 {task_id} succeeded")
