@@ -92,7 +92,7 @@ def is_bundled(name: str) -> bool:
     if "/" in name or "\0" in name:
         return False
     spec = find_spec("fakeapi.scenarios")  # found, not imported
-    folders = spec.submodule_search_locations or [] if spec is not None else []
+    folders = (spec.submodule_search_locations if spec is not None else None) or []
     return any(os.path.isfile(os.path.join(folder, f"{name}.yaml")) for folder in folders)
 
 
