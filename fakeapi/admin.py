@@ -37,7 +37,7 @@ from fakeapi.bodies import Dropped, read_body
 from fakeapi.clock import SystemClock
 from fakeapi.contract.openapi import DOCUMENT_PATH, admin_document
 from fakeapi.engine import TaskEngine, TaskView
-from fakeapi.errors import FakeApiError, ScenarioError, TaskStateError, validation_problems
+from fakeapi.errors import ClockRefused, FakeApiError, ScenarioError, TaskStateError, validation_problems
 from fakeapi.etiquette import Etiquette, Violation, strictly
 from fakeapi.recorder import JournalEntry, JournalQuery, Recorder
 from fakeapi.scenario import FailureReason, Scenario, ScenarioRef, merge_overrides
@@ -317,7 +317,7 @@ class Admin:
         """Change how fast the system clock runs, from now on; a virtual clock has no speed."""
         clock = self._engine.clock
         if not isinstance(clock, SystemClock):
-            raise ValueError(
+            raise ClockRefused(
                 "the clock is virtual: it stands still until shifted, so it has no speed "
                 "(speed applies to the system clock of `fakeapi serve`)"
             )

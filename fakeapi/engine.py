@@ -27,7 +27,7 @@ from typing_extensions import assert_never
 from fakeapi.accounts import Account, AccountBook, Caps
 from fakeapi.catalogue import Catalogue, Kind, ModelInfo, UnknownModel, Usage, billed_seconds, usage_for
 from fakeapi.clock import Clock
-from fakeapi.errors import ErrorKind, FakeApiError, TaskStateError, UnknownTask
+from fakeapi.errors import ClockRefused, ErrorKind, FakeApiError, TaskStateError, UnknownTask
 from fakeapi.media import result_extension
 from fakeapi.randomness import Randomness
 from fakeapi.recorder import DeliveryLog
@@ -491,9 +491,9 @@ class TaskEngine:
         """
         async with self._moving:
             if t < self.clock.now():
-                raise ValueError(f"the clock cannot go back from {self.clock.now()} to {t}")
+                raise ClockRefused(f"the clock cannot go back from {self.clock.now()} to {t}")
             if not t <= LAST_TIME:
-                raise ValueError(f"the clock cannot go past 9999-12-31T23:59:59Z ({LAST_TIME:.0f}), to {t}")
+                raise ClockRefused(f"the clock cannot go past 9999-12-31T23:59:59Z ({LAST_TIME:.0f}), to {t}")
             if self.clock.is_virtual:
                 await self._advance_virtual(t)
             else:
@@ -526,7 +526,7 @@ class TaskEngine:
     async def shift(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (see ``advance_to``)."""
         if seconds < 0:
-            raise ValueError("shift takes a non-negative number of seconds")
+            raise ClockRefused("shift takes a non-negative number of seconds")
         await self.advance_to(self.clock.now() + seconds)
 
     async def run_due(self) -> None:

@@ -63,6 +63,11 @@ class TaskStateError(Exception):
     """A control operation that the task's current state does not allow (e.g. completing it twice)."""
 
 
+class ClockRefused(ValueError):
+    """The clock cannot move as asked: backwards, past the last time it can show, or (a virtual
+    clock) at a speed."""
+
+
 class UnknownTask(KeyError):
     """A control operation or a lookup named a task id the fake never gave out (a ``KeyError``)."""
 

@@ -963,11 +963,23 @@ def test_a_bug_of_the_fake_s_keeps_the_fake_s_frames(downstream: pytest.Pytester
 
             monkeypatch.setattr(TaskEngine, "_force", broken)
             fakeapi.complete("task_x")
+
+
+        def test_a_value_that_fails_inside_a_clock_move(fakeapi, monkeypatch):
+            async def broken(engine, t):
+                raise ValueError("internal bug in a transition")
+
+            monkeypatch.setattr(TaskEngine, "_advance_virtual", broken)
+            fakeapi.clock.shift(1)
         """
     )
     result = downstream.runpytest()
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*fakeapi/engine.py:*: in complete", "*KeyError: 'internal-bug-key'"])
+    result.stdout.fnmatch_lines(
+        ["*fakeapi/engine.py:*: in advance_to", "E*ValueError: internal bug in a transition"]
+    )
+    result.stdout.no_fnmatch_line("*UsageError*")
 
 
 PORTS = """
@@ -1059,10 +1071,16 @@ def test_allowed_surprises(downstream: pytest.Pytester) -> None:
 
         def test_allowed_but_never_seen(fakeapi):
             fakeapi.allow_surprises("GET /rixapi/v1/nope")
+
+
+        @pytest.mark.fakeapi(allow_surprises=["GET /rixapi/v1/nope"])
+        def test_allowed_and_checked_in_the_test(fakeapi):
+            call("GET", fakeapi.url_for("rixapi") + "/v1/nope")
+            fakeapi.check()
         """
     )
     result = downstream.runpytest()
-    result.assert_outcomes(passed=4, errors=2)
+    result.assert_outcomes(passed=5, errors=2)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_one_allowed_one_not*",
