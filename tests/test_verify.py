@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from aiohttp import web
 from fakeapi import FakeServer
 from fakeapi.cli import main
 from fakeapi.contract.verify import Finding, Options, Report, verify
-from fakeapi.providers import REGISTRY
+from fakeapi.etiquette import registered_lifecycles
 from fakeapi.server.app import listen
 from fakeapi.server.background import BackgroundServer
 
@@ -39,7 +40,7 @@ FAKEAPI = Path(sys.executable).parent / "fakeapi"
 VERIFY = [str(FAKEAPI), "contract", "verify", "--api", "rixapi", "--key", "sk-1"]
 APIS = ("rixapi", "apixo", "foxapi", "pixapi")
 CALLBACK_APIS = ("rixapi", "apixo", "foxapi")
-LIFECYCLES = {p.name: p.lifecycle for p in REGISTRY.providers() if p.lifecycle is not None}
+LIFECYCLES = registered_lifecycles()
 # Distort one body: (what it is: "answer", "callback" or "file", the request's path, the JSON value).
 Distortion = Callable[[str, str, Any], Any]
 
@@ -368,6 +369,25 @@ async def test_a_result_file_served_as_another_media_type(proxy: Proxy, api: str
     found = [f for f in report.violations if f.check == "result"]
     assert found
     assert all(f.path == "Content-Type" and f.observed == "text/html" for f in found), report.human()
+
+
+async def test_a_result_link_to_a_host_nobody_serves_is_drift_not_an_unreachable_server(proxy: Proxy) -> None:
+    port = free_port()
+    dead = f"http://127.0.0.1:{port}/gone.png"
+    files = re.compile(r'"http://127\.0\.0\.1:\d+/files/[^"]*"')
+
+    def dead_links(kind: str, path: str, data: Any) -> Any:
+        return json.loads(files.sub(json.dumps(dead), json.dumps(data)))
+
+    proxy.distort = dead_links
+    report = await _verify(proxy.base, "rixapi")
+    assert report.unreachable is None, report.human()
+    assert report.exit_code == 1
+    found = [f for f in report.violations if f.check == "result"]
+    assert found, report.human()
+    assert {(f.request, f.expected, f.observed) for f in found} == {
+        (f"GET {dead}", "a downloadable file", f"cannot connect to 127.0.0.1:{port}: connection refused")
+    }
 
 
 @pytest.mark.parametrize("api", CALLBACK_APIS)
