@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     from fakeapi.errors import ScenarioError
+    from fakeapi.etiquette import registered_lifecycles
     from fakeapi.providers import REGISTRY
     from fakeapi.scenario import scenario_json_schema
 
@@ -205,9 +206,8 @@ def _run(argv: Sequence[str] | None) -> int:
         contract_actions, "verify", "drive an API's canonical flow against a server, checking each answer"
     )
     verify.epilog = "exit status: 0 the server conforms, 1 drift, 2 a usage error or a server it cannot reach"
-    _add_verify_arguments(
-        verify, [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None]
-    )
+    checkable = list(registered_lifecycles())
+    _add_verify_arguments(verify, checkable)
     _add_check_arguments(
         _command(
             contract_actions,
@@ -221,7 +221,7 @@ def _run(argv: Sequence[str] | None) -> int:
             "proxy",
             "forward a client's traffic to an API, checking each exchange against its contract",
         ),
-        [provider.name for provider in REGISTRY.providers() if provider.lifecycle is not None],
+        checkable,
     )
 
     args = parser.parse_args(argv)

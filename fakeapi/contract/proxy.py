@@ -131,7 +131,7 @@ class RecordedExchange(BaseModel):
     @field_validator("api")
     @classmethod
     def _known_api(cls, value: str) -> str:
-        apis = _checkable_apis()
+        apis = list(registered_lifecycles())
         if value not in apis:
             raise ValueError(f"must be one of {', '.join(apis)}")
         return value
@@ -162,10 +162,6 @@ class RecordedExchange(BaseModel):
         dropped = {name for name in flags if not getattr(self, name)}
         # ASCII: a JSON body may hold a lone surrogate (an escape JSON allows), which no UTF-8 file can.
         return json.dumps(self.model_dump(exclude=dropped), separators=(",", ":"))
-
-
-def _checkable_apis() -> list[str]:
-    return list(registered_lifecycles())
 
 
 def body_value(raw: bytes) -> tuple[Any, bool]:

@@ -421,7 +421,7 @@ def _joined(words: list[str], last: str) -> str:
 
 def _effect_tag(value: object) -> str | None:
     effect = value.get("effect") if isinstance(value, dict) else getattr(value, "effect", None)
-    # Tags carry brackets so that error paths leave them out (see the loader's ``_data_path``).
+    # Tags carry brackets so that error paths leave them out (see ``fakeapi.errors.problem``).
     return f"effect[{effect}]" if isinstance(effect, str) else None
 
 

@@ -95,7 +95,7 @@ def _duration_form(value: object) -> str:
 
 
 # One form is checked per value, so a wrong duration gets one error, not one per form. The tags
-# carry brackets so that error paths leave them out (see the loader's ``_data_path``).
+# carry brackets so that error paths leave them out (see ``fakeapi.errors.problem``).
 PhaseDuration = Annotated[
     Annotated[Duration, Tag("form[fixed]")]
     | Annotated[Uniform, Tag("form[uniform]")]
