@@ -299,6 +299,11 @@ class Admin:
         await self._ops.reset(scenario, body.seed)
         self.scenario_name = name
 
+    def clock_state(self) -> dict[str, Any]:
+        """The clock as ``GET /_fakeapi/clock`` shows it: ``now``, ``speed`` and ``virtual``."""
+        clock = self._engine.clock
+        return {"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual}
+
     def now(self) -> float:
         """The clock's time, in Unix seconds."""
         return self._engine.clock.now()
@@ -357,7 +362,7 @@ class Admin:
         """``query`` as criteria on journal entries, which know each API's mount (a path may be
         given relative to it)."""
         mounts = {provider.name: provider.mount for provider in self._ops.providers}
-        return JournalQuery(**query.model_dump(), mounts=mounts)
+        return JournalQuery(**query.model_dump(include=set(RequestsQuery.model_fields)), mounts=mounts)
 
     def requests(self, query: RequestsQuery) -> list[JournalEntry]:
         """The journal's entries that match ``query``, oldest first."""
@@ -551,8 +556,7 @@ class Admin:
         return _answer({"seed": self.seed()})
 
     async def _clock(self, request: web.Request) -> web.Response:
-        clock = self._engine.clock
-        return _answer({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
+        return _answer(self.clock_state())
 
     async def _shift(self, request: web.Request) -> web.Response:
         await self.shift(await self._body(request, ShiftBody))
@@ -585,15 +589,14 @@ class Admin:
 
     async def _journal(self, request: web.Request) -> web.Response:
         page = _page(request)
-        entries = [_journal_json(entry) for entry in self.journal(page)]
+        entries = [journal_json(entry) for entry in self.journal(page)]
         return _listing(request, page, entries, len(self._ops.recorder.journal))
 
     async def _requests(self, request: web.Request) -> web.Response:
-        asked = RequestsPage.model_validate(_once(request))
-        page = PageQuery(limit=asked.limit, offset=asked.offset)
-        matching = self.requests(RequestsQuery(**asked.model_dump(exclude=set(PageQuery.model_fields))))
-        entries = [_journal_json(entry) for entry in _window(matching, page)]
-        return _listing(request, page, entries, len(matching))
+        asked = RequestsPage.model_validate(_once(request))  # the criteria and the page
+        matching = self.requests(asked)
+        entries = [journal_json(entry) for entry in _window(matching, asked)]
+        return _listing(request, asked, entries, len(matching))
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         page = _page(request)
@@ -671,7 +674,7 @@ def _listing(request: web.Request, page: PageQuery, items: list[T], total: int) 
     return response
 
 
-def _journal_json(entry: JournalEntry) -> dict[str, Any]:
+def journal_json(entry: JournalEntry) -> dict[str, Any]:
     """A journal entry as JSON: its fields, the headers as an object (a repeated header's values
     joined with ``, ``, as HTTP reads them)."""
     fields: dict[str, Any] = pydantic_core.to_jsonable_python(entry)

@@ -168,6 +168,7 @@ async def test_a_change_sends_a_new_snapshot_and_no_change_none(
     [entry] = submitted["journal"]["items"]
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/rixapi/v1/task/submit", 200)
     assert json.loads(entry["body"])["input"] == {"prompt": "a red fox"}
+    assert (200, [entry]) == await call(http, server.base_url, "GET", "/journal")  # one shape
     status, _ = await call(http, server.base_url, "POST", "/clock/shift", {"seconds": 15})
     assert status == 200
     midway = await events.next()

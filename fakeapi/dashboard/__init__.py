@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import pydantic_core
 from aiohttp import web
 
-from fakeapi.admin import Admin, Handler, Operations, PageQuery
+from fakeapi.admin import Admin, Handler, Operations, PageQuery, journal_json
 from fakeapi.engine import TaskView
 from fakeapi.recorder import JournalEntry, cut_text, redact_key
 from fakeapi.scenario import bundled_names
@@ -96,9 +96,8 @@ class Dashboard:
         if tasks is None:
             engine.forget_expired()  # before counting: the listing forgets them too
             tasks = _newest(admin.tasks, engine.tasks)
-        clock = engine.clock
         return {
-            "clock": {"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual},
+            "clock": admin.clock_state(),
             "seed": admin.seed(),
             "scenario": engine.scenario.description,
             "scenarios": _bundled(),
@@ -215,7 +214,7 @@ class Dashboard:
         snapshot = latest.snapshot
         if fingerprint != latest.fingerprint:
             snapshot = compact_json(self.snapshot(tasks))
-        clock_now = compact_json({"now": clock.now(), "speed": clock.speed, "virtual": clock.is_virtual})
+        clock_now = compact_json(self._admin.clock_state())
         self._latest = _Latest(fingerprint, snapshot, clock_now, at)
         return self._latest
 
@@ -230,19 +229,20 @@ class _Latest(NamedTuple):
     at: float
 
 
-def _shown_entry(entry: JournalEntry) -> JournalEntry:
-    """A journal entry with its bodies cut to ``SHOWN_BODY_BYTES``."""
+def _shown_entry(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry as the admin API's listings show it, with its bodies cut to
+    ``SHOWN_BODY_BYTES``."""
     body, _, cut = cut_text(entry.body, SHOWN_BODY_BYTES)
     response, _, response_cut = cut_text(entry.response_body, SHOWN_BODY_BYTES)
-    if not (cut or response_cut):
-        return entry
-    return replace(
-        entry,
-        body=body,
-        truncated=entry.truncated or cut,
-        response_body=response,
-        response_truncated=entry.response_truncated or response_cut,
-    )
+    if cut or response_cut:
+        entry = replace(
+            entry,
+            body=body,
+            truncated=entry.truncated or cut,
+            response_body=response,
+            response_truncated=entry.response_truncated or response_cut,
+        )
+    return journal_json(entry)
 
 
 def _shown_attempt(attempt: DeliveryAttempt) -> DeliveryAttempt:
