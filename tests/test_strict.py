@@ -4,15 +4,18 @@ the scenario, the admin API's ``load_scenario`` and ``fakeapi serve --strict``."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import socket
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from admin_client import write_ini
+from admin_client import free_port, write_ini
 from test_cli import Served, http
 
 from fakeapi.contract.proxy import ContractCheck, RecordedExchange, body_value
@@ -290,6 +293,31 @@ def test_serve_strict_prints_each_violation_with_its_request() -> None:
     assert re.fullmatch(request_line, first)
     assert re.fullmatch(request_line, second)  # the violation follows the request it is about
     assert violation.startswith("POST /rixapi/v1/task/submit -> 200: repeated-submit: ")
+
+
+def test_serve_strict_json_log_gives_each_violation_its_time() -> None:
+    port = free_port()
+    served = Served(
+        "--host", "127.0.0.1", "--port", str(port), "--virtual-clock", "--strict", "--log-format", "json"
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/rixapi"
+        deadline = time.monotonic() + 10
+        while True:  # the banner goes to stderr: wait for the port
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        for _ in range(2):
+            status, _, _ = http("POST", base + "/v1/task/submit", SUBMIT)
+            assert status == 200
+        line = served.wait_for_line(r'^\{"event": "note"')
+    finally:
+        served.stop()
+    note = json.loads(line.string)
+    message = note.pop("message")
+    assert note == {"event": "note", "at": 1767225600.0, "time": "2026-01-01T00:00:00.000Z"}
+    assert message.startswith("POST /rixapi/v1/task/submit -> 200: repeated-submit: ")
 
 
 def _seen(at: float, point: Literal["submit", "poll", "other"], **given: Any) -> Observed:

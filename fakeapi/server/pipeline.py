@@ -92,14 +92,14 @@ class Current:
     """The run being served: its engine, its recorder (bounded by the run's limits) and its
     etiquette checker (a reset swaps all three), and the event that, set when the run ends, drops
     the requests a fault holds. ``announce``, if set, is told of each etiquette violation of a
-    strict run (with the request), as it happens."""
+    strict run (with the request and the clock time), as it happens."""
 
     def __init__(self, engine: TaskEngine) -> None:
         self.engine = engine
         self.recorder = Recorder(engine.scenario.limits)
         self.etiquette = _etiquette_for(engine)
         self.stopping = asyncio.Event()
-        self.announce: Callable[[str], None] | None = None
+        self.announce: Callable[[float, str], None] | None = None
 
     def end(self) -> None:
         """End the run: requests a fault holds are dropped, synchronous requests waiting on the
@@ -322,7 +322,7 @@ class Pipeline:
             )
         if found and current.announce is not None and engine.scenario.etiquette.strict:
             for violation in found:
-                current.announce(f"{request.method} {path} -> {status}: {violation}")
+                current.announce(now, f"{request.method} {path} -> {status}: {violation}")
         return response
 
     async def routed(self, request: web.Request, served: Served) -> web.StreamResponse:

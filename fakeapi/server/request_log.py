@@ -114,10 +114,11 @@ class RequestLog:
             line += f" [{attempt.note}]"
         self._write(line)
 
-    def note(self, message: str) -> None:
-        """Log something the server has to say as it happens (a strict run's etiquette violation)."""
+    def note(self, at: float, message: str) -> None:
+        """Log something the server has to say at clock time ``at`` (a strict run's etiquette
+        violation, as it happens)."""
         if self._json:
-            self._write_json({"event": "note", "message": message})
+            self._write_json({"event": "note", "at": at, "time": iso_time(at), "message": message})
         else:
             self._write(self._paint(YELLOW, message))
 
