@@ -667,6 +667,27 @@ async def _going_away_after_the_submit(fake: FakeServer, change: Callable[[Any],
     return report, proxy.base
 
 
+async def test_a_server_that_closes_each_connection_unanswered_is_asked_again_then_unreachable() -> None:
+    asked = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal asked
+        asked += 1
+        await reader.read(1000)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        report = await _verify(f"http://127.0.0.1:{port}", "rixapi")
+    assert report.exit_code == 2
+    assert report.unreachable is not None
+    assert report.unreachable.request == "GET /v1/task/task_000000000000"
+    assert report.unreachable.reason == f"127.0.0.1:{port} closed the connection without answering"
+    assert len(report.requests) == 4  # a GET is asked again, three times
+    assert asked >= 4  # aiohttp may open a second connection for an attempt
+
+
 async def test_a_server_that_goes_away_after_the_submit(fake: FakeServer) -> None:
     """What was checked before is reported, the request it went away at is named, and it is no drift."""
     report, base = await _going_away_after_the_submit(fake, lambda data: None)
