@@ -317,22 +317,19 @@ def _fakeapi_sink(fakeapi_server: BackgroundServer) -> Iterator[CallbackSink]:
 
     sink = CallbackSink()
     fakeapi_server.run(sink.start())
+    prefix = sink.url_for("")
+    sink.sending = lambda: fakeapi_server.call(lambda: fakeapi_server.server.engine.sending_to(prefix))
     yield sink
     fakeapi_server.run(sink.stop())
 
 
 @pytest.fixture
-def callback_sink(
-    _fakeapi_sink: CallbackSink, fakeapi: FakeApi, fakeapi_server: BackgroundServer
-) -> CallbackSink:
+def callback_sink(_fakeapi_sink: CallbackSink, fakeapi: FakeApi) -> CallbackSink:
     """A real HTTP receiver: pass ``callback_sink.url`` as a callback URL, then ``wait_for``.
 
     It depends on ``fakeapi`` so that the fake is reset (and the previous test's deliveries are
     cancelled) before the sink forgets what it received; ``wait_for`` returns once no callback of
     the fake is on its way to the sink, so ``fakeapi.deliveries`` has every one the sink received.
     """
-    sink = _fakeapi_sink
-    sink.clear()
-    prefix = sink.url_for("")
-    sink.sending = lambda: fakeapi_server.call(lambda: fakeapi_server.server.engine.sending_to(prefix))
-    return sink
+    _fakeapi_sink.clear()
+    return _fakeapi_sink
